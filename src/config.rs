@@ -1,0 +1,409 @@
+//! Settings, read from environment variables and validated once at start-up.
+//!
+//! Every error names the variable and what is wrong with it, in one line.
+
+use std::fmt;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// A variable has a value Signalbox cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+/// Output format of Signalbox's own logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Every setting Signalbox reads.
+#[derive(Clone)]
+pub struct Config {
+    pub port: u16,
+    pub database_url: String,
+    pub log_format: LogFormat,
+    /// `RUST_LOG` or `LOG_LEVEL`: a tracing filter.
+    pub log_filter: String,
+    pub admin_token: Option<SecretString>,
+    /// Run the built-in demo source (fake services producing realistic errors).
+    pub demo: bool,
+    pub monitoring_enabled: bool,
+    pub monitor_interval: Duration,
+    pub retention_days: u32,
+    pub railway_api_token: Option<SecretString>,
+    pub railway_project_id: Option<String>,
+    pub railway_environment_id: Option<String>,
+    pub anthropic_api_key: Option<SecretString>,
+    pub github_token: Option<SecretString>,
+    pub auto_fix_enabled: bool,
+    pub loki_enabled: bool,
+    pub loki_url: Option<String>,
+    pub slack_webhook_url: Option<SecretString>,
+    /// Directory holding the built site (`pkg/`, stylesheet, static files).
+    pub site_root: String,
+}
+
+/// One documented variable: the README's configuration table is checked against this list.
+pub struct VarDoc {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub meaning: &'static str,
+}
+
+/// Every variable Signalbox reads.
+pub const VARIABLES: &[VarDoc] = &[
+    VarDoc { name: "PORT", default: "3000", meaning: "HTTP port, bound on 0.0.0.0" },
+    VarDoc { name: "DATABASE_URL", default: "sqlite://signalbox.db", meaning: "sqlite://FILE (embedded) or postgres://USER:PASS@HOST/DB" },
+    VarDoc { name: "LOG_FORMAT", default: "text", meaning: "text or json: format of Signalbox's own logs" },
+    VarDoc { name: "LOG_LEVEL", default: "info", meaning: "Level of Signalbox's own logs (RUST_LOG, a full tracing filter, wins when set)" },
+    VarDoc { name: "SIGNALBOX_ADMIN_TOKEN", default: "unset", meaning: "When set, mutating API calls need `Authorization: Bearer TOKEN`" },
+    VarDoc { name: "SIGNALBOX_DEMO", default: "false", meaning: "Run the built-in demo source: fake services with realistic errors" },
+    VarDoc { name: "ERROR_MONITORING_ENABLED", default: "true", meaning: "Run the sources and the monitor loop" },
+    VarDoc { name: "ERROR_MONITOR_INTERVAL", default: "300", meaning: "Seconds between two polls of the poll sources" },
+    VarDoc { name: "RETENTION_DAYS", default: "7", meaning: "Days raw logs and occurrences are kept; groups and counts stay" },
+    VarDoc { name: "RAILWAY_API_TOKEN", default: "unset", meaning: "Railway account/team or project token (Railway source)" },
+    VarDoc { name: "RAILWAY_PROJECT_ID", default: "unset", meaning: "Railway project to watch" },
+    VarDoc { name: "RAILWAY_ENVIRONMENT_ID", default: "unset", meaning: "Railway environment to watch" },
+    VarDoc { name: "ANTHROPIC_API_KEY", default: "unset", meaning: "Claude API key (fix generator)" },
+    VarDoc { name: "GITHUB_TOKEN", default: "unset", meaning: "GitHub token (pull requests, issues)" },
+    VarDoc { name: "AUTO_FIX_ENABLED", default: "false", meaning: "Generate fixes without a person pressing Generate Fix" },
+    VarDoc { name: "LOKI_ENABLED", default: "false", meaning: "Read logs from Grafana Loki" },
+    VarDoc { name: "LOKI_URL", default: "unset", meaning: "Loki base URL, e.g. http://loki:3100" },
+    VarDoc { name: "SLACK_WEBHOOK_URL", default: "unset", meaning: "Slack incoming webhook for notifications" },
+    VarDoc { name: "LEPTOS_SITE_ROOT", default: "target/site", meaning: "Directory of the built UI assets" },
+];
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a table in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let secret = |name: &str| get(name).map(SecretString::from);
+        let log_filter = get("RUST_LOG")
+            .or_else(|| get("LOG_LEVEL"))
+            .unwrap_or_else(|| "info".to_string());
+        let config = Config {
+            port: parse_port(get("PORT"))?,
+            database_url: parse_database_url(get("DATABASE_URL"))?,
+            log_format: match get("LOG_FORMAT").as_deref() {
+                None | Some("text") => LogFormat::Text,
+                Some("json") => LogFormat::Json,
+                Some(other) => return Err(invalid("LOG_FORMAT", other, "expected text or json")),
+            },
+            log_filter,
+            admin_token: secret("SIGNALBOX_ADMIN_TOKEN"),
+            demo: parse_bool("SIGNALBOX_DEMO", get("SIGNALBOX_DEMO"), false)?,
+            monitoring_enabled: parse_bool(
+                "ERROR_MONITORING_ENABLED",
+                get("ERROR_MONITORING_ENABLED"),
+                true,
+            )?,
+            monitor_interval: Duration::from_secs(parse_number(
+                "ERROR_MONITOR_INTERVAL",
+                get("ERROR_MONITOR_INTERVAL"),
+                300,
+                1..=86_400,
+            )?),
+            retention_days: parse_number("RETENTION_DAYS", get("RETENTION_DAYS"), 7, 1..=3650)? as u32,
+            railway_api_token: secret("RAILWAY_API_TOKEN"),
+            railway_project_id: get("RAILWAY_PROJECT_ID"),
+            railway_environment_id: get("RAILWAY_ENVIRONMENT_ID"),
+            anthropic_api_key: secret("ANTHROPIC_API_KEY"),
+            github_token: secret("GITHUB_TOKEN"),
+            auto_fix_enabled: parse_bool("AUTO_FIX_ENABLED", get("AUTO_FIX_ENABLED"), false)?,
+            loki_enabled: parse_bool("LOKI_ENABLED", get("LOKI_ENABLED"), false)?,
+            loki_url: match get("LOKI_URL") {
+                Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
+                    return Err(invalid("LOKI_URL", &url, "expected an http:// or https:// URL"))
+                }
+                other => other,
+            },
+            slack_webhook_url: match get("SLACK_WEBHOOK_URL") {
+                Some(url) if !url.starts_with("https://") && !url.starts_with("http://") => {
+                    return Err(ConfigError {
+                        var: "SLACK_WEBHOOK_URL",
+                        message: "expected an https:// URL".into(),
+                    })
+                }
+                other => other.map(SecretString::from),
+            },
+            site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_string()),
+        };
+        if config.loki_enabled && config.loki_url.is_none() {
+            return Err(ConfigError {
+                var: "LOKI_URL",
+                message: "must be set when LOKI_ENABLED=true".into(),
+            });
+        }
+        Ok(config)
+    }
+
+    /// The state of each optional feature, with the reason when it is off.
+    pub fn features(&self) -> Vec<Feature> {
+        let railway_missing = [
+            ("RAILWAY_API_TOKEN", self.railway_api_token.is_some()),
+            ("RAILWAY_PROJECT_ID", self.railway_project_id.is_some()),
+            ("RAILWAY_ENVIRONMENT_ID", self.railway_environment_id.is_some()),
+        ]
+        .iter()
+        .filter(|(_, set)| !set)
+        .map(|(name, _)| *name)
+        .collect::<Vec<_>>();
+        vec![
+            Feature::new(
+                "monitor",
+                self.monitoring_enabled,
+                "ERROR_MONITORING_ENABLED=false",
+            ),
+            Feature::new("demo_source", self.demo, "SIGNALBOX_DEMO is not set"),
+            Feature::new(
+                "railway_source",
+                railway_missing.is_empty(),
+                &format!("{} not set", railway_missing.join(", ")),
+            ),
+            Feature::new("loki_source", self.loki_enabled, "LOKI_ENABLED is not set"),
+            Feature::new(
+                "fix_generator",
+                self.anthropic_api_key.is_some() && self.github_token.is_some(),
+                "ANTHROPIC_API_KEY and GITHUB_TOKEN are both needed",
+            ),
+            Feature::new(
+                "slack_notifications",
+                self.slack_webhook_url.is_some(),
+                "SLACK_WEBHOOK_URL not set",
+            ),
+            Feature::new(
+                "admin_auth",
+                self.admin_token.is_some(),
+                "SIGNALBOX_ADMIN_TOKEN not set: mutating API calls are open",
+            ),
+        ]
+    }
+
+    /// True when `token` is the admin token, or when no admin token is configured.
+    pub fn admin_allows(&self, token: Option<&str>) -> bool {
+        match &self.admin_token {
+            None => true,
+            Some(expected) => token.is_some_and(|t| constant_time_eq(t.as_bytes(), expected.expose_secret().as_bytes())),
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    // Secrets print as "[set]"; the rest as is.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set = |s: &Option<SecretString>| if s.is_some() { "[set]" } else { "[unset]" };
+        f.debug_struct("Config")
+            .field("port", &self.port)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("log_format", &self.log_format)
+            .field("log_filter", &self.log_filter)
+            .field("admin_token", &set(&self.admin_token))
+            .field("demo", &self.demo)
+            .field("monitoring_enabled", &self.monitoring_enabled)
+            .field("monitor_interval", &self.monitor_interval)
+            .field("retention_days", &self.retention_days)
+            .field("railway_api_token", &set(&self.railway_api_token))
+            .field("railway_project_id", &self.railway_project_id)
+            .field("railway_environment_id", &self.railway_environment_id)
+            .field("anthropic_api_key", &set(&self.anthropic_api_key))
+            .field("github_token", &set(&self.github_token))
+            .field("auto_fix_enabled", &self.auto_fix_enabled)
+            .field("loki_enabled", &self.loki_enabled)
+            .field("loki_url", &self.loki_url.as_deref().map(redact_url))
+            .field("slack_webhook_url", &set(&self.slack_webhook_url))
+            .field("site_root", &self.site_root)
+            .finish()
+    }
+}
+
+/// An optional feature and whether it runs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Feature {
+    pub name: &'static str,
+    pub enabled: bool,
+    /// Why it is off (absent when on).
+    pub reason: Option<String>,
+}
+
+impl Feature {
+    fn new(name: &'static str, enabled: bool, reason_when_off: &str) -> Feature {
+        Feature {
+            name,
+            enabled,
+            reason: (!enabled).then(|| reason_when_off.to_string()),
+        }
+    }
+}
+
+/// A URL with its password replaced by `***`, safe to print.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn invalid(var: &'static str, value: &str, expected: &str) -> ConfigError {
+    ConfigError {
+        var,
+        message: format!("'{value}' is not valid: {expected}"),
+    }
+}
+
+fn parse_port(value: Option<String>) -> Result<u16, ConfigError> {
+    match value {
+        None => Ok(3000),
+        Some(v) => v
+            .parse::<u16>()
+            .map_err(|_| invalid("PORT", &v, "expected a port number 0-65535")),
+    }
+}
+
+fn parse_database_url(value: Option<String>) -> Result<String, ConfigError> {
+    match value {
+        None => Ok("sqlite://signalbox.db".to_string()),
+        Some(url)
+            if url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://") =>
+        {
+            Ok(url)
+        }
+        Some(url) => Err(invalid(
+            "DATABASE_URL",
+            &redact_url(&url),
+            "expected sqlite://FILE or postgres://…",
+        )),
+    }
+}
+
+fn parse_bool(var: &'static str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
+        None => Ok(default),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some("0" | "false" | "no" | "off") => Ok(false),
+        Some(other) => Err(invalid(var, other, "expected true or false")),
+    }
+}
+
+fn parse_number(
+    var: &'static str,
+    value: Option<String>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(v) = value else { return Ok(default) };
+    match v.parse::<u64>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(invalid(
+            var,
+            &v,
+            &format!("expected a whole number from {} to {}", range.start(), range.end()),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> =
+            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults() {
+        let c = load(&[]).expect("empty environment is valid");
+        assert_eq!(c.port, 3000);
+        assert_eq!(c.database_url, "sqlite://signalbox.db");
+        assert_eq!(c.monitor_interval, Duration::from_secs(300));
+        assert!(c.monitoring_enabled);
+        assert!(!c.demo);
+        assert!(c.admin_allows(None));
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("PORT", "abc")], "PORT"),
+            (&[("PORT", "70000")], "PORT"),
+            (&[("DATABASE_URL", "mysql://u:hunter2@x/db")], "DATABASE_URL"),
+            (&[("LOG_FORMAT", "xml")], "LOG_FORMAT"),
+            (&[("SIGNALBOX_DEMO", "maybe")], "SIGNALBOX_DEMO"),
+            (&[("ERROR_MONITOR_INTERVAL", "0")], "ERROR_MONITOR_INTERVAL"),
+            (&[("ERROR_MONITOR_INTERVAL", "5m")], "ERROR_MONITOR_INTERVAL"),
+            (&[("RETENTION_DAYS", "-1")], "RETENTION_DAYS"),
+            (&[("LOKI_ENABLED", "true")], "LOKI_URL"),
+            (&[("LOKI_URL", "loki:3100")], "LOKI_URL"),
+            (&[("SLACK_WEBHOOK_URL", "hooks.slack.com/x")], "SLACK_WEBHOOK_URL"),
+        ];
+        for (vars, var) in cases {
+            let err = load(vars).expect_err("invalid");
+            assert_eq!(err.var, *var, "{vars:?}");
+            assert!(err.to_string().starts_with(var), "{err}");
+        }
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let c = load(&[
+            ("SIGNALBOX_ADMIN_TOKEN", "tok-123456"),
+            ("DATABASE_URL", "postgres://app:hunter2@db/signalbox"),
+            ("GITHUB_TOKEN", "ghp_abcdef"),
+        ])
+        .expect("valid");
+        let printed = format!("{c:?}");
+        for secret in ["tok-123456", "hunter2", "ghp_abcdef"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        let err = load(&[("DATABASE_URL", "mysql://app:hunter2@db/x")]).expect_err("invalid");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn admin_token() {
+        let c = load(&[("SIGNALBOX_ADMIN_TOKEN", "s3cret")]).expect("valid");
+        assert!(c.admin_allows(Some("s3cret")));
+        assert!(!c.admin_allows(Some("s3cre")));
+        assert!(!c.admin_allows(None));
+    }
+
+    #[test]
+    fn features_say_why_they_are_off() {
+        let c = load(&[("RAILWAY_API_TOKEN", "t")]).expect("valid");
+        let railway = c
+            .features()
+            .into_iter()
+            .find(|f| f.name == "railway_source")
+            .expect("listed");
+        assert!(!railway.enabled);
+        assert_eq!(
+            railway.reason.as_deref(),
+            Some("RAILWAY_PROJECT_ID, RAILWAY_ENVIRONMENT_ID not set")
+        );
+    }
+}

@@ -1,0 +1,20 @@
+//! Signalbox engine: reads application logs, groups errors by fingerprint and keeps the
+//! counters the System Health UI and the JSON API show.
+//!
+//! `model` is always available (it compiles for wasm32 and is shared with the UI); the rest
+//! is behind the `engine` feature.
+
+pub mod model;
+
+#[cfg(feature = "engine")]
+pub mod config;
+#[cfg(feature = "engine")]
+pub mod monitor;
+#[cfg(feature = "engine")]
+pub mod pipeline;
+#[cfg(feature = "engine")]
+pub mod sources;
+#[cfg(feature = "engine")]
+pub mod store;
+#[cfg(feature = "engine")]
+pub mod sysinfo;

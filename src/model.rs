@@ -1,0 +1,265 @@
+//! Types shared by the engine, the JSON API and the UI. Only serde + chrono: this module
+//! compiles for wasm32.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Severity of a log line, ordered from least to most severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Critical,
+}
+
+impl Level {
+    /// Every level, least severe first.
+    pub const ALL: [Level; 6] = [
+        Level::Trace,
+        Level::Debug,
+        Level::Info,
+        Level::Warn,
+        Level::Error,
+        Level::Critical,
+    ];
+
+    /// Canonical lowercase name, as stored and as shown in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Trace => "trace",
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+            Level::Critical => "critical",
+        }
+    }
+
+    /// Error and critical lines become error groups.
+    pub fn is_error(self) -> bool {
+        self >= Level::Error
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The text was not a level name any log platform uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownLevel(pub String);
+
+impl fmt::Display for UnknownLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown level '{}' (expected trace, debug, info, warn, error or critical)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownLevel {}
+
+impl FromStr for Level {
+    type Err = UnknownLevel;
+
+    /// Accepts the spellings used by syslog, Python, Java, Go, Node and Railway ("err").
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s.trim().to_ascii_lowercase().as_str() {
+            "trace" | "finest" | "finer" => Level::Trace,
+            "debug" | "fine" | "verbose" => Level::Debug,
+            "info" | "information" | "informational" | "notice" | "log" | "stdout" => Level::Info,
+            "warn" | "warning" => Level::Warn,
+            "error" | "err" | "severe" | "stderr" => Level::Error,
+            "critical" | "crit" | "fatal" | "panic" | "emerg" | "emergency" | "alert" => {
+                Level::Critical
+            }
+            _ => return Err(UnknownLevel(s.to_string())),
+        })
+    }
+}
+
+/// One stack frame of an exception.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct Frame {
+    pub file: Option<String>,
+    pub function: Option<String>,
+    pub line: Option<u32>,
+    pub module: Option<String>,
+    /// True when the frame is the application's own code rather than a library's.
+    pub in_app: bool,
+}
+
+/// A structured exception: type, value and frames (innermost last, as Sentry orders them).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct Exception {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+    #[serde(default)]
+    pub frames: Vec<Frame>,
+}
+
+/// One log line or error report, whatever source it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct Event {
+    pub timestamp: DateTime<Utc>,
+    pub level: Level,
+    pub message: String,
+    #[serde(default)]
+    pub exception: Option<Exception>,
+    /// Free-text stack trace when the source gave one but no structured frames.
+    #[serde(default)]
+    pub stack_trace: Option<String>,
+    #[serde(default)]
+    pub service: Option<String>,
+    #[serde(default)]
+    pub deployment: Option<String>,
+    #[serde(default)]
+    pub environment: Option<String>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// Name of the source that produced the event (`demo`, `file`, `railway`, …).
+    pub source: String,
+    /// Source-specific identity used to drop duplicates (`None`: never deduplicated).
+    #[serde(default)]
+    pub source_id: Option<String>,
+}
+
+/// Lifecycle of an error group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum GroupStatus {
+    Unresolved,
+    Resolved,
+    Ignored,
+}
+
+impl GroupStatus {
+    /// Canonical lowercase name, as stored and as shown in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupStatus::Unresolved => "unresolved",
+            GroupStatus::Resolved => "resolved",
+            GroupStatus::Ignored => "ignored",
+        }
+    }
+}
+
+impl FromStr for GroupStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "unresolved" => Ok(GroupStatus::Unresolved),
+            "resolved" => Ok(GroupStatus::Resolved),
+            "ignored" => Ok(GroupStatus::Ignored),
+            other => Err(format!(
+                "unknown status '{other}' (expected unresolved, resolved or ignored)"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for GroupStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error group: every occurrence whose normalized message has the same fingerprint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct Group {
+    /// SHA-256 (hex) of the normalized message: the group's key.
+    pub fingerprint: String,
+    /// The normalized message, variable parts replaced by placeholders. The group's title.
+    pub template: String,
+    pub error_type: Option<String>,
+    pub level: Level,
+    pub service: Option<String>,
+    pub first_seen: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub occurrences: i64,
+    pub status: GroupStatus,
+    /// One original (scrubbed) message of the group.
+    pub sample_message: String,
+    pub stack_trace: Option<String>,
+}
+
+/// One stored occurrence of a group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct Occurrence {
+    pub id: i64,
+    pub fingerprint: String,
+    pub timestamp: DateTime<Utc>,
+    pub level: Level,
+    pub message: String,
+    pub service: Option<String>,
+    pub deployment: Option<String>,
+    pub environment: Option<String>,
+    pub stack_trace: Option<String>,
+    pub attributes: BTreeMap<String, String>,
+    pub source: String,
+}
+
+/// A page of results with an opaque cursor for the next one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Error and line counts of one minute.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct MinuteBucket {
+    /// Start of the minute.
+    pub minute: DateTime<Utc>,
+    /// Error and critical lines.
+    pub errors: i64,
+    /// All lines, any level.
+    pub lines: i64,
+}
+
+/// Totals for the System Health page and `GET /api/logs/stats`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct Stats {
+    pub generated_at: DateTime<Utc>,
+    /// Start of the window the window totals cover.
+    pub since: DateTime<Utc>,
+    /// Error and critical lines in the window.
+    pub errors: i64,
+    /// All lines in the window.
+    pub lines: i64,
+    /// errors / lines over the window (0 when there were no lines).
+    pub error_rate: f64,
+    /// Groups ever seen.
+    pub groups: i64,
+    /// Groups first seen since midnight UTC.
+    pub new_today: i64,
+    /// Groups with no occurrence in the last 24 hours.
+    pub resolved: i64,
+    /// Per-minute counts over the window, oldest first, minutes without lines omitted.
+    pub per_minute: Vec<MinuteBucket>,
+}

@@ -1,0 +1,198 @@
+//! Reading one log line (plain text or a JSON object) into an [`Event`].
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+use crate::model::{Event, Level};
+
+/// Where a line came from: the defaults for fields the line itself does not carry.
+#[derive(Debug, Clone, Default)]
+pub struct LineContext {
+    pub source: String,
+    pub service: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+const LEVEL_KEYS: &[&str] = &["level", "severity", "lvl", "log.level", "levelname"];
+const MESSAGE_KEYS: &[&str] = &["message", "msg", "text", "log"];
+const TIME_KEYS: &[&str] = &["timestamp", "time", "ts", "@timestamp", "datetime"];
+const STACK_KEYS: &[&str] = &["stack", "stacktrace", "stack_trace", "exc_info", "traceback"];
+const ERROR_KEYS: &[&str] = &["error", "err", "exception"];
+const SERVICE_KEYS: &[&str] = &["service", "service.name", "app", "logger"];
+
+/// Parses one line. Returns `None` for blank lines.
+pub fn parse_line(line: &str, ctx: &LineContext) -> Option<Event> {
+    let line = line.trim_end_matches(['\r', '\n']);
+    if line.trim().is_empty() {
+        return None;
+    }
+    if line.trim_start().starts_with('{') {
+        if let Ok(Value::Object(map)) = serde_json::from_str::<Value>(line) {
+            return Some(from_json(map, ctx));
+        }
+    }
+    Some(from_text(line, ctx))
+}
+
+fn from_text(line: &str, ctx: &LineContext) -> Event {
+    Event {
+        timestamp: ctx.received_at,
+        level: level_of_text(line),
+        message: line.trim().to_string(),
+        exception: None,
+        stack_trace: None,
+        service: ctx.service.clone(),
+        deployment: None,
+        environment: None,
+        attributes: BTreeMap::new(),
+        source: ctx.source.clone(),
+        source_id: None,
+    }
+}
+
+/// The level a plain-text line announces: the most severe level word among its first tokens.
+pub fn level_of_text(line: &str) -> Level {
+    let head: String = line.chars().take(120).collect();
+    let mut found: Option<Level> = None;
+    for token in head.split(|c: char| !c.is_ascii_alphabetic()) {
+        if token.len() < 3 {
+            continue;
+        }
+        // Only upper-case or bracketed level words count: "error" inside prose is not a level.
+        let upper = token.chars().all(|c| c.is_ascii_uppercase());
+        let level = match token {
+            "Traceback" | "panicked" | "Exception" => Some(Level::Error),
+            _ if upper => token.parse::<Level>().ok().filter(|l| *l != Level::Info || token == "INFO"),
+            _ => None,
+        };
+        if let Some(level) = level {
+            found = Some(found.map_or(level, |f| f.max(level)));
+        }
+    }
+    found.unwrap_or(Level::Info)
+}
+
+fn from_json(mut map: Map<String, Value>, ctx: &LineContext) -> Event {
+    let level_text = take_string(&mut map, LEVEL_KEYS);
+    let mut message = take_string(&mut map, MESSAGE_KEYS).unwrap_or_default();
+    let timestamp = take_string(&mut map, TIME_KEYS)
+        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(ctx.received_at);
+    let stack_trace = take_string(&mut map, STACK_KEYS);
+    let error = take_string(&mut map, ERROR_KEYS);
+    if message.is_empty() {
+        message = error.clone().unwrap_or_default();
+    } else if let Some(error) = &error {
+        if !message.contains(error.as_str()) {
+            message = format!("{message}: {error}");
+        }
+    }
+    let level = match level_text.as_deref().map(str::parse::<Level>) {
+        Some(Ok(level)) => level,
+        _ if error.is_some() || stack_trace.is_some() => Level::Error,
+        _ => level_of_text(&message),
+    };
+    let service = take_string(&mut map, SERVICE_KEYS).or_else(|| ctx.service.clone());
+    let deployment = take_string(&mut map, &["deployment", "deployment_id", "deploymentId"]);
+    let environment = take_string(&mut map, &["environment", "env"]);
+    let attributes = map
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match v {
+                Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k, v)
+        })
+        .collect();
+    Event {
+        timestamp,
+        level,
+        message,
+        exception: None,
+        stack_trace,
+        service,
+        deployment,
+        environment,
+        attributes,
+        source: ctx.source.clone(),
+        source_id: None,
+    }
+}
+
+/// Removes the first of `keys` present in `map` and returns it as text.
+fn take_string(map: &mut Map<String, Value>, keys: &[&str]) -> Option<String> {
+    keys.iter().find_map(|k| match map.remove(*k) {
+        Some(Value::String(s)) if !s.is_empty() => Some(s),
+        Some(Value::Null) | None => None,
+        Some(Value::String(_)) => None,
+        Some(other) => Some(other.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> LineContext {
+        LineContext {
+            source: "file".into(),
+            service: Some("web".into()),
+            received_at: DateTime::from_timestamp(1_700_000_000, 0).expect("valid"),
+        }
+    }
+
+    #[test]
+    fn text_levels() {
+        for (line, level) in [
+            ("2024-01-01 10:00:00 ERROR payment failed", Level::Error),
+            ("[WARN] disk almost full", Level::Warn),
+            ("CRITICAL database down", Level::Critical),
+            ("FATAL: out of memory", Level::Critical),
+            ("INFO started in 3s", Level::Info),
+            ("no error here, just prose", Level::Info),
+            ("Traceback (most recent call last):", Level::Error),
+            ("thread 'main' panicked at src/main.rs:4:5", Level::Error),
+            ("DEBUG cache warm", Level::Debug),
+            ("GET /health 200", Level::Info),
+        ] {
+            assert_eq!(level_of_text(line), level, "{line}");
+        }
+    }
+
+    #[test]
+    fn blank_lines_are_skipped() {
+        assert!(parse_line("   \n", &ctx()).is_none());
+    }
+
+    #[test]
+    fn json_lines() {
+        let e = parse_line(
+            r#"{"level":"error","msg":"charge failed","error":"card declined","time":"2024-05-01T10:00:00Z","service":"billing","order_id":42}"#,
+            &ctx(),
+        )
+        .expect("a line");
+        assert_eq!(e.level, Level::Error);
+        assert_eq!(e.message, "charge failed: card declined");
+        assert_eq!(e.service.as_deref(), Some("billing"));
+        assert_eq!(e.timestamp.to_rfc3339(), "2024-05-01T10:00:00+00:00");
+        assert_eq!(e.attributes.get("order_id").map(String::as_str), Some("42"));
+    }
+
+    #[test]
+    fn json_without_level_but_with_stack_is_an_error() {
+        let e = parse_line(r#"{"message":"boom","stack":"at f (a.js:1:2)"}"#, &ctx()).expect("a line");
+        assert_eq!(e.level, Level::Error);
+        assert_eq!(e.stack_trace.as_deref(), Some("at f (a.js:1:2)"));
+        assert_eq!(e.service.as_deref(), Some("web"));
+    }
+
+    #[test]
+    fn broken_json_is_text() {
+        let e = parse_line(r#"{"level":"error", oops"#, &ctx()).expect("a line");
+        assert_eq!(e.message, r#"{"level":"error", oops"#);
+    }
+}

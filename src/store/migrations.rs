@@ -1,0 +1,56 @@
+//! Schema migrations, embedded in the binary: one folder per backend, same version numbers.
+
+use std::borrow::Cow;
+
+use sqlx::migrate::{Migrate, Migration, MigrationType, Migrator};
+use sqlx::AnyPool;
+
+use super::{Backend, StoreError};
+
+/// (version, description, SQLite SQL, Postgres SQL).
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    1,
+    "initial",
+    include_str!("../../migrations/sqlite/0001_initial.sql"),
+    include_str!("../../migrations/postgres/0001_initial.sql"),
+)];
+
+fn migrator(backend: Backend) -> Migrator {
+    let migrations = MIGRATIONS
+        .iter()
+        .map(|(version, description, sqlite, postgres)| {
+            let sql = match backend {
+                Backend::Sqlite => sqlite,
+                Backend::Postgres => postgres,
+            };
+            Migration::new(
+                *version,
+                Cow::Borrowed(*description),
+                MigrationType::Simple,
+                Cow::Borrowed(*sql),
+                false,
+            )
+        })
+        .collect::<Vec<_>>();
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
+}
+
+/// Applies pending migrations (under the database's migration lock); returns how many ran.
+pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<usize, StoreError> {
+    let before = pending(pool, backend).await.unwrap_or(MIGRATIONS.len());
+    migrator(backend).run(pool).await?;
+    Ok(before)
+}
+
+/// How many migrations are not applied yet. Fails when the database does not answer.
+pub(super) async fn pending(pool: &AnyPool, backend: Backend) -> Result<usize, StoreError> {
+    let mut conn = pool.acquire().await?;
+    let applied = conn.list_applied_migrations().await?;
+    Ok(migrator(backend)
+        .iter()
+        .filter(|m| !applied.iter().any(|a| a.version == m.version && a.checksum == m.checksum))
+        .count())
+}

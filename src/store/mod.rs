@@ -1,0 +1,245 @@
+//! Storage: one interface over SQLite (embedded default) and Postgres.
+//!
+//! Queries are written once in the SQL both databases understand (`$n` parameters, times as
+//! epoch milliseconds, `ON CONFLICT` upserts) and run through sqlx's `Any` driver; each backend
+//! has its own migrations folder for the few DDL differences.
+
+mod migrations;
+mod queries;
+mod write;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+use crate::model::{Group, GroupStatus, Level, Occurrence};
+
+pub use queries::{GroupQuery, GroupSort};
+pub use write::{CursorUpdate, WriteSummary};
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("invalid cursor")]
+    InvalidCursor,
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Which database is behind the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a `DATABASE_URL` names.
+    pub fn of_url(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+
+    /// Short name for health output and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// Connection pool state, for /health/detailed and /metrics.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct PoolState {
+    pub size: u32,
+    pub idle: u32,
+    pub max: u32,
+}
+
+/// The store: a pool plus the queries Signalbox runs.
+#[derive(Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+    max_connections: u32,
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://FILE` creates the file when missing) without migrating.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(url).ok_or_else(|| {
+            StoreError::Database(sqlx::Error::Configuration(
+                "DATABASE_URL must start with sqlite: or postgres://".into(),
+            ))
+        })?;
+        let (url, max_connections) = match backend {
+            Backend::Sqlite => (sqlite_url(url), 8),
+            Backend::Postgres => (url.to_string(), 10),
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets the UI read while ingest writes; NORMAL is durable in WAL mode.
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        Ok(Store {
+            pool,
+            backend,
+            max_connections,
+        })
+    }
+
+    /// Connects and applies every pending migration.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        let store = Store::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies pending migrations; returns how many were applied.
+    pub async fn migrate(&self) -> Result<usize, StoreError> {
+        migrations::run(&self.pool, self.backend).await
+    }
+
+    /// True when the database answers and every migration is applied (readiness).
+    pub async fn is_ready(&self) -> bool {
+        migrations::pending(&self.pool, self.backend)
+            .await
+            .is_ok_and(|pending| pending == 0)
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Pool usage right now.
+    pub fn pool_state(&self) -> PoolState {
+        PoolState {
+            size: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+            max: self.max_connections,
+        }
+    }
+
+    /// Waits for in-flight queries and closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+}
+
+/// Adds `mode=rwc` so a missing SQLite file is created rather than refused.
+fn sqlite_url(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+/// Milliseconds since the epoch, the storage format of every time.
+pub fn to_millis(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// The time `ms` milliseconds after the epoch (clamped to the epoch when out of range).
+pub fn from_millis(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or_default()
+}
+
+fn parse_level(s: &str) -> Result<Level, StoreError> {
+    Level::from_str(s).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn group_from_row(row: &AnyRow) -> Result<Group, StoreError> {
+    let level: String = row.try_get("level")?;
+    let status: String = row.try_get("status")?;
+    Ok(Group {
+        fingerprint: row.try_get("fingerprint")?,
+        template: row.try_get("template")?,
+        error_type: row.try_get("error_type")?,
+        level: parse_level(&level)?,
+        service: row.try_get("service")?,
+        first_seen: from_millis(row.try_get("first_seen")?),
+        last_seen: from_millis(row.try_get("last_seen")?),
+        occurrences: row.try_get("occurrence_count")?,
+        status: GroupStatus::from_str(&status).map_err(StoreError::Corrupt)?,
+        sample_message: row.try_get("sample_message")?,
+        stack_trace: row.try_get("stack_trace")?,
+    })
+}
+
+fn occurrence_from_row(row: &AnyRow) -> Result<Occurrence, StoreError> {
+    let level: String = row.try_get("level")?;
+    let attributes: String = row.try_get("attributes")?;
+    Ok(Occurrence {
+        id: row.try_get("id")?,
+        fingerprint: row.try_get("fingerprint")?,
+        timestamp: from_millis(row.try_get("ts")?),
+        level: parse_level(&level)?,
+        message: row.try_get("message")?,
+        service: row.try_get("service")?,
+        deployment: row.try_get("deployment")?,
+        environment: row.try_get("environment")?,
+        stack_trace: row.try_get("stack_trace")?,
+        attributes: serde_json::from_str(&attributes)
+            .map_err(|e| StoreError::Corrupt(format!("attributes: {e}")))?,
+        source: row.try_get("source")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_urls_create_missing_files() {
+        for (input, expected) in [
+            ("sqlite://signalbox.db", "sqlite://signalbox.db?mode=rwc"),
+            ("sqlite://x.db?cache=shared", "sqlite://x.db?cache=shared&mode=rwc"),
+            ("sqlite://x.db?mode=ro", "sqlite://x.db?mode=ro"),
+            ("sqlite::memory:", "sqlite::memory:"),
+        ] {
+            assert_eq!(sqlite_url(input), expected);
+        }
+    }
+
+    #[test]
+    fn backends_from_urls() {
+        assert_eq!(Backend::of_url("sqlite://a.db"), Some(Backend::Sqlite));
+        assert_eq!(Backend::of_url("postgres://u@h/d"), Some(Backend::Postgres));
+        assert_eq!(Backend::of_url("postgresql://u@h/d"), Some(Backend::Postgres));
+        assert_eq!(Backend::of_url("mysql://u@h/d"), None);
+    }
+}

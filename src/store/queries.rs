@@ -1,0 +1,359 @@
+//! The read side, plus small state updates (cursors, runs, status, retention).
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::any::AnyArguments;
+use sqlx::query::Query;
+use sqlx::{Any, Row};
+
+use super::{from_millis, group_from_row, occurrence_from_row, to_millis, Store, StoreError};
+use crate::model::{Group, GroupStatus, Level, MinuteBucket, Occurrence, Page, Stats};
+
+/// Order of the group list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GroupSort {
+    /// Most occurrences first.
+    #[default]
+    Count,
+    /// Most recently seen first.
+    LastSeen,
+}
+
+/// Filters and paging for the group list.
+#[derive(Debug, Clone, Default)]
+pub struct GroupQuery {
+    pub sort: GroupSort,
+    pub level: Option<Level>,
+    pub status: Option<GroupStatus>,
+    pub service: Option<String>,
+    /// Only groups seen at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only groups first seen at or before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Case-insensitive text the template must contain.
+    pub text: Option<String>,
+    pub limit: u32,
+    pub cursor: Option<String>,
+}
+
+/// A bind value of a dynamically built query.
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// A query built piece by piece, numbering its `$n` parameters.
+struct Sql {
+    text: String,
+    binds: Vec<Bind>,
+}
+
+impl Sql {
+    fn new(text: &str) -> Sql {
+        Sql {
+            text: text.to_string(),
+            binds: Vec::new(),
+        }
+    }
+
+    /// Appends `clause`, where each `?` becomes the next `$n` bound to the next value.
+    fn push(&mut self, clause: &str, values: Vec<Bind>) {
+        let mut values = values.into_iter();
+        for (i, part) in clause.split('?').enumerate() {
+            if i > 0 {
+                if let Some(v) = values.next() {
+                    self.binds.push(v);
+                    self.text.push_str(&format!("${}", self.binds.len()));
+                }
+            }
+            self.text.push_str(part);
+        }
+    }
+
+    fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
+        self.binds.iter().fold(sqlx::query(&self.text), |q, b| match b {
+            Bind::Int(i) => q.bind(*i),
+            Bind::Text(s) => q.bind(s.as_str()),
+        })
+    }
+}
+
+/// The largest page any list returns.
+pub const MAX_PAGE: u32 = 500;
+
+impl Store {
+    /// Groups matching `q`, in `q.sort` order, one page at a time.
+    pub async fn list_groups(&self, q: &GroupQuery) -> Result<Page<Group>, StoreError> {
+        let limit = q.limit.clamp(1, MAX_PAGE);
+        let mut sql = Sql::new("SELECT * FROM error_fingerprints WHERE 1 = 1");
+        if let Some(level) = q.level {
+            sql.push(" AND level = ?", vec![Bind::Text(level.as_str().into())]);
+        }
+        if let Some(status) = q.status {
+            sql.push(" AND status = ?", vec![Bind::Text(status.as_str().into())]);
+        }
+        if let Some(service) = &q.service {
+            sql.push(" AND service = ?", vec![Bind::Text(service.clone())]);
+        }
+        if let Some(since) = q.since {
+            sql.push(" AND last_seen >= ?", vec![Bind::Int(to_millis(since))]);
+        }
+        if let Some(until) = q.until {
+            sql.push(" AND first_seen <= ?", vec![Bind::Int(to_millis(until))]);
+        }
+        if let Some(text) = &q.text {
+            let pattern = format!("%{}%", text.to_lowercase().replace(['%', '_'], ""));
+            sql.push(" AND LOWER(template) LIKE ?", vec![Bind::Text(pattern)]);
+        }
+        let column = match q.sort {
+            GroupSort::Count => "occurrence_count",
+            GroupSort::LastSeen => "last_seen",
+        };
+        if let Some(cursor) = &q.cursor {
+            let (value, fingerprint) = decode_group_cursor(cursor)?;
+            sql.push(
+                &format!(" AND ({column} < ? OR ({column} = ? AND fingerprint > ?))"),
+                vec![Bind::Int(value), Bind::Int(value), Bind::Text(fingerprint)],
+            );
+        }
+        sql.push(
+            &format!(" ORDER BY {column} DESC, fingerprint ASC LIMIT ?"),
+            vec![Bind::Int(i64::from(limit) + 1)],
+        );
+        let rows = sql.query().fetch_all(self.pool()).await?;
+        let mut items = rows.iter().map(group_from_row).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|g| {
+                let value = match q.sort {
+                    GroupSort::Count => g.occurrences,
+                    GroupSort::LastSeen => to_millis(g.last_seen),
+                };
+                format!("{value}.{}", g.fingerprint)
+            })
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// One group by fingerprint.
+    pub async fn group(&self, fingerprint: &str) -> Result<Option<Group>, StoreError> {
+        let row = sqlx::query("SELECT * FROM error_fingerprints WHERE fingerprint = $1")
+            .bind(fingerprint)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(group_from_row).transpose()
+    }
+
+    /// A group's occurrences, newest first. The cursor is the last id of the previous page.
+    pub async fn occurrences(
+        &self,
+        fingerprint: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<Page<Occurrence>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        let before = match cursor {
+            None => i64::MAX,
+            Some(c) => c.parse::<i64>().map_err(|_| StoreError::InvalidCursor)?,
+        };
+        let rows = sqlx::query(
+            "SELECT * FROM error_occurrences WHERE fingerprint = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+        )
+        .bind(fingerprint)
+        .bind(before)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(self.pool())
+        .await?;
+        let mut items = rows.iter().map(occurrence_from_row).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|o| o.id.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// Totals over the `window` before `now`, from the per-minute counters.
+    pub async fn stats(&self, now: DateTime<Utc>, window: Duration) -> Result<Stats, StoreError> {
+        let since = now - window;
+        let since_minute = to_millis(since).div_euclid(60_000) * 60_000;
+        let rows = sqlx::query(
+            "SELECT minute, \
+               CAST(SUM(CASE WHEN level IN ('error', 'critical') THEN count ELSE 0 END) AS BIGINT) AS errors, \
+               CAST(SUM(count) AS BIGINT) AS lines \
+             FROM log_counts_minute WHERE minute >= $1 AND minute <= $2 GROUP BY minute ORDER BY minute",
+        )
+        .bind(since_minute)
+        .bind(to_millis(now))
+        .fetch_all(self.pool())
+        .await?;
+        let per_minute = rows
+            .iter()
+            .map(|r| {
+                Ok(MinuteBucket {
+                    minute: from_millis(r.try_get("minute")?),
+                    errors: r.try_get("errors")?,
+                    lines: r.try_get("lines")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        let errors: i64 = per_minute.iter().map(|b| b.errors).sum();
+        let lines: i64 = per_minute.iter().map(|b| b.lines).sum();
+        let midnight = now
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or(now);
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS groups, \
+               CAST(COALESCE(SUM(CASE WHEN first_seen >= $1 THEN 1 ELSE 0 END), 0) AS BIGINT) AS new_today, \
+               CAST(COALESCE(SUM(CASE WHEN last_seen < $2 THEN 1 ELSE 0 END), 0) AS BIGINT) AS resolved \
+             FROM error_fingerprints",
+        )
+        .bind(to_millis(midnight))
+        .bind(to_millis(now - Duration::hours(24)))
+        .fetch_one(self.pool())
+        .await?;
+        Ok(Stats {
+            generated_at: now,
+            since,
+            errors,
+            lines,
+            error_rate: if lines > 0 { errors as f64 / lines as f64 } else { 0.0 },
+            groups: row.try_get("groups")?,
+            new_today: row.try_get("new_today")?,
+            resolved: row.try_get("resolved")?,
+            per_minute,
+        })
+    }
+
+    /// Number of groups per level, for /metrics.
+    pub async fn group_counts(&self) -> Result<Vec<(Level, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT level, COUNT(*) AS n FROM error_fingerprints GROUP BY level")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let level: String = r.try_get("level")?;
+                Ok((super::parse_level(&level)?, r.try_get("n")?))
+            })
+            .collect()
+    }
+
+    /// Sets a group's status; false when there is no such group.
+    pub async fn set_status(&self, fingerprint: &str, status: GroupStatus) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE error_fingerprints SET status = $1 WHERE fingerprint = $2")
+            .bind(status.as_str())
+            .bind(fingerprint)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The stored cursor of a source.
+    pub async fn cursor(&self, source: &str) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT cursor FROM log_crawler_state WHERE source = $1")
+            .bind(source)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("cursor")).transpose()?)
+    }
+
+    /// Records the start of a source run.
+    pub async fn start_run(&self, id: &str, triggered_by: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO crawl_runs (id, triggered_by, started_at, status) VALUES ($1, $2, $3, 'running')",
+        )
+        .bind(id)
+        .bind(triggered_by)
+        .bind(to_millis(at))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Records the end of a source run.
+    pub async fn finish_run(
+        &self,
+        id: &str,
+        at: DateTime<Utc>,
+        events: usize,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE crawl_runs SET finished_at = $1, status = $2, events = $3, error = $4 WHERE id = $5",
+        )
+        .bind(to_millis(at))
+        .bind(if error.is_some() { "failed" } else { "succeeded" })
+        .bind(events as i64)
+        .bind(error)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes raw logs, occurrences and seen ids older than `before`, a few thousand rows per
+    /// statement so that ingest never waits long. Returns the number of rows deleted.
+    pub async fn prune(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        const CHUNK: i64 = 5_000;
+        let cutoff = to_millis(before);
+        let statements = [
+            "DELETE FROM railway_logs WHERE id IN (SELECT id FROM railway_logs WHERE ts < $1 LIMIT $2)",
+            "DELETE FROM error_occurrences WHERE id IN (SELECT id FROM error_occurrences WHERE ts < $1 LIMIT $2)",
+            "DELETE FROM seen_events WHERE (source, source_id) IN (SELECT source, source_id FROM seen_events WHERE ts < $1 LIMIT $2)",
+        ];
+        let mut total = 0;
+        for statement in statements {
+            loop {
+                let deleted = sqlx::query(statement)
+                    .bind(cutoff)
+                    .bind(CHUNK)
+                    .execute(self.pool())
+                    .await?
+                    .rows_affected();
+                total += deleted;
+                if deleted < CHUNK as u64 {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// Splits a group-list cursor `VALUE.FINGERPRINT`.
+fn decode_group_cursor(cursor: &str) -> Result<(i64, String), StoreError> {
+    let (value, fingerprint) = cursor.split_once('.').ok_or(StoreError::InvalidCursor)?;
+    let value = value.parse::<i64>().map_err(|_| StoreError::InvalidCursor)?;
+    if !crate::pipeline::fingerprint::is_fingerprint(fingerprint) {
+        return Err(StoreError::InvalidCursor);
+    }
+    Ok((value, fingerprint.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sql_numbers_parameters() {
+        let mut sql = Sql::new("SELECT 1 WHERE 1 = 1");
+        sql.push(" AND a = ?", vec![Bind::Int(1)]);
+        sql.push(" AND (b < ? OR c = ?)", vec![Bind::Int(2), Bind::Text("x".into())]);
+        assert_eq!(sql.text, "SELECT 1 WHERE 1 = 1 AND a = $1 AND (b < $2 OR c = $3)");
+        assert_eq!(sql.binds.len(), 3);
+    }
+
+    #[test]
+    fn group_cursors() {
+        let fp = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert_eq!(decode_group_cursor(&format!("42.{fp}")).ok(), Some((42, fp.to_string())));
+        for bad in ["", "42", "x.y", &format!("x.{fp}"), "42.abc"] {
+            assert!(decode_group_cursor(bad).is_err(), "{bad}");
+        }
+    }
+}

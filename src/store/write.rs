@@ -1,0 +1,270 @@
+//! The write path: a batch of processed events, and optionally a source cursor, in one
+//! transaction. Counters are maintained here so that reads never scan raw rows.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sqlx::{Any, Transaction};
+
+use super::{to_millis, Store, StoreError};
+use crate::model::Level;
+use crate::pipeline::Processed;
+
+/// A source's new cursor, committed together with the events it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CursorUpdate {
+    pub source: String,
+    pub cursor: String,
+}
+
+/// What a batch changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WriteSummary {
+    /// Events stored (duplicates excluded).
+    pub accepted: usize,
+    /// Events dropped because their source id was seen before.
+    pub duplicates: usize,
+    /// Error and critical events stored as occurrences.
+    pub occurrences: usize,
+    /// Fingerprints seen for the first time.
+    pub new_groups: Vec<String>,
+    /// Accepted events per level.
+    pub by_level: BTreeMap<Level, u64>,
+}
+
+const MINUTE_MS: i64 = 60_000;
+
+/// Per-group totals of one batch.
+struct GroupDelta<'a> {
+    first: &'a Processed,
+    last: &'a Processed,
+    count: i64,
+    critical: bool,
+}
+
+impl Store {
+    /// Stores a batch atomically: a crash leaves either all of it (and the cursor) or none.
+    pub async fn write_batch(
+        &self,
+        batch: &[Processed],
+        cursor: Option<&CursorUpdate>,
+    ) -> Result<WriteSummary, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let mut summary = WriteSummary::default();
+        let mut line_counts: HashMap<(i64, &str, Level), i64> = HashMap::new();
+        let mut group_minutes: HashMap<(&str, i64), i64> = HashMap::new();
+        let mut groups: Vec<(&str, GroupDelta)> = Vec::new();
+        let mut grouped: Vec<&Processed> = Vec::new();
+
+        for item in batch {
+            let event = &item.event;
+            if let Some(id) = &event.source_id {
+                let inserted = sqlx::query(
+                    "INSERT INTO seen_events (source, source_id, ts) VALUES ($1, $2, $3) \
+                     ON CONFLICT (source, source_id) DO NOTHING",
+                )
+                .bind(&event.source)
+                .bind(id)
+                .bind(to_millis(event.timestamp))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if inserted == 0 {
+                    summary.duplicates += 1;
+                    continue;
+                }
+            }
+            summary.accepted += 1;
+            *summary.by_level.entry(event.level).or_default() += 1;
+            let minute = to_millis(event.timestamp).div_euclid(MINUTE_MS) * MINUTE_MS;
+            let service = event.service.as_deref().unwrap_or("");
+            *line_counts.entry((minute, service, event.level)).or_default() += 1;
+
+            if event.level >= Level::Warn {
+                insert_raw(&mut tx, item).await?;
+            }
+            let Some(group) = &item.group else { continue };
+            summary.occurrences += 1;
+            grouped.push(item);
+            *group_minutes.entry((&group.fingerprint, minute)).or_default() += 1;
+            match groups.iter_mut().find(|(fp, _)| *fp == group.fingerprint) {
+                Some((_, delta)) => {
+                    delta.count += 1;
+                    delta.critical |= event.level == Level::Critical;
+                    if event.timestamp < delta.first.event.timestamp {
+                        delta.first = item;
+                    }
+                    if event.timestamp >= delta.last.event.timestamp {
+                        delta.last = item;
+                    }
+                }
+                None => groups.push((
+                    &group.fingerprint,
+                    GroupDelta {
+                        first: item,
+                        last: item,
+                        count: 1,
+                        critical: event.level == Level::Critical,
+                    },
+                )),
+            }
+        }
+
+        // Groups first: occurrences reference them.
+        for (fingerprint, delta) in &groups {
+            if upsert_group(&mut tx, fingerprint, delta).await? {
+                summary.new_groups.push(fingerprint.to_string());
+            }
+        }
+        for item in grouped {
+            insert_occurrence(&mut tx, item).await?;
+        }
+        for ((minute, service, level), count) in line_counts {
+            sqlx::query(
+                "INSERT INTO log_counts_minute (minute, service, level, count) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (minute, service, level) DO UPDATE SET count = log_counts_minute.count + excluded.count",
+            )
+            .bind(minute)
+            .bind(service)
+            .bind(level.as_str())
+            .bind(count)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for ((fingerprint, minute), count) in group_minutes {
+            sqlx::query(
+                "INSERT INTO group_counts_minute (fingerprint, minute, count) VALUES ($1, $2, $3) \
+                 ON CONFLICT (fingerprint, minute) DO UPDATE SET count = group_counts_minute.count + excluded.count",
+            )
+            .bind(fingerprint)
+            .bind(minute)
+            .bind(count)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if let Some(cursor) = cursor {
+            sqlx::query(
+                "INSERT INTO log_crawler_state (source, cursor, updated_at) VALUES ($1, $2, $3) \
+                 ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated_at = excluded.updated_at",
+            )
+            .bind(&cursor.source)
+            .bind(&cursor.cursor)
+            .bind(to_millis(chrono::Utc::now()))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(summary)
+    }
+}
+
+async fn insert_raw(tx: &mut Transaction<'_, Any>, item: &Processed) -> Result<(), StoreError> {
+    let e = &item.event;
+    sqlx::query(
+        "INSERT INTO railway_logs (source, source_id, ts, level, service, deployment, environment, message, attributes, fingerprint) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&e.source)
+    .bind(&e.source_id)
+    .bind(to_millis(e.timestamp))
+    .bind(e.level.as_str())
+    .bind(&e.service)
+    .bind(&e.deployment)
+    .bind(&e.environment)
+    .bind(&e.message)
+    .bind(attributes_json(item))
+    .bind(item.group.as_ref().map(|g| g.fingerprint.as_str()))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_occurrence(tx: &mut Transaction<'_, Any>, item: &Processed) -> Result<(), StoreError> {
+    let (e, Some(group)) = (&item.event, &item.group) else {
+        return Ok(());
+    };
+    sqlx::query(
+        "INSERT INTO error_occurrences (fingerprint, ts, level, message, service, deployment, environment, stack_trace, attributes, source) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&group.fingerprint)
+    .bind(to_millis(e.timestamp))
+    .bind(e.level.as_str())
+    .bind(&e.message)
+    .bind(&e.service)
+    .bind(&e.deployment)
+    .bind(&e.environment)
+    .bind(stack_trace(item))
+    .bind(attributes_json(item))
+    .bind(&e.source)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Inserts or updates a group; true when it did not exist before.
+async fn upsert_group(
+    tx: &mut Transaction<'_, Any>,
+    fingerprint: &str,
+    delta: &GroupDelta<'_>,
+) -> Result<bool, StoreError> {
+    let existed = sqlx::query("SELECT 1 FROM error_fingerprints WHERE fingerprint = $1")
+        .bind(fingerprint)
+        .fetch_optional(&mut **tx)
+        .await?
+        .is_some();
+    let last = delta.last;
+    let Some(group) = &last.group else {
+        return Ok(false);
+    };
+    let level = if delta.critical { Level::Critical } else { Level::Error };
+    // A resolved group that occurs again is a regression: it goes back to unresolved.
+    sqlx::query(
+        "INSERT INTO error_fingerprints (fingerprint, template, error_type, level, service, first_seen, last_seen, occurrence_count, sample_message, stack_trace, status) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'unresolved') \
+         ON CONFLICT (fingerprint) DO UPDATE SET \
+           first_seen = CASE WHEN excluded.first_seen < error_fingerprints.first_seen THEN excluded.first_seen ELSE error_fingerprints.first_seen END, \
+           sample_message = CASE WHEN excluded.last_seen >= error_fingerprints.last_seen THEN excluded.sample_message ELSE error_fingerprints.sample_message END, \
+           stack_trace = CASE WHEN excluded.last_seen >= error_fingerprints.last_seen AND excluded.stack_trace IS NOT NULL THEN excluded.stack_trace ELSE error_fingerprints.stack_trace END, \
+           last_seen = CASE WHEN excluded.last_seen > error_fingerprints.last_seen THEN excluded.last_seen ELSE error_fingerprints.last_seen END, \
+           occurrence_count = error_fingerprints.occurrence_count + excluded.occurrence_count, \
+           level = CASE WHEN excluded.level = 'critical' THEN 'critical' ELSE error_fingerprints.level END, \
+           status = CASE WHEN error_fingerprints.status = 'resolved' THEN 'unresolved' ELSE error_fingerprints.status END",
+    )
+    .bind(fingerprint)
+    .bind(&group.template)
+    .bind(&group.error_type)
+    .bind(level.as_str())
+    .bind(&last.event.service)
+    .bind(to_millis(delta.first.event.timestamp))
+    .bind(to_millis(last.event.timestamp))
+    .bind(delta.count)
+    .bind(&last.event.message)
+    .bind(stack_trace(last))
+    .execute(&mut **tx)
+    .await?;
+    Ok(!existed)
+}
+
+fn attributes_json(item: &Processed) -> String {
+    serde_json::to_string(&item.event.attributes).unwrap_or_else(|_| "{}".to_string())
+}
+
+/// The event's stack trace as text: the source's own, or one rendered from structured frames.
+fn stack_trace(item: &Processed) -> Option<String> {
+    let e = &item.event;
+    if let Some(trace) = &e.stack_trace {
+        return Some(trace.clone());
+    }
+    let exception = e.exception.as_ref()?;
+    let mut out = format!("{}: {}\n", exception.kind, exception.value);
+    for f in &exception.frames {
+        out.push_str(&format!(
+            "  at {} ({}:{}){}\n",
+            f.function.as_deref().unwrap_or("?"),
+            f.file.as_deref().unwrap_or("?"),
+            f.line.map_or_else(|| "?".to_string(), |l| l.to_string()),
+            if f.in_app { "" } else { " [library]" }
+        ));
+    }
+    Some(out)
+}
