@@ -58,25 +58,101 @@ pub struct VarDoc {
 
 /// Every variable Signalbox reads.
 pub const VARIABLES: &[VarDoc] = &[
-    VarDoc { name: "PORT", default: "3000", meaning: "HTTP port, bound on 0.0.0.0" },
-    VarDoc { name: "DATABASE_URL", default: "sqlite://signalbox.db", meaning: "sqlite://FILE (embedded) or postgres://USER:PASS@HOST/DB" },
-    VarDoc { name: "LOG_FORMAT", default: "text", meaning: "text or json: format of Signalbox's own logs" },
-    VarDoc { name: "LOG_LEVEL", default: "info", meaning: "Level of Signalbox's own logs (RUST_LOG, a full tracing filter, wins when set)" },
-    VarDoc { name: "SIGNALBOX_ADMIN_TOKEN", default: "unset", meaning: "When set, mutating API calls need `Authorization: Bearer TOKEN`" },
-    VarDoc { name: "SIGNALBOX_DEMO", default: "false", meaning: "Run the built-in demo source: fake services with realistic errors" },
-    VarDoc { name: "ERROR_MONITORING_ENABLED", default: "true", meaning: "Run the sources and the monitor loop" },
-    VarDoc { name: "ERROR_MONITOR_INTERVAL", default: "300", meaning: "Seconds between two polls of the poll sources" },
-    VarDoc { name: "RETENTION_DAYS", default: "7", meaning: "Days raw logs and occurrences are kept; groups and counts stay" },
-    VarDoc { name: "RAILWAY_API_TOKEN", default: "unset", meaning: "Railway account/team or project token (Railway source)" },
-    VarDoc { name: "RAILWAY_PROJECT_ID", default: "unset", meaning: "Railway project to watch" },
-    VarDoc { name: "RAILWAY_ENVIRONMENT_ID", default: "unset", meaning: "Railway environment to watch" },
-    VarDoc { name: "ANTHROPIC_API_KEY", default: "unset", meaning: "Claude API key (fix generator)" },
-    VarDoc { name: "GITHUB_TOKEN", default: "unset", meaning: "GitHub token (pull requests, issues)" },
-    VarDoc { name: "AUTO_FIX_ENABLED", default: "false", meaning: "Generate fixes without a person pressing Generate Fix" },
-    VarDoc { name: "LOKI_ENABLED", default: "false", meaning: "Read logs from Grafana Loki" },
-    VarDoc { name: "LOKI_URL", default: "unset", meaning: "Loki base URL, e.g. http://loki:3100" },
-    VarDoc { name: "SLACK_WEBHOOK_URL", default: "unset", meaning: "Slack incoming webhook for notifications" },
-    VarDoc { name: "LEPTOS_SITE_ROOT", default: "target/site", meaning: "Directory of the built UI assets" },
+    VarDoc {
+        name: "PORT",
+        default: "3000",
+        meaning: "HTTP port, bound on 0.0.0.0",
+    },
+    VarDoc {
+        name: "DATABASE_URL",
+        default: "sqlite://signalbox.db",
+        meaning: "sqlite://FILE (embedded) or postgres://USER:PASS@HOST/DB",
+    },
+    VarDoc {
+        name: "LOG_FORMAT",
+        default: "text",
+        meaning: "text or json: format of Signalbox's own logs",
+    },
+    VarDoc {
+        name: "LOG_LEVEL",
+        default: "info",
+        meaning: "Level of Signalbox's own logs (RUST_LOG, a full tracing filter, wins when set)",
+    },
+    VarDoc {
+        name: "SIGNALBOX_ADMIN_TOKEN",
+        default: "unset",
+        meaning: "When set, mutating API calls need `Authorization: Bearer TOKEN`",
+    },
+    VarDoc {
+        name: "SIGNALBOX_DEMO",
+        default: "false",
+        meaning: "Run the built-in demo source: fake services with realistic errors",
+    },
+    VarDoc {
+        name: "ERROR_MONITORING_ENABLED",
+        default: "true",
+        meaning: "Run the sources and the monitor loop",
+    },
+    VarDoc {
+        name: "ERROR_MONITOR_INTERVAL",
+        default: "300",
+        meaning: "Seconds between two polls of the poll sources",
+    },
+    VarDoc {
+        name: "RETENTION_DAYS",
+        default: "7",
+        meaning: "Days raw logs and occurrences are kept; groups and counts stay",
+    },
+    VarDoc {
+        name: "RAILWAY_API_TOKEN",
+        default: "unset",
+        meaning: "Railway account/team or project token (Railway source)",
+    },
+    VarDoc {
+        name: "RAILWAY_PROJECT_ID",
+        default: "unset",
+        meaning: "Railway project to watch",
+    },
+    VarDoc {
+        name: "RAILWAY_ENVIRONMENT_ID",
+        default: "unset",
+        meaning: "Railway environment to watch",
+    },
+    VarDoc {
+        name: "ANTHROPIC_API_KEY",
+        default: "unset",
+        meaning: "Claude API key (fix generator)",
+    },
+    VarDoc {
+        name: "GITHUB_TOKEN",
+        default: "unset",
+        meaning: "GitHub token (pull requests, issues)",
+    },
+    VarDoc {
+        name: "AUTO_FIX_ENABLED",
+        default: "false",
+        meaning: "Generate fixes without a person pressing Generate Fix",
+    },
+    VarDoc {
+        name: "LOKI_ENABLED",
+        default: "false",
+        meaning: "Read logs from Grafana Loki",
+    },
+    VarDoc {
+        name: "LOKI_URL",
+        default: "unset",
+        meaning: "Loki base URL, e.g. http://loki:3100",
+    },
+    VarDoc {
+        name: "SLACK_WEBHOOK_URL",
+        default: "unset",
+        meaning: "Slack incoming webhook for notifications",
+    },
+    VarDoc {
+        name: "LEPTOS_SITE_ROOT",
+        default: "target/site",
+        meaning: "Directory of the built UI assets",
+    },
 ];
 
 impl Config {
@@ -87,7 +163,11 @@ impl Config {
 
     /// Reads settings through `lookup` (the environment, or a table in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let secret = |name: &str| get(name).map(SecretString::from);
         let log_filter = get("RUST_LOG")
             .or_else(|| get("LOG_LEVEL"))
@@ -114,7 +194,8 @@ impl Config {
                 300,
                 1..=86_400,
             )?),
-            retention_days: parse_number("RETENTION_DAYS", get("RETENTION_DAYS"), 7, 1..=3650)? as u32,
+            retention_days: parse_number("RETENTION_DAYS", get("RETENTION_DAYS"), 7, 1..=3650)?
+                as u32,
             railway_api_token: secret("RAILWAY_API_TOKEN"),
             railway_project_id: get("RAILWAY_PROJECT_ID"),
             railway_environment_id: get("RAILWAY_ENVIRONMENT_ID"),
@@ -124,7 +205,11 @@ impl Config {
             loki_enabled: parse_bool("LOKI_ENABLED", get("LOKI_ENABLED"), false)?,
             loki_url: match get("LOKI_URL") {
                 Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
-                    return Err(invalid("LOKI_URL", &url, "expected an http:// or https:// URL"))
+                    return Err(invalid(
+                        "LOKI_URL",
+                        &url,
+                        "expected an http:// or https:// URL",
+                    ))
                 }
                 other => other,
             },
@@ -153,7 +238,10 @@ impl Config {
         let railway_missing = [
             ("RAILWAY_API_TOKEN", self.railway_api_token.is_some()),
             ("RAILWAY_PROJECT_ID", self.railway_project_id.is_some()),
-            ("RAILWAY_ENVIRONMENT_ID", self.railway_environment_id.is_some()),
+            (
+                "RAILWAY_ENVIRONMENT_ID",
+                self.railway_environment_id.is_some(),
+            ),
         ]
         .iter()
         .filter(|(_, set)| !set)
@@ -194,7 +282,9 @@ impl Config {
     pub fn admin_allows(&self, token: Option<&str>) -> bool {
         match &self.admin_token {
             None => true,
-            Some(expected) => token.is_some_and(|t| constant_time_eq(t.as_bytes(), expected.expose_secret().as_bytes())),
+            Some(expected) => token.is_some_and(|t| {
+                constant_time_eq(t.as_bytes(), expected.expose_secret().as_bytes())
+            }),
         }
     }
 }
@@ -298,7 +388,11 @@ fn parse_database_url(value: Option<String>) -> Result<String, ConfigError> {
     }
 }
 
-fn parse_bool(var: &'static str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
+fn parse_bool(
+    var: &'static str,
+    value: Option<String>,
+    default: bool,
+) -> Result<bool, ConfigError> {
     match value.as_deref().map(str::to_ascii_lowercase).as_deref() {
         None => Ok(default),
         Some("1" | "true" | "yes" | "on") => Ok(true),
@@ -319,7 +413,11 @@ fn parse_number(
         _ => Err(invalid(
             var,
             &v,
-            &format!("expected a whole number from {} to {}", range.start(), range.end()),
+            &format!(
+                "expected a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
         )),
     }
 }
@@ -330,8 +428,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -351,15 +451,24 @@ mod tests {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("PORT", "abc")], "PORT"),
             (&[("PORT", "70000")], "PORT"),
-            (&[("DATABASE_URL", "mysql://u:hunter2@x/db")], "DATABASE_URL"),
+            (
+                &[("DATABASE_URL", "mysql://u:hunter2@x/db")],
+                "DATABASE_URL",
+            ),
             (&[("LOG_FORMAT", "xml")], "LOG_FORMAT"),
             (&[("SIGNALBOX_DEMO", "maybe")], "SIGNALBOX_DEMO"),
             (&[("ERROR_MONITOR_INTERVAL", "0")], "ERROR_MONITOR_INTERVAL"),
-            (&[("ERROR_MONITOR_INTERVAL", "5m")], "ERROR_MONITOR_INTERVAL"),
+            (
+                &[("ERROR_MONITOR_INTERVAL", "5m")],
+                "ERROR_MONITOR_INTERVAL",
+            ),
             (&[("RETENTION_DAYS", "-1")], "RETENTION_DAYS"),
             (&[("LOKI_ENABLED", "true")], "LOKI_URL"),
             (&[("LOKI_URL", "loki:3100")], "LOKI_URL"),
-            (&[("SLACK_WEBHOOK_URL", "hooks.slack.com/x")], "SLACK_WEBHOOK_URL"),
+            (
+                &[("SLACK_WEBHOOK_URL", "hooks.slack.com/x")],
+                "SLACK_WEBHOOK_URL",
+            ),
         ];
         for (vars, var) in cases {
             let err = load(vars).expect_err("invalid");

@@ -108,12 +108,17 @@ impl Monitor {
 
     /// Runs until `shutdown` is cancelled; a poll in progress finishes first.
     pub async fn run(mut self, shutdown: CancellationToken) {
-        let mut next_due: Vec<tokio::time::Instant> =
-            self.sources.iter().map(|_| tokio::time::Instant::now()).collect();
+        let mut next_due: Vec<tokio::time::Instant> = self
+            .sources
+            .iter()
+            .map(|_| tokio::time::Instant::now())
+            .collect();
         loop {
-            let wake = next_due.iter().min().copied().unwrap_or_else(|| {
-                tokio::time::Instant::now() + Duration::from_secs(3600)
-            });
+            let wake = next_due
+                .iter()
+                .min()
+                .copied()
+                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep_until(wake) => {
@@ -150,7 +155,11 @@ impl Monitor {
     }
 
     /// Polls one source until it has no backlog; returns how many events were stored.
-    async fn poll_source(&self, index: usize, shutdown: &CancellationToken) -> Result<usize, String> {
+    async fn poll_source(
+        &self,
+        index: usize,
+        shutdown: &CancellationToken,
+    ) -> Result<usize, String> {
         let source = &self.sources[index];
         let name = source.name().to_string();
         let mut stored = 0;
@@ -194,7 +203,10 @@ impl Monitor {
 
 /// One poll: read after the stored cursor, store events and the new cursor together.
 async fn poll_once(store: &Store, source: &dyn PollSource) -> Result<(usize, bool), String> {
-    let cursor = store.cursor(source.name()).await.map_err(|e| e.to_string())?;
+    let cursor = store
+        .cursor(source.name())
+        .await
+        .map_err(|e| e.to_string())?;
     let batch = source
         .poll(cursor.as_deref(), Utc::now())
         .await

@@ -1,0 +1,8 @@
+//! The Signalbox server: the HTTP application (UI + JSON API + health + metrics) and the CLI.
+
+pub mod api;
+pub mod cli;
+pub mod health;
+pub mod metrics;
+pub mod startup;
+pub mod telemetry;

@@ -1,0 +1,5 @@
+//! `signalbox`: see `signalbox --help`.
+
+fn main() -> std::process::ExitCode {
+    signalbox_server::cli::main()
+}

@@ -9,7 +9,9 @@ pub fn fingerprint(template: &str) -> String {
 
 /// True when `s` has the shape of a fingerprint (64 lowercase hex digits).
 pub fn is_fingerprint(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]
@@ -23,16 +25,27 @@ mod tests {
             fingerprint(""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
-        assert!(is_fingerprint(&fingerprint("HTTP 500 at /api/foo user_id=*")));
+        assert!(is_fingerprint(&fingerprint(
+            "HTTP 500 at /api/foo user_id=*"
+        )));
     }
 
     #[test]
     fn shape_check() {
         for (s, ok) in [
-            ("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", true),
-            ("E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855", false),
+            (
+                "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                true,
+            ),
+            (
+                "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855",
+                false,
+            ),
             ("e3b0c442", false),
-            ("g3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", false),
+            (
+                "g3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+                false,
+            ),
             ("", false),
         ] {
             assert_eq!(is_fingerprint(s), ok, "{s}");

@@ -102,7 +102,9 @@ fn is_code_value(key: &str, value: &str) -> bool {
     let key = key.to_ascii_lowercase();
     CODE_KEYS.contains(&key.as_str())
         && value.len() <= 8
-        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 fn is_http_status(text: &str, start: usize, number: &str) -> bool {
@@ -122,7 +124,9 @@ fn is_http_status(text: &str, start: usize, number: &str) -> bool {
     let after_status_word = STATUS_WORDS
         .iter()
         .any(|w| after_word == *w || after_word.starts_with("http/"));
-    let rest = text[start + number.len()..].trim_start().to_ascii_lowercase();
+    let rest = text[start + number.len()..]
+        .trim_start()
+        .to_ascii_lowercase();
     let before_reason = REASON_PHRASES.iter().any(|p| rest.starts_with(p));
     after_status_word || before_reason
 }
@@ -160,7 +164,10 @@ mod tests {
                 "connection to *:* refused",
             ),
             ("segfault at 0x7ffd5e8c addr", "segfault at * addr"),
-            ("commit 9fceb02d0ae598e95dc970b74767f19372d61af8 failed", "commit * failed"),
+            (
+                "commit 9fceb02d0ae598e95dc970b74767f19372d61af8 failed",
+                "commit * failed",
+            ),
             ("cache miss for deadbeef", "cache miss for deadbeef"),
             (
                 "2024-01-01T10:00:00.123Z job failed at 10:00:01",

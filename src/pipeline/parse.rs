@@ -18,7 +18,13 @@ pub struct LineContext {
 const LEVEL_KEYS: &[&str] = &["level", "severity", "lvl", "log.level", "levelname"];
 const MESSAGE_KEYS: &[&str] = &["message", "msg", "text", "log"];
 const TIME_KEYS: &[&str] = &["timestamp", "time", "ts", "@timestamp", "datetime"];
-const STACK_KEYS: &[&str] = &["stack", "stacktrace", "stack_trace", "exc_info", "traceback"];
+const STACK_KEYS: &[&str] = &[
+    "stack",
+    "stacktrace",
+    "stack_trace",
+    "exc_info",
+    "traceback",
+];
 const ERROR_KEYS: &[&str] = &["error", "err", "exception"];
 const SERVICE_KEYS: &[&str] = &["service", "service.name", "app", "logger"];
 
@@ -64,7 +70,10 @@ pub fn level_of_text(line: &str) -> Level {
         let upper = token.chars().all(|c| c.is_ascii_uppercase());
         let level = match token {
             "Traceback" | "panicked" | "Exception" => Some(Level::Error),
-            _ if upper => token.parse::<Level>().ok().filter(|l| *l != Level::Info || token == "INFO"),
+            _ if upper => token
+                .parse::<Level>()
+                .ok()
+                .filter(|l| *l != Level::Info || token == "INFO"),
             _ => None,
         };
         if let Some(level) = level {
@@ -184,7 +193,8 @@ mod tests {
 
     #[test]
     fn json_without_level_but_with_stack_is_an_error() {
-        let e = parse_line(r#"{"message":"boom","stack":"at f (a.js:1:2)"}"#, &ctx()).expect("a line");
+        let e =
+            parse_line(r#"{"message":"boom","stack":"at f (a.js:1:2)"}"#, &ctx()).expect("a line");
         assert_eq!(e.level, Level::Error);
         assert_eq!(e.stack_trace.as_deref(), Some("at f (a.js:1:2)"));
         assert_eq!(e.service.as_deref(), Some("web"));

@@ -87,14 +87,22 @@ const SERVICES: &[Service] = &[
     Service {
         name: "api-gateway",
         info_rate: 0.25,
-        infos: &["GET /api/products 200", "POST /api/cart 201", "GET /health 200"],
+        infos: &[
+            "GET /api/products 200",
+            "POST /api/cart 201",
+            "GET /health 200",
+        ],
         errors: &[
             Failure {
                 rate: 0.004,
                 incident: 12.0,
                 make: |r| {
                     let ms = r.random_range(30_000..30_500);
-                    (Level::Error, format!("HTTP 502 at /api/checkout upstream=checkout:8080 latency={ms}ms"), None)
+                    (
+                        Level::Error,
+                        format!("HTTP 502 at /api/checkout upstream=checkout:8080 latency={ms}ms"),
+                        None,
+                    )
                 },
             },
             Failure {
@@ -150,7 +158,11 @@ const SERVICES: &[Service] = &[
                 incident: 1.0,
                 make: |r| {
                     let order = r.random_range(100_000..999_999);
-                    (Level::Error, format!("payment provider timeout after 30000ms order_id={order}"), None)
+                    (
+                        Level::Error,
+                        format!("payment provider timeout after 30000ms order_id={order}"),
+                        None,
+                    )
                 },
             },
             Failure {
@@ -181,7 +193,11 @@ const SERVICES: &[Service] = &[
                 incident: 3.0,
                 make: |r| {
                     let job = r.random_range(10_000..99_999);
-                    (Level::Error, format!("job {job} failed: context deadline exceeded after 15s"), None)
+                    (
+                        Level::Error,
+                        format!("job {job} failed: context deadline exceeded after 15s"),
+                        None,
+                    )
                 },
             },
             Failure {
@@ -190,13 +206,24 @@ const SERVICES: &[Service] = &[
                 make: |_| {
                     (
                         Level::Critical,
-                        "panic: runtime error: invalid memory address or nil pointer dereference".to_string(),
+                        "panic: runtime error: invalid memory address or nil pointer dereference"
+                            .to_string(),
                         Some(exception(
                             "runtime.Error",
                             "invalid memory address or nil pointer dereference",
                             &[
-                                ("/usr/local/go/src/runtime/panic.go", "runtime.panicmem", 261, false),
-                                ("/app/internal/jobs/email.go", "jobs.(*Mailer).Send", 88, true),
+                                (
+                                    "/usr/local/go/src/runtime/panic.go",
+                                    "runtime.panicmem",
+                                    261,
+                                    false,
+                                ),
+                                (
+                                    "/app/internal/jobs/email.go",
+                                    "jobs.(*Mailer).Send",
+                                    88,
+                                    true,
+                                ),
                             ],
                         )),
                     )
@@ -240,7 +267,11 @@ const SERVICES: &[Service] = &[
                 incident: 1.0,
                 make: |r| {
                     let user = r.random_range(1..5000);
-                    (Level::Warn, format!("token validation failed user_id={user} reason=expired"), None)
+                    (
+                        Level::Warn,
+                        format!("token validation failed user_id={user} reason=expired"),
+                        None,
+                    )
                 },
             },
         ],
@@ -278,30 +309,38 @@ pub fn events_at(second: i64) -> Vec<Event> {
     let incident = in_incident(t);
     let mut events = Vec::new();
     for service in SERVICES {
-        let mut emit = |level: Level, message: String, exception: Option<Exception>, rng: &mut SmallRng| {
-            let ms = rng.random_range(0..1000);
-            let mut attributes = BTreeMap::new();
-            attributes.insert("replica".to_string(), format!("{}-{}", service.name, rng.random_range(1..3)));
-            events.push(Event {
-                timestamp: t + chrono::Duration::milliseconds(ms),
-                level,
-                message,
-                exception,
-                stack_trace: None,
-                service: Some(service.name.to_string()),
-                deployment: Some(format!("{}-d{}", service.name, second / 86_400 % 100)),
-                environment: Some("production".to_string()),
-                attributes,
-                source: "demo".to_string(),
-                source_id: None,
-            });
-        };
+        let mut emit =
+            |level: Level, message: String, exception: Option<Exception>, rng: &mut SmallRng| {
+                let ms = rng.random_range(0..1000);
+                let mut attributes = BTreeMap::new();
+                attributes.insert(
+                    "replica".to_string(),
+                    format!("{}-{}", service.name, rng.random_range(1..3)),
+                );
+                events.push(Event {
+                    timestamp: t + chrono::Duration::milliseconds(ms),
+                    level,
+                    message,
+                    exception,
+                    stack_trace: None,
+                    service: Some(service.name.to_string()),
+                    deployment: Some(format!("{}-d{}", service.name, second / 86_400 % 100)),
+                    environment: Some("production".to_string()),
+                    attributes,
+                    source: "demo".to_string(),
+                    source_id: None,
+                });
+            };
         if rng.random_bool(service.info_rate) {
             let line = service.infos[rng.random_range(0..service.infos.len())];
             emit(Level::Info, line.to_string(), None, &mut rng);
         }
         for failure in service.errors {
-            let rate = if incident { failure.rate * failure.incident } else { failure.rate };
+            let rate = if incident {
+                failure.rate * failure.incident
+            } else {
+                failure.rate
+            };
             if rng.random_bool(rate.min(1.0)) {
                 let (level, message, exception) = (failure.make)(&mut rng);
                 emit(level, message, exception, &mut rng);
@@ -316,7 +355,9 @@ mod tests {
     use super::*;
 
     fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).expect("valid").with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(s)
+            .expect("valid")
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -357,7 +398,8 @@ mod tests {
         let rate = errors as f64 / events.len() as f64;
         assert!(events.len() > 40_000, "{}", events.len());
         assert!((0.005..0.15).contains(&rate), "error rate {rate}");
-        let services: std::collections::BTreeSet<_> = events.iter().filter_map(|e| e.service.clone()).collect();
+        let services: std::collections::BTreeSet<_> =
+            events.iter().filter_map(|e| e.service.clone()).collect();
         assert_eq!(services.len(), 4);
     }
 

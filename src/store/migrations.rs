@@ -51,6 +51,10 @@ pub(super) async fn pending(pool: &AnyPool, backend: Backend) -> Result<usize, S
     let applied = conn.list_applied_migrations().await?;
     Ok(migrator(backend)
         .iter()
-        .filter(|m| !applied.iter().any(|a| a.version == m.version && a.checksum == m.checksum))
+        .filter(|m| {
+            !applied
+                .iter()
+                .any(|a| a.version == m.version && a.checksum == m.checksum)
+        })
         .count())
 }

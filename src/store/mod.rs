@@ -17,7 +17,7 @@ use sqlx::{AnyPool, Row};
 
 use crate::model::{Group, GroupStatus, Level, Occurrence};
 
-pub use queries::{GroupQuery, GroupSort};
+pub use queries::{GroupQuery, GroupSort, MAX_PAGE};
 pub use write::{CursorUpdate, WriteSummary};
 
 /// A storage failure.
@@ -97,10 +97,18 @@ impl Store {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         // WAL lets the UI read while ingest writes; NORMAL is durable in WAL mode.
-                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA busy_timeout = 5000")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
@@ -227,7 +235,10 @@ mod tests {
     fn sqlite_urls_create_missing_files() {
         for (input, expected) in [
             ("sqlite://signalbox.db", "sqlite://signalbox.db?mode=rwc"),
-            ("sqlite://x.db?cache=shared", "sqlite://x.db?cache=shared&mode=rwc"),
+            (
+                "sqlite://x.db?cache=shared",
+                "sqlite://x.db?cache=shared&mode=rwc",
+            ),
             ("sqlite://x.db?mode=ro", "sqlite://x.db?mode=ro"),
             ("sqlite::memory:", "sqlite::memory:"),
         ] {
@@ -239,7 +250,10 @@ mod tests {
     fn backends_from_urls() {
         assert_eq!(Backend::of_url("sqlite://a.db"), Some(Backend::Sqlite));
         assert_eq!(Backend::of_url("postgres://u@h/d"), Some(Backend::Postgres));
-        assert_eq!(Backend::of_url("postgresql://u@h/d"), Some(Backend::Postgres));
+        assert_eq!(
+            Backend::of_url("postgresql://u@h/d"),
+            Some(Backend::Postgres)
+        );
         assert_eq!(Backend::of_url("mysql://u@h/d"), None);
     }
 }

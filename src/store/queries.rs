@@ -70,10 +70,12 @@ impl Sql {
     }
 
     fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
-        self.binds.iter().fold(sqlx::query(&self.text), |q, b| match b {
-            Bind::Int(i) => q.bind(*i),
-            Bind::Text(s) => q.bind(s.as_str()),
-        })
+        self.binds
+            .iter()
+            .fold(sqlx::query(&self.text), |q, b| match b {
+                Bind::Int(i) => q.bind(*i),
+                Bind::Text(s) => q.bind(s.as_str()),
+            })
     }
 }
 
@@ -120,7 +122,10 @@ impl Store {
             vec![Bind::Int(i64::from(limit) + 1)],
         );
         let rows = sql.query().fetch_all(self.pool()).await?;
-        let mut items = rows.iter().map(group_from_row).collect::<Result<Vec<_>, _>>()?;
+        let mut items = rows
+            .iter()
+            .map(group_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         let next_cursor = if items.len() > limit as usize {
             items.truncate(limit as usize);
             items.last().map(|g| {
@@ -165,7 +170,10 @@ impl Store {
         .bind(i64::from(limit) + 1)
         .fetch_all(self.pool())
         .await?;
-        let mut items = rows.iter().map(occurrence_from_row).collect::<Result<Vec<_>, _>>()?;
+        let mut items = rows
+            .iter()
+            .map(occurrence_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         let next_cursor = if items.len() > limit as usize {
             items.truncate(limit as usize);
             items.last().map(|o| o.id.to_string())
@@ -221,7 +229,11 @@ impl Store {
             since,
             errors,
             lines,
-            error_rate: if lines > 0 { errors as f64 / lines as f64 } else { 0.0 },
+            error_rate: if lines > 0 {
+                errors as f64 / lines as f64
+            } else {
+                0.0
+            },
             groups: row.try_get("groups")?,
             new_today: row.try_get("new_today")?,
             resolved: row.try_get("resolved")?,
@@ -231,9 +243,10 @@ impl Store {
 
     /// Number of groups per level, for /metrics.
     pub async fn group_counts(&self) -> Result<Vec<(Level, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT level, COUNT(*) AS n FROM error_fingerprints GROUP BY level")
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT level, COUNT(*) AS n FROM error_fingerprints GROUP BY level")
+                .fetch_all(self.pool())
+                .await?;
         rows.iter()
             .map(|r| {
                 let level: String = r.try_get("level")?;
@@ -243,7 +256,11 @@ impl Store {
     }
 
     /// Sets a group's status; false when there is no such group.
-    pub async fn set_status(&self, fingerprint: &str, status: GroupStatus) -> Result<bool, StoreError> {
+    pub async fn set_status(
+        &self,
+        fingerprint: &str,
+        status: GroupStatus,
+    ) -> Result<bool, StoreError> {
         let done = sqlx::query("UPDATE error_fingerprints SET status = $1 WHERE fingerprint = $2")
             .bind(status.as_str())
             .bind(fingerprint)
@@ -262,7 +279,12 @@ impl Store {
     }
 
     /// Records the start of a source run.
-    pub async fn start_run(&self, id: &str, triggered_by: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+    pub async fn start_run(
+        &self,
+        id: &str,
+        triggered_by: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO crawl_runs (id, triggered_by, started_at, status) VALUES ($1, $2, $3, 'running')",
         )
@@ -328,7 +350,9 @@ impl Store {
 /// Splits a group-list cursor `VALUE.FINGERPRINT`.
 fn decode_group_cursor(cursor: &str) -> Result<(i64, String), StoreError> {
     let (value, fingerprint) = cursor.split_once('.').ok_or(StoreError::InvalidCursor)?;
-    let value = value.parse::<i64>().map_err(|_| StoreError::InvalidCursor)?;
+    let value = value
+        .parse::<i64>()
+        .map_err(|_| StoreError::InvalidCursor)?;
     if !crate::pipeline::fingerprint::is_fingerprint(fingerprint) {
         return Err(StoreError::InvalidCursor);
     }
@@ -343,15 +367,24 @@ mod tests {
     fn sql_numbers_parameters() {
         let mut sql = Sql::new("SELECT 1 WHERE 1 = 1");
         sql.push(" AND a = ?", vec![Bind::Int(1)]);
-        sql.push(" AND (b < ? OR c = ?)", vec![Bind::Int(2), Bind::Text("x".into())]);
-        assert_eq!(sql.text, "SELECT 1 WHERE 1 = 1 AND a = $1 AND (b < $2 OR c = $3)");
+        sql.push(
+            " AND (b < ? OR c = ?)",
+            vec![Bind::Int(2), Bind::Text("x".into())],
+        );
+        assert_eq!(
+            sql.text,
+            "SELECT 1 WHERE 1 = 1 AND a = $1 AND (b < $2 OR c = $3)"
+        );
         assert_eq!(sql.binds.len(), 3);
     }
 
     #[test]
     fn group_cursors() {
         let fp = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-        assert_eq!(decode_group_cursor(&format!("42.{fp}")).ok(), Some((42, fp.to_string())));
+        assert_eq!(
+            decode_group_cursor(&format!("42.{fp}")).ok(),
+            Some((42, fp.to_string()))
+        );
         for bad in ["", "42", "x.y", &format!("x.{fp}"), "42.abc"] {
             assert!(decode_group_cursor(bad).is_err(), "{bad}");
         }

@@ -77,7 +77,9 @@ impl Store {
             *summary.by_level.entry(event.level).or_default() += 1;
             let minute = to_millis(event.timestamp).div_euclid(MINUTE_MS) * MINUTE_MS;
             let service = event.service.as_deref().unwrap_or("");
-            *line_counts.entry((minute, service, event.level)).or_default() += 1;
+            *line_counts
+                .entry((minute, service, event.level))
+                .or_default() += 1;
 
             if event.level >= Level::Warn {
                 insert_raw(&mut tx, item).await?;
@@ -85,7 +87,9 @@ impl Store {
             let Some(group) = &item.group else { continue };
             summary.occurrences += 1;
             grouped.push(item);
-            *group_minutes.entry((&group.fingerprint, minute)).or_default() += 1;
+            *group_minutes
+                .entry((&group.fingerprint, minute))
+                .or_default() += 1;
             match groups.iter_mut().find(|(fp, _)| *fp == group.fingerprint) {
                 Some((_, delta)) => {
                     delta.count += 1;
@@ -178,7 +182,10 @@ async fn insert_raw(tx: &mut Transaction<'_, Any>, item: &Processed) -> Result<(
     Ok(())
 }
 
-async fn insert_occurrence(tx: &mut Transaction<'_, Any>, item: &Processed) -> Result<(), StoreError> {
+async fn insert_occurrence(
+    tx: &mut Transaction<'_, Any>,
+    item: &Processed,
+) -> Result<(), StoreError> {
     let (e, Some(group)) = (&item.event, &item.group) else {
         return Ok(());
     };
@@ -216,7 +223,11 @@ async fn upsert_group(
     let Some(group) = &last.group else {
         return Ok(false);
     };
-    let level = if delta.critical { Level::Critical } else { Level::Error };
+    let level = if delta.critical {
+        Level::Critical
+    } else {
+        Level::Error
+    };
     // A resolved group that occurs again is a regression: it goes back to unresolved.
     sqlx::query(
         "INSERT INTO error_fingerprints (fingerprint, template, error_type, level, service, first_seen, last_seen, occurrence_count, sample_message, stack_trace, status) \

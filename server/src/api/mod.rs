@@ -1,0 +1,73 @@
+//! The JSON API and its OpenAPI document.
+
+pub mod error;
+pub mod logs;
+
+use axum::http::{header, HeaderMap};
+use axum::routing::any;
+use axum::{Json, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::health;
+use crate::startup::AppState;
+use error::ApiError;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Signalbox API",
+        description = "Error groups, occurrences and statistics of the applications Signalbox watches."
+    ),
+    modifiers(&AdminToken),
+    tags((name = "logs", description = "Error groups and log statistics"), (name = "health", description = "Liveness, readiness and status"))
+)]
+struct ApiDoc;
+
+struct AdminToken;
+
+impl Modify for AdminToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API routes (and health routes) with the OpenAPI document that describes exactly them.
+pub fn router() -> Router<AppState> {
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(logs::list_errors))
+        .routes(routes!(logs::get_error))
+        .routes(routes!(logs::list_occurrences))
+        .routes(routes!(logs::stats))
+        .routes(routes!(logs::crawl))
+        .routes(routes!(health::liveness))
+        .routes(routes!(health::readiness))
+        .routes(routes!(health::detailed))
+        .split_for_parts();
+    router
+        .route(
+            "/api/openapi.json",
+            axum::routing::get(move || async move { Json(openapi) }),
+        )
+        .route("/api/{*rest}", any(error::not_found))
+}
+
+/// Checks the admin token when one is configured.
+pub fn require_admin(state: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    if state.config.admin_allows(token) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}

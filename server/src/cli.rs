@@ -1,0 +1,249 @@
+//! The command line: `signalbox [serve|ingest|migrate|check-config]`.
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use signalbox::config::{Config, VARIABLES};
+use signalbox::monitor::store_events;
+use signalbox::sources::file::LineReader;
+use signalbox::store::{Store, WriteSummary};
+use tokio::io::{AsyncBufRead, BufReader};
+use tokio_util::sync::CancellationToken;
+
+use crate::startup::Application;
+use crate::telemetry;
+
+/// Signalbox: a self-hosted error monitor for applications on Railway.
+///
+/// Settings come from environment variables (see `signalbox check-config`); flags override them.
+#[derive(Debug, Parser)]
+#[command(name = "signalbox", version, propagate_version = true)]
+pub struct Cli {
+    /// Database URL: sqlite://FILE or postgres://… (overrides DATABASE_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the UI and the JSON API and run the sources (the default).
+    Serve(ServeArgs),
+    /// Read log lines (plain text or JSON lines) from FILE, or from stdin with `-`, into the store.
+    Ingest(IngestArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Validate the configuration, print it with secrets hidden, and exit.
+    CheckConfig,
+}
+
+/// Options of `serve`.
+#[derive(Debug, Default, Args)]
+pub struct ServeArgs {
+    /// Port to listen on, on all interfaces (overrides PORT).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Run the built-in demo source (same as SIGNALBOX_DEMO=true).
+    #[arg(long)]
+    pub demo: bool,
+}
+
+/// Options of `ingest`.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// File to read, or `-` for stdin.
+    #[arg(value_name = "FILE|-")]
+    pub path: String,
+    /// Service name for lines that do not name one.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Lines per database transaction.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch_size: u32,
+}
+
+/// Runs the command line; the process's exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            let rendered = e.render().to_string();
+            let first = rendered.lines().next().unwrap_or("invalid arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("signalbox: {first} (see signalbox --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let mut config = match Config::from_env() {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("signalbox: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(url) = cli.database_url.clone() {
+        if signalbox::store::Backend::of_url(&url).is_none() {
+            eprintln!("signalbox: --database-url: expected sqlite://FILE or postgres://…");
+            return ExitCode::from(2);
+        }
+        config.database_url = url;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("signalbox: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(
+        cli.command.unwrap_or(Command::Serve(ServeArgs::default())),
+        config,
+    ));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("signalbox: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, mut config: Config) -> Result<(), String> {
+    telemetry::init(config.log_format, &config.log_filter)?;
+    match command {
+        Command::Serve(args) => {
+            if let Some(port) = args.port {
+                config.port = port;
+            }
+            config.demo |= args.demo;
+            serve(config).await
+        }
+        Command::Ingest(args) => ingest(&config, args).await,
+        Command::Migrate => {
+            let store = Store::connect(&config.database_url)
+                .await
+                .map_err(|e| e.to_string())?;
+            let applied = store.migrate().await.map_err(|e| e.to_string())?;
+            println!(
+                "migrations applied: {applied} ({} database)",
+                store.backend().as_str()
+            );
+            store.close().await;
+            Ok(())
+        }
+        Command::CheckConfig => {
+            println!("configuration is valid");
+            println!("{config:#?}");
+            for feature in config.features() {
+                match feature.reason {
+                    None => println!("  {:<20} on", feature.name),
+                    Some(why) => println!("  {:<20} off ({why})", feature.name),
+                }
+            }
+            let known: Vec<&str> = VARIABLES.iter().map(|v| v.name).collect();
+            println!("variables read: {}", known.join(", "));
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let app = Application::build(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    app.run_until_stopped(shutdown)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Cancels `token` on SIGTERM (what Railway sends) or Ctrl-C.
+async fn cancel_on_signal(token: CancellationToken) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("signal received");
+    token.cancel();
+}
+
+async fn ingest(config: &Config, args: IngestArgs) -> Result<(), String> {
+    let store = Store::open(&config.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let result = ingest_into(&store, &args).await;
+    store.close().await;
+    let (lines, total) = result?;
+    println!(
+        "read {lines} lines: stored {} ({} duplicates skipped), {} error occurrences, {} new groups",
+        total.accepted,
+        total.duplicates,
+        total.occurrences,
+        total.new_groups.len()
+    );
+    Ok(())
+}
+
+async fn ingest_into(store: &Store, args: &IngestArgs) -> Result<(u64, WriteSummary), String> {
+    let (input, origin): (Box<dyn AsyncBufRead + Unpin + Send>, Option<String>) =
+        if args.path == "-" {
+            (Box::new(BufReader::new(tokio::io::stdin())), None)
+        } else {
+            let file = tokio::fs::File::open(&args.path)
+                .await
+                .map_err(|e| format!("{}: {e}", args.path))?;
+            let origin = std::fs::canonicalize(&args.path)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| args.path.clone());
+            (Box::new(BufReader::new(file)), Some(origin))
+        };
+    let mut reader = LineReader::new(input, origin, args.service.clone());
+    let mut total = WriteSummary::default();
+    loop {
+        let batch = reader
+            .next_batch(args.batch_size as usize)
+            .await
+            .map_err(|e| format!("{}: {e}", args.path))?;
+        if batch.is_empty() {
+            break;
+        }
+        let summary = store_events(store, "file", batch, None)
+            .await
+            .map_err(|e| e.to_string())?;
+        total.accepted += summary.accepted;
+        total.duplicates += summary.duplicates;
+        total.occurrences += summary.occurrences;
+        total.new_groups.extend(summary.new_groups);
+    }
+    Ok((reader.lines_read(), total))
+}

@@ -1,0 +1,138 @@
+//! `/metrics` in the Prometheus text format, and the HTTP request histogram.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics::{describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::startup::AppState;
+
+const HTTP_DURATION: &str = "signalbox_http_request_duration_seconds";
+
+/// The process-wide recorder (the `metrics` facade has one global recorder).
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full(HTTP_DURATION.to_string()),
+                &[
+                    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                ],
+            )
+            .unwrap_or_else(|_| PrometheusBuilder::new())
+            .build_recorder();
+        let handle = recorder.handle();
+        // Fails only if another recorder was installed first; then ours just stays empty.
+        let _ = metrics::set_global_recorder(recorder);
+        describe();
+        handle
+    })
+}
+
+fn describe() {
+    describe_histogram!(
+        HTTP_DURATION,
+        Unit::Seconds,
+        "HTTP request duration by route, method and status."
+    );
+    describe_counter!(
+        "signalbox_events_ingested_total",
+        "Events stored, by source."
+    );
+    describe_counter!(
+        "signalbox_events_duplicate_total",
+        "Events dropped as already seen, by source."
+    );
+    describe_counter!("signalbox_log_lines_total", "Log lines stored, by level.");
+    describe_counter!(
+        "signalbox_groups_created_total",
+        "Error groups seen for the first time."
+    );
+    describe_counter!(
+        "signalbox_source_polls_total",
+        "Source polls, by source and outcome."
+    );
+    describe_gauge!("signalbox_groups", "Error groups in the store, by level.");
+    describe_gauge!(
+        "signalbox_db_pool_connections",
+        "Database pool connections, by state."
+    );
+    describe_gauge!(
+        "signalbox_db_pool_max_connections",
+        "Largest size of the database pool."
+    );
+    describe_gauge!(
+        "signalbox_process_resident_memory_bytes",
+        Unit::Bytes,
+        "Resident memory of the process."
+    );
+    describe_gauge!(
+        "signalbox_process_cpu_seconds",
+        Unit::Seconds,
+        "CPU time used by the process."
+    );
+    describe_gauge!(
+        "signalbox_uptime_seconds",
+        Unit::Seconds,
+        "Seconds since the server started."
+    );
+    describe_gauge!("signalbox_build_info", "Always 1; the version is a label.");
+}
+
+/// Records every request's duration under its route template (never the raw path).
+pub async fn track(request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = request.method().as_str().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let response = next.run(request).await;
+    histogram!(
+        HTTP_DURATION,
+        "method" => method,
+        "route" => route,
+        "status" => response.status().as_u16().to_string()
+    )
+    .record(start.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics`.
+pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
+    let store = &state.store;
+    match store.group_counts().await {
+        Ok(counts) => {
+            for level in signalbox::model::Level::ALL.iter().filter(|l| l.is_error()) {
+                let n = counts
+                    .iter()
+                    .find(|(l, _)| l == level)
+                    .map_or(0, |(_, n)| *n);
+                gauge!("signalbox_groups", "level" => level.as_str()).set(n as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not count groups for /metrics"),
+    }
+    let pool = store.pool_state();
+    gauge!("signalbox_db_pool_connections", "state" => "idle").set(f64::from(pool.idle));
+    gauge!("signalbox_db_pool_connections", "state" => "in_use")
+        .set(f64::from(pool.size.saturating_sub(pool.idle)));
+    gauge!("signalbox_db_pool_max_connections").set(f64::from(pool.max));
+    gauge!("signalbox_process_resident_memory_bytes").set(signalbox::sysinfo::rss_bytes() as f64);
+    gauge!("signalbox_process_cpu_seconds").set(signalbox::sysinfo::cpu_seconds());
+    gauge!("signalbox_uptime_seconds").set(state.started.elapsed().as_secs_f64());
+    gauge!("signalbox_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        handle().render(),
+    )
+}

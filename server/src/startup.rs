@@ -1,0 +1,210 @@
+//! Building and running the application: store, monitor, router, listener, shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::FromRef;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{middleware, Router};
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use signalbox::config::Config;
+use signalbox::monitor::{Monitor, MonitorHandle};
+use signalbox::sources::demo::DemoSource;
+use signalbox::sources::PollSource;
+use signalbox::store::{Store, StoreError};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::{api, metrics};
+
+/// Largest request body any route accepts.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Longest a request may take before it is answered with 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest a graceful shutdown may take.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// How often the demo source is polled: often, so the dashboard is alive.
+const DEMO_INTERVAL: Duration = Duration::from_secs(2);
+/// How often old raw rows are deleted.
+const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<Config>,
+    pub monitor: Option<MonitorHandle>,
+    pub started: Instant,
+    pub leptos_options: LeptosOptions,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+/// Start-up failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("DATABASE_URL: {0}")]
+    Store(#[from] StoreError),
+    #[error("PORT: cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A built application: bound listener, router and background work, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    store: Store,
+    monitor: Option<Monitor>,
+    retention_days: u32,
+    port: u16,
+}
+
+impl Application {
+    /// Opens the store (running migrations), binds `0.0.0.0:PORT` (0 picks a free port) and
+    /// assembles the router.
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        let store = Store::open(&config.database_url).await?;
+        let addr = SocketAddr::from(([0, 0, 0, 0], config.port));
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let port = listener.local_addr().map_or(config.port, |a| a.port());
+
+        let (monitor, handle) = if config.monitoring_enabled {
+            let (monitor, handle) = Monitor::new(store.clone(), sources(&config));
+            (Some(monitor), Some(handle))
+        } else {
+            (None, None)
+        };
+        let leptos_options = LeptosOptions::builder()
+            .output_name("signalbox")
+            .site_root(config.site_root.clone())
+            .site_pkg_dir("pkg")
+            .site_addr(SocketAddr::from(([0, 0, 0, 0], port)))
+            .build();
+        let retention_days = config.retention_days;
+        let state = AppState {
+            store: store.clone(),
+            config: Arc::new(config),
+            monitor: handle,
+            started: Instant::now(),
+            leptos_options,
+        };
+        Ok(Application {
+            listener,
+            router: router(state),
+            store,
+            monitor,
+            retention_days,
+            port,
+        })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` is cancelled, then stops accepting, lets in-flight requests and
+    /// the current poll finish (at most [`SHUTDOWN_GRACE`]) and closes the database.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> std::io::Result<()> {
+        let mut background = tokio::task::JoinSet::new();
+        if let Some(monitor) = self.monitor {
+            background.spawn(monitor.run(shutdown.clone()));
+        }
+        background.spawn(retention(
+            self.store.clone(),
+            self.retention_days,
+            shutdown.clone(),
+        ));
+
+        let server = axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        tracing::info!(port = self.port, "Signalbox is listening");
+        let served = tokio::spawn(std::future::IntoFuture::into_future(server));
+
+        shutdown.cancelled().await;
+        tracing::info!("shutting down: finishing in-flight work");
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            let served = served.await;
+            while background.join_next().await.is_some() {}
+            served
+        })
+        .await;
+        self.store.close().await;
+        match drained {
+            Ok(Ok(result)) => result,
+            Ok(Err(join)) => Err(std::io::Error::other(join)),
+            Err(_) => {
+                tracing::warn!("shutdown took longer than {SHUTDOWN_GRACE:?}; stopping anyway");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The poll sources the configuration enables.
+fn sources(config: &Config) -> Vec<Arc<dyn PollSource>> {
+    let mut sources: Vec<Arc<dyn PollSource>> = Vec::new();
+    if config.demo {
+        sources.push(Arc::new(DemoSource::new(DEMO_INTERVAL)));
+    }
+    sources
+}
+
+/// Deletes expired raw rows every hour.
+async fn retention(store: Store, days: u32, shutdown: CancellationToken) {
+    loop {
+        let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
+        match store.prune(cutoff).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "retention: deleted expired rows"),
+            Err(e) => tracing::warn!(error = %e, "retention: delete failed; retrying later"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(RETENTION_INTERVAL) => {}
+        }
+    }
+}
+
+/// Every route: JSON API, health, metrics, the UI and its static files.
+pub fn router(state: AppState) -> Router {
+    let leptos_options = state.leptos_options.clone();
+    let store = state.store.clone();
+    let routes = generate_route_list(app::App);
+    Router::new()
+        .merge(api::router())
+        .route("/metrics", get(metrics::render))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(store.clone()),
+            move || app::shell(leptos_options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .layer(middleware::from_fn(metrics::track))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,502 @@
+//! The store test suite, run against both backends: embedded SQLite and a real PostgreSQL
+//! server started for the test.
+
+mod support;
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use signalbox::model::{Event, GroupStatus, Level};
+use signalbox::pipeline::process;
+use signalbox::store::{CursorUpdate, GroupQuery, GroupSort, Store};
+use support::postgres::PgServer;
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("valid time")
+        .with_timezone(&Utc)
+}
+
+fn event(at: DateTime<Utc>, level: Level, service: &str, message: &str) -> Event {
+    Event {
+        timestamp: at,
+        level,
+        message: message.to_string(),
+        exception: None,
+        stack_trace: None,
+        service: Some(service.to_string()),
+        deployment: Some("d1".into()),
+        environment: Some("production".into()),
+        attributes: BTreeMap::from([("replica".to_string(), "r1".to_string())]),
+        source: "test".into(),
+        source_id: None,
+    }
+}
+
+async fn write(store: &Store, events: Vec<Event>) -> signalbox::store::WriteSummary {
+    let processed: Vec<_> = events.into_iter().map(process).collect();
+    store.write_batch(&processed, None).await.expect("write")
+}
+
+// ---- the cases ---------------------------------------------------------------------------
+
+async fn migrations_are_idempotent(store: Store) {
+    assert!(store.is_ready().await);
+    assert_eq!(store.migrate().await.expect("second migrate"), 0);
+}
+
+async fn errors_become_groups_and_every_line_is_counted(store: Store) {
+    let at = t("2026-11-27T10:00:30Z");
+    let summary = write(
+        &store,
+        vec![
+            event(at, Level::Info, "api", "GET /health 200"),
+            event(at, Level::Warn, "api", "slow request 1200ms"),
+            event(
+                at,
+                Level::Error,
+                "api",
+                "HTTP 500 at /api/foo user_id=123 timestamp=2024-01-01",
+            ),
+            event(
+                at + Duration::seconds(5),
+                Level::Error,
+                "api",
+                "HTTP 500 at /api/foo user_id=456 timestamp=2024-01-02",
+            ),
+            event(at, Level::Critical, "db", "database down"),
+        ],
+    )
+    .await;
+    assert_eq!(summary.accepted, 5);
+    assert_eq!(summary.occurrences, 3);
+    assert_eq!(summary.new_groups.len(), 2);
+
+    let page = store
+        .list_groups(&GroupQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(page.items.len(), 2);
+    let top = &page.items[0];
+    assert_eq!(top.template, "HTTP 500 at /api/foo user_id=* timestamp=*");
+    assert_eq!(top.occurrences, 2);
+    assert_eq!(top.first_seen, at);
+    assert_eq!(top.last_seen, at + Duration::seconds(5));
+    assert_eq!(
+        top.sample_message,
+        "HTTP 500 at /api/foo user_id=456 timestamp=2024-01-02"
+    );
+    assert_eq!(top.status, GroupStatus::Unresolved);
+    assert_eq!(page.items[1].level, Level::Critical);
+
+    let stats = store
+        .stats(at + Duration::minutes(1), Duration::hours(24))
+        .await
+        .expect("stats");
+    assert_eq!(stats.lines, 5);
+    assert_eq!(stats.errors, 3);
+    assert!((stats.error_rate - 0.6).abs() < 1e-9);
+    assert_eq!(stats.groups, 2);
+    assert_eq!(stats.per_minute.len(), 1);
+    assert_eq!(stats.per_minute[0].minute, t("2026-11-27T10:00:00Z"));
+
+    // A second batch updates the group instead of creating one.
+    let later = write(
+        &store,
+        vec![event(
+            at + Duration::hours(1),
+            Level::Error,
+            "api",
+            "HTTP 500 at /api/foo user_id=9 timestamp=2024-03-01",
+        )],
+    )
+    .await;
+    assert!(later.new_groups.is_empty());
+    let group = store
+        .group(&top.fingerprint)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(group.occurrences, 3);
+    assert_eq!(group.first_seen, at);
+}
+
+async fn duplicates_are_dropped_and_cursors_commit_with_events(store: Store) {
+    let at = t("2026-11-27T10:00:00Z");
+    let mut events: Vec<Event> = (0..4)
+        .map(|i| {
+            let mut e = event(at, Level::Error, "api", "boom");
+            e.source_id = Some(format!("line-{i}"));
+            e
+        })
+        .collect();
+    // The same id twice in one batch counts once.
+    events.push(events[0].clone());
+    let processed: Vec<_> = events.iter().cloned().map(process).collect();
+    let cursor = CursorUpdate {
+        source: "test".into(),
+        cursor: "c1".into(),
+    };
+    let first = store
+        .write_batch(&processed, Some(&cursor))
+        .await
+        .expect("write");
+    assert_eq!((first.accepted, first.duplicates), (4, 1));
+    assert_eq!(
+        store.cursor("test").await.expect("cursor").as_deref(),
+        Some("c1")
+    );
+
+    // Replaying the batch (a crash before the caller saw the commit) changes nothing.
+    let again = store
+        .write_batch(
+            &processed,
+            Some(&CursorUpdate {
+                source: "test".into(),
+                cursor: "c2".into(),
+            }),
+        )
+        .await
+        .expect("write");
+    assert_eq!((again.accepted, again.duplicates), (0, 5));
+    assert_eq!(
+        store.cursor("test").await.expect("cursor").as_deref(),
+        Some("c2")
+    );
+    let group = &store
+        .list_groups(&GroupQuery {
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .items[0];
+    assert_eq!(group.occurrences, 4);
+    let stats = store
+        .stats(at + Duration::minutes(1), Duration::hours(1))
+        .await
+        .expect("stats");
+    assert_eq!(stats.lines, 4);
+    assert_eq!(store.cursor("other").await.expect("cursor"), None);
+}
+
+async fn group_lists_filter_sort_and_page(store: Store) {
+    let base = t("2026-11-27T00:00:00Z");
+    let mut events = Vec::new();
+    for i in 0..25i64 {
+        // Group i has i+1 occurrences; the last seen time grows with i too.
+        for k in 0..=i {
+            let service = if i % 2 == 0 { "even" } else { "odd" };
+            let level = if i == 3 {
+                Level::Critical
+            } else {
+                Level::Error
+            };
+            events.push(event(
+                base + Duration::minutes(i) + Duration::seconds(k),
+                level,
+                service,
+                &format!("failure kind{} happened", (b'a' + i as u8) as char),
+            ));
+        }
+    }
+    write(&store, events).await;
+
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_groups(&GroupQuery {
+                limit: 7,
+                cursor: cursor.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("page");
+        seen.extend(page.items.iter().map(|g| g.occurrences));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, (1..=25).rev().collect::<Vec<i64>>());
+
+    let mut by_time = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .list_groups(&GroupQuery {
+                sort: GroupSort::LastSeen,
+                limit: 10,
+                cursor: cursor.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("page");
+        by_time.extend(page.items.iter().map(|g| g.last_seen));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(by_time.len(), 25);
+    assert!(by_time.windows(2).all(|w| w[0] >= w[1]));
+
+    let odd = store
+        .list_groups(&GroupQuery {
+            service: Some("odd".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(odd.items.len(), 12);
+    let critical = store
+        .list_groups(&GroupQuery {
+            level: Some(Level::Critical),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(critical.items.len(), 1);
+    let text = store
+        .list_groups(&GroupQuery {
+            text: Some("KINDC".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(text.items.len(), 1);
+    let recent = store
+        .list_groups(&GroupQuery {
+            since: Some(base + Duration::minutes(20)),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(recent.items.len(), 5);
+    assert!(store
+        .list_groups(&GroupQuery {
+            cursor: Some("nonsense".into()),
+            limit: 5,
+            ..Default::default()
+        })
+        .await
+        .is_err());
+}
+
+async fn occurrences_page_newest_first(store: Store) {
+    let base = t("2026-11-27T00:00:00Z");
+    let events: Vec<Event> = (0..1000)
+        .map(|i| {
+            event(
+                base + Duration::seconds(i),
+                Level::Error,
+                "api",
+                &format!("job {i} failed"),
+            )
+        })
+        .collect();
+    write(&store, events).await;
+    let fp = store
+        .list_groups(&GroupQuery {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .items[0]
+        .fingerprint
+        .clone();
+    let mut ids = HashSet::new();
+    let mut last_time = None;
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .occurrences(&fp, cursor.as_deref(), 300)
+            .await
+            .expect("page");
+        pages += 1;
+        for o in &page.items {
+            assert!(ids.insert(o.id), "occurrence {} twice", o.id);
+            if let Some(prev) = last_time {
+                assert!(o.timestamp <= prev);
+            }
+            last_time = Some(o.timestamp);
+            assert_eq!(o.attributes.get("replica").map(String::as_str), Some("r1"));
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!((ids.len(), pages), (1000, 4));
+    assert!(store.occurrences(&fp, Some("x"), 10).await.is_err());
+}
+
+async fn resolved_groups_reopen_on_a_new_occurrence(store: Store) {
+    let at = t("2026-11-27T00:00:00Z");
+    write(&store, vec![event(at, Level::Error, "api", "boom")]).await;
+    let fp = store
+        .list_groups(&GroupQuery {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .items[0]
+        .fingerprint
+        .clone();
+    assert!(store
+        .set_status(&fp, GroupStatus::Resolved)
+        .await
+        .expect("update"));
+    assert!(!store
+        .set_status(&"0".repeat(64), GroupStatus::Resolved)
+        .await
+        .expect("update"));
+    write(
+        &store,
+        vec![event(at + Duration::hours(1), Level::Error, "api", "boom")],
+    )
+    .await;
+    assert_eq!(
+        store
+            .group(&fp)
+            .await
+            .expect("read")
+            .expect("exists")
+            .status,
+        GroupStatus::Unresolved
+    );
+    // Ignored stays ignored.
+    store
+        .set_status(&fp, GroupStatus::Ignored)
+        .await
+        .expect("update");
+    write(
+        &store,
+        vec![event(at + Duration::hours(2), Level::Error, "api", "boom")],
+    )
+    .await;
+    assert_eq!(
+        store
+            .group(&fp)
+            .await
+            .expect("read")
+            .expect("exists")
+            .status,
+        GroupStatus::Ignored
+    );
+}
+
+async fn retention_keeps_groups_and_counts(store: Store) {
+    let old = t("2026-10-01T00:00:00Z");
+    let new = t("2026-11-27T00:00:00Z");
+    let mut events = vec![
+        event(old, Level::Error, "api", "boom"),
+        event(new, Level::Error, "api", "boom"),
+    ];
+    events[0].source_id = Some("old".into());
+    write(&store, events).await;
+    let deleted = store.prune(t("2026-11-01T00:00:00Z")).await.expect("prune");
+    assert_eq!(deleted, 3, "one raw log, one occurrence, one seen id");
+    let group = &store
+        .list_groups(&GroupQuery {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .items[0];
+    assert_eq!(group.occurrences, 2);
+    assert_eq!(
+        store
+            .occurrences(&group.fingerprint, None, 10)
+            .await
+            .expect("page")
+            .items
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .stats(old + Duration::minutes(1), Duration::hours(1))
+            .await
+            .expect("stats")
+            .errors,
+        1
+    );
+}
+
+async fn crawl_runs_are_recorded(store: Store) {
+    let at = t("2026-11-27T00:00:00Z");
+    store.start_run("run-1", "api", at).await.expect("start");
+    store
+        .finish_run("run-1", at + Duration::seconds(2), 10, None)
+        .await
+        .expect("finish");
+    store.start_run("run-2", "api", at).await.expect("start");
+    store
+        .finish_run("run-2", at, 0, Some("railway: 429"))
+        .await
+        .expect("finish");
+    assert!(
+        store.start_run("run-1", "api", at).await.is_err(),
+        "run ids are unique"
+    );
+}
+
+// ---- the runner --------------------------------------------------------------------------
+
+type Case = fn(Store) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+macro_rules! cases {
+    ($($name:ident),* $(,)?) => {
+        &[$((stringify!($name), (|s| Box::pin($name(s))) as Case)),*]
+    };
+}
+
+const CASES: &[(&str, Case)] = cases![
+    migrations_are_idempotent,
+    errors_become_groups_and_every_line_is_counted,
+    duplicates_are_dropped_and_cursors_commit_with_events,
+    group_lists_filter_sort_and_page,
+    occurrences_page_newest_first,
+    resolved_groups_reopen_on_a_new_occurrence,
+    retention_keeps_groups_and_counts,
+    crawl_runs_are_recorded,
+];
+
+#[tokio::test]
+async fn store_suite_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (i, (name, case)) in CASES.iter().enumerate() {
+        let url = format!("sqlite://{}/case{i}.db", dir.path().display());
+        let store = Store::open(&url).await.expect("open sqlite");
+        eprintln!("sqlite: {name}");
+        case(store.clone()).await;
+        store.close().await;
+    }
+}
+
+#[tokio::test]
+async fn store_suite_on_postgres() {
+    let Some(server) = PgServer::start() else {
+        return;
+    };
+    for (i, (name, case)) in CASES.iter().enumerate() {
+        let url = server.fresh_database(&format!("case{i}")).await;
+        let store = Store::open(&url).await.expect("open postgres");
+        eprintln!("postgres: {name}");
+        case(store.clone()).await;
+        store.close().await;
+    }
+}
