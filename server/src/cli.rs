@@ -79,10 +79,16 @@ pub fn main() -> ExitCode {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
+            // clap explains over several lines; keep the explanation, on one line.
             let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("signalbox: {first} (see signalbox --help)");
+            let explanation = rendered
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect::<Vec<_>>()
+                .join(" ");
+            let explanation = explanation.strip_prefix("error: ").unwrap_or(&explanation);
+            eprintln!("signalbox: {explanation} (see signalbox --help)");
             return ExitCode::from(2);
         }
     };

@@ -77,6 +77,8 @@ impl Application {
     /// Opens the store (running migrations), binds `0.0.0.0:PORT` (0 picks a free port) and
     /// assembles the router.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
+        // Install the metrics recorder before anything records.
+        metrics::handle();
         let store = Store::open(&config.database_url).await?;
         let addr = SocketAddr::from(([0, 0, 0, 0], config.port));
         let listener = TcpListener::bind(addr)

@@ -2,7 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use std::sync::LazyLock;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use regex::Regex;
 use serde_json::{Map, Value};
 
 use crate::model::{Event, Level};
@@ -42,11 +45,53 @@ pub fn parse_line(line: &str, ctx: &LineContext) -> Option<Event> {
     Some(from_text(line, ctx))
 }
 
+/// A leading timestamp, as most loggers write it.
+static TIME_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\[?(?P<ts>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)\]?\s+")
+        .expect("the time prefix pattern is valid")
+});
+
+/// A level word right after the timestamp: `ERROR`, `[WARN]`, `INFO:`.
+static LEVEL_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\[?(?P<level>TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|CRITICAL|CRIT|FATAL|PANIC|ALERT|EMERG)\]?:?\s+")
+        .expect("the level prefix pattern is valid")
+});
+
+/// Parses a log timestamp: RFC 3339, or `YYYY-MM-DD HH:MM:SS[.frac]` taken as UTC.
+fn parse_time(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.replace(',', ".");
+    if let Ok(t) = DateTime::parse_from_rfc3339(&text.replacen(' ', "T", 1)) {
+        return Some(t.with_timezone(&Utc));
+    }
+    NaiveDateTime::parse_from_str(&text.replacen('T', " ", 1), "%Y-%m-%d %H:%M:%S%.f")
+        .ok()
+        .map(|t| t.and_utc())
+}
+
 fn from_text(line: &str, ctx: &LineContext) -> Event {
+    // "2026-11-27 10:00:01 ERROR message": the prefix gives time and level, the rest is the message.
+    let mut rest = line.trim();
+    let mut timestamp = ctx.received_at;
+    if let Some(caps) = TIME_PREFIX.captures(rest) {
+        if let Some(t) = caps.name("ts").and_then(|m| parse_time(m.as_str())) {
+            timestamp = t;
+            rest = &rest[caps.get(0).map_or(0, |m| m.end())..];
+        }
+    }
+    let mut level = None;
+    if let Some(caps) = LEVEL_PREFIX.captures(rest) {
+        level = caps
+            .name("level")
+            .and_then(|m| m.as_str().parse::<Level>().ok());
+        if level.is_some() {
+            rest = &rest[caps.get(0).map_or(0, |m| m.end())..];
+        }
+    }
+    let message = if rest.is_empty() { line.trim() } else { rest };
     Event {
-        timestamp: ctx.received_at,
-        level: level_of_text(line),
-        message: line.trim().to_string(),
+        timestamp,
+        level: level.unwrap_or_else(|| level_of_text(message)),
+        message: message.to_string(),
         exception: None,
         stack_trace: None,
         service: ctx.service.clone(),
@@ -87,8 +132,7 @@ fn from_json(mut map: Map<String, Value>, ctx: &LineContext) -> Event {
     let level_text = take_string(&mut map, LEVEL_KEYS);
     let mut message = take_string(&mut map, MESSAGE_KEYS).unwrap_or_default();
     let timestamp = take_string(&mut map, TIME_KEYS)
-        .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-        .map(|t| t.with_timezone(&Utc))
+        .and_then(|t| parse_time(&t))
         .unwrap_or(ctx.received_at);
     let stack_trace = take_string(&mut map, STACK_KEYS);
     let error = take_string(&mut map, ERROR_KEYS);
@@ -169,6 +213,38 @@ mod tests {
             ("GET /health 200", Level::Info),
         ] {
             assert_eq!(level_of_text(line), level, "{line}");
+        }
+    }
+
+    #[test]
+    fn text_prefixes_give_time_and_level() {
+        for (line, level, message, time) in [
+            (
+                "2026-11-27 10:00:01 ERROR HTTP 500 at /x",
+                Level::Error,
+                "HTTP 500 at /x",
+                Some("2026-11-27T10:00:01+00:00"),
+            ),
+            (
+                "[2026-11-27T10:00:01.250Z] [WARN] slow",
+                Level::Warn,
+                "slow",
+                Some("2026-11-27T10:00:01.250+00:00"),
+            ),
+            (
+                "2026-11-27 10:00:01,5 INFO: up",
+                Level::Info,
+                "up",
+                Some("2026-11-27T10:00:01.500+00:00"),
+            ),
+            ("ERROR: boom", Level::Error, "boom", None),
+            ("FATAL", Level::Critical, "FATAL", None),
+            ("plain words", Level::Info, "plain words", None),
+        ] {
+            let e = parse_line(line, &ctx()).expect("a line");
+            assert_eq!((e.level, e.message.as_str()), (level, message), "{line}");
+            let expected = time.map_or(ctx().received_at.to_rfc3339(), str::to_string);
+            assert_eq!(e.timestamp.to_rfc3339(), expected, "{line}");
         }
     }
 

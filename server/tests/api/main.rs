@@ -1,0 +1,5 @@
+//! The server, started in-process, exercised over HTTP like a user would.
+
+mod helpers;
+mod logs;
+mod operations;

@@ -1,0 +1,228 @@
+//! The `signalbox` binary as a user runs it.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn signalbox(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_signalbox"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+#[test]
+fn help_everywhere() {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["ingest", "--help"],
+        &["migrate", "--help"],
+        &["check-config", "--help"],
+    ] {
+        let out = signalbox(args, &[]);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage:"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn bad_flags_and_settings_give_one_clear_line() {
+    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+        (&["--bogus"], &[], "--bogus"),
+        (&["serve", "--port", "http"], &[], "--port"),
+        (&["frobnicate"], &[], "frobnicate"),
+        (&["ingest"], &[], "FILE"),
+        (&["check-config"], &[("PORT", "abc")], "PORT"),
+        (
+            &["check-config"],
+            &[("DATABASE_URL", "mysql://x")],
+            "DATABASE_URL",
+        ),
+        (
+            &["serve"],
+            &[("ERROR_MONITOR_INTERVAL", "soon")],
+            "ERROR_MONITOR_INTERVAL",
+        ),
+        (
+            &["check-config", "--database-url", "redis://x"],
+            &[],
+            "--database-url",
+        ),
+    ];
+    for (args, env, needle) in cases {
+        let out = signalbox(args, env);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {err}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(err.starts_with("signalbox: "), "{err}");
+    }
+}
+
+#[test]
+fn check_config_hides_secrets() {
+    let out = signalbox(
+        &["check-config"],
+        &[
+            ("GITHUB_TOKEN", "ghp_supersecret"),
+            ("DATABASE_URL", "postgres://u:hunter2@db/x"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("configuration is valid"));
+    assert!(text.contains("fix_generator"));
+    assert!(
+        !text.contains("ghp_supersecret") && !text.contains("hunter2"),
+        "{text}"
+    );
+}
+
+#[test]
+fn ingest_a_file_of_mixed_lines() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite://{}/s.db", dir.path().display());
+    let log = dir.path().join("app.log");
+    std::fs::write(
+        &log,
+        [
+            "2026-11-27 10:00:00 INFO server started on :8080",
+            "2026-11-27 10:00:01 ERROR HTTP 500 at /api/foo user_id=123 timestamp=2024-01-01",
+            "2026-11-27 10:00:02 ERROR HTTP 500 at /api/foo user_id=456 timestamp=2024-01-02",
+            "",
+            r#"{"level":"error","msg":"payment failed","error":"card declined","order_id":991}"#,
+            r#"{"level":"error","msg":"payment failed","error":"card declined","order_id":992}"#,
+            "2026-11-27 10:00:03 WARN cache miss ratio 0.4",
+            "2026-11-27 10:00:04 CRITICAL database connection pool exhausted after 30s",
+            "not json { at all",
+        ]
+        .join("\n"),
+    )
+    .expect("written");
+    let out = signalbox(
+        &["ingest", log.to_str().expect("utf-8")],
+        &[("DATABASE_URL", &db)],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let summary = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        summary.contains(
+            "read 9 lines: stored 8 (0 duplicates skipped), 5 error occurrences, 3 new groups"
+        ),
+        "{summary}"
+    );
+
+    // The same file again: nothing is counted twice.
+    let again = signalbox(
+        &["ingest", log.to_str().expect("utf-8")],
+        &[("DATABASE_URL", &db)],
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("stored 0 (8 duplicates skipped)"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+
+    // stdin works too, and lines without ids are always new.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_signalbox"))
+        .args(["ingest", "-", "--service", "web"])
+        .env("DATABASE_URL", &db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"ERROR HTTP 500 at /api/foo user_id=9 timestamp=2025-05-05\n")
+        .expect("written");
+    let out = child.wait_with_output().expect("ends");
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("stored 1 (0 duplicates skipped), 1 error occurrences, 0 new groups"),
+        "{}",
+        stderr(&out)
+    );
+
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let groups = rt.block_on(async {
+        let store = signalbox::store::Store::open(&db).await.expect("open");
+        store
+            .list_groups(&signalbox::store::GroupQuery {
+                limit: 10,
+                ..Default::default()
+            })
+            .await
+            .expect("list")
+            .items
+    });
+    let summary: Vec<(String, i64)> = groups
+        .into_iter()
+        .map(|g| (g.template, g.occurrences))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("HTTP 500 at /api/foo user_id=* timestamp=*".to_string(), 3),
+            ("payment failed: card declined".to_string(), 2),
+            ("database connection pool exhausted after *".to_string(), 1),
+        ]
+    );
+}
+
+#[test]
+fn migrate_then_sigterm_exits_zero_quickly() {
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite://{}/s.db", dir.path().display());
+    let out = signalbox(&["migrate"], &[("DATABASE_URL", &db)]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied: 1"));
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_signalbox"))
+        .args(["serve", "--demo"])
+        .env("DATABASE_URL", &db)
+        .env("PORT", port.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("serves");
+    let ready = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < ready, "the server never listened");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "exit status {status}");
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("signalbox did not exit within 10 s of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
