@@ -123,11 +123,11 @@ impl Monitor {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep_until(wake) => {
                     let now = tokio::time::Instant::now();
-                    for i in 0..self.sources.len() {
-                        if next_due[i] <= now {
+                    for (i, due) in next_due.iter_mut().enumerate() {
+                        if *due <= now {
                             // Failures are recorded in the source state and logged by poll_source.
                             let _ = self.poll_source(i, &shutdown).await;
-                            next_due[i] = tokio::time::Instant::now() + self.sources[i].interval();
+                            *due = tokio::time::Instant::now() + self.sources[i].interval();
                         }
                     }
                 }
@@ -138,12 +138,12 @@ impl Monitor {
                     }
                     let mut events = 0;
                     let mut errors = Vec::new();
-                    for i in 0..self.sources.len() {
+                    for (i, due) in next_due.iter_mut().enumerate() {
                         match self.poll_source(i, &shutdown).await {
                             Ok(n) => events += n,
                             Err(e) => errors.push(format!("{}: {e}", self.sources[i].name())),
                         }
-                        next_due[i] = tokio::time::Instant::now() + self.sources[i].interval();
+                        *due = tokio::time::Instant::now() + self.sources[i].interval();
                     }
                     let error = (!errors.is_empty()).then(|| errors.join("; "));
                     if let Err(e) = self.store.finish_run(&run_id, Utc::now(), events, error.as_deref()).await {

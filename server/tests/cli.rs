@@ -38,7 +38,9 @@ fn help_everywhere() {
 
 #[test]
 fn bad_flags_and_settings_give_one_clear_line() {
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    // (arguments, environment, what the error line must name)
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case] = &[
         (&["--bogus"], &[], "--bogus"),
         (&["serve", "--port", "http"], &[], "--port"),
         (&["frobnicate"], &[], "frobnicate"),
