@@ -2,6 +2,7 @@
 //! with `ssr` into the server, with `hydrate` into the browser's wasm bundle.
 
 pub mod api;
+pub mod chart;
 mod pages;
 
 use leptos::prelude::*;
@@ -18,6 +19,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                // ECharts must be a global before the wasm bundle runs.
+                <script src="/echarts.min.js"></script>
                 <HydrationScripts options />
                 <MetaTags />
             </head>

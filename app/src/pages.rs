@@ -26,7 +26,14 @@ pub fn SystemHealth() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match stats.await {
-                    Ok(s) => view! { <SummaryCards stats=s /> }.into_any(),
+                    Ok(s) => {
+                        view! {
+                            <SummaryCards stats=s.clone() />
+                            <h2>"Errors per minute, last 24 h"</h2>
+                            <crate::chart::ErrorRateChart stats=s />
+                        }
+                            .into_any()
+                    }
                     Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
                 }
             })}
