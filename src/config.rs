@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::pipeline::scrub::Scrubber;
+
 /// A variable has a value Signalbox cannot use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{var}: {message}")]
@@ -47,6 +49,8 @@ pub struct Config {
     pub slack_webhook_url: Option<SecretString>,
     /// Directory holding the built site (`pkg/`, stylesheet, static files).
     pub site_root: String,
+    /// Built-in scrubbing rules plus `SCRUB_PATTERNS`.
+    pub scrubber: Scrubber,
 }
 
 /// One documented variable: the README's configuration table is checked against this list.
@@ -223,6 +227,7 @@ impl Config {
                 other => other.map(SecretString::from),
             },
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_string()),
+            scrubber: parse_scrub_patterns(get("SCRUB_PATTERNS"))?,
         };
         if config.loki_enabled && config.loki_url.is_none() {
             return Err(ConfigError {
@@ -313,6 +318,7 @@ impl fmt::Debug for Config {
             .field("loki_url", &self.loki_url.as_deref().map(redact_url))
             .field("slack_webhook_url", &set(&self.slack_webhook_url))
             .field("site_root", &self.site_root)
+            .field("scrubber", &self.scrubber)
             .finish()
     }
 }
@@ -386,6 +392,23 @@ fn parse_database_url(value: Option<String>) -> Result<String, ConfigError> {
             "expected sqlite://FILE or postgres://…",
         )),
     }
+}
+
+fn parse_scrub_patterns(value: Option<String>) -> Result<Scrubber, ConfigError> {
+    let Some(text) = value else {
+        return Ok(Scrubber::default());
+    };
+    let patterns: Vec<String> = serde_json::from_str(&text).map_err(|_| ConfigError {
+        var: "SCRUB_PATTERNS",
+        message: "expected a JSON array of regular expressions, e.g. [\"cust_[0-9]+\"]".into(),
+    })?;
+    Scrubber::new(&patterns).map_err(|e| ConfigError {
+        var: "SCRUB_PATTERNS",
+        message: format!(
+            "invalid regular expression: {}",
+            e.to_string().lines().last().unwrap_or("")
+        ),
+    })
 }
 
 fn parse_bool(

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::model::Event;
-use crate::pipeline;
+use crate::pipeline::Pipeline;
 use crate::sources::PollSource;
 use crate::store::{CursorUpdate, Store, StoreError, WriteSummary};
 
@@ -30,11 +30,12 @@ pub struct SourceState {
 /// events enter the store; it also counts them for /metrics.
 pub async fn store_events(
     store: &Store,
+    pipeline: &Pipeline,
     source: &str,
     events: Vec<Event>,
     cursor: Option<&CursorUpdate>,
 ) -> Result<WriteSummary, StoreError> {
-    let processed: Vec<_> = events.into_iter().map(pipeline::process).collect();
+    let processed: Vec<_> = events.into_iter().map(|e| pipeline.process(e)).collect();
     let summary = store.write_batch(&processed, cursor).await?;
     metrics::counter!("signalbox_events_ingested_total", "source" => source.to_string())
         .increment(summary.accepted as u64);
@@ -75,6 +76,7 @@ impl MonitorHandle {
 /// The monitor loop and its sources.
 pub struct Monitor {
     store: Store,
+    pipeline: Arc<Pipeline>,
     sources: Vec<Arc<dyn PollSource>>,
     states: Arc<RwLock<BTreeMap<String, SourceState>>>,
     trigger: mpsc::Receiver<String>,
@@ -82,7 +84,11 @@ pub struct Monitor {
 
 impl Monitor {
     /// A monitor over `sources`, and the handle to trigger it.
-    pub fn new(store: Store, sources: Vec<Arc<dyn PollSource>>) -> (Monitor, MonitorHandle) {
+    pub fn new(
+        store: Store,
+        pipeline: Arc<Pipeline>,
+        sources: Vec<Arc<dyn PollSource>>,
+    ) -> (Monitor, MonitorHandle) {
         let (tx, rx) = mpsc::channel(1);
         let states = Arc::new(RwLock::new(
             sources
@@ -98,6 +104,7 @@ impl Monitor {
         (
             Monitor {
                 store,
+                pipeline,
                 sources,
                 states,
                 trigger: rx,
@@ -164,7 +171,7 @@ impl Monitor {
         let name = source.name().to_string();
         let mut stored = 0;
         let result = loop {
-            match poll_once(&self.store, source.as_ref()).await {
+            match poll_once(&self.store, &self.pipeline, source.as_ref()).await {
                 Ok((n, more)) => {
                     stored += n;
                     if !more || shutdown.is_cancelled() {
@@ -202,7 +209,11 @@ impl Monitor {
 }
 
 /// One poll: read after the stored cursor, store events and the new cursor together.
-async fn poll_once(store: &Store, source: &dyn PollSource) -> Result<(usize, bool), String> {
+async fn poll_once(
+    store: &Store,
+    pipeline: &Pipeline,
+    source: &dyn PollSource,
+) -> Result<(usize, bool), String> {
     let cursor = store
         .cursor(source.name())
         .await
@@ -215,7 +226,7 @@ async fn poll_once(store: &Store, source: &dyn PollSource) -> Result<(usize, boo
         source: source.name().to_string(),
         cursor: batch.cursor,
     };
-    let summary = store_events(store, source.name(), batch.events, Some(&update))
+    let summary = store_events(store, pipeline, source.name(), batch.events, Some(&update))
         .await
         .map_err(|e| e.to_string())?;
     Ok((summary.accepted, batch.more))

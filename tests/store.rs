@@ -7,9 +7,13 @@ use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use signalbox::model::{Event, GroupStatus, Level};
-use signalbox::pipeline::process;
+use signalbox::pipeline::{Pipeline, Processed};
 use signalbox::store::{CursorUpdate, GroupQuery, GroupSort, Store};
 use support::postgres::PgServer;
+
+fn process(e: Event) -> Processed {
+    Pipeline::default().process(e)
+}
 
 fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s)

@@ -5,6 +5,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use signalbox::config::{Config, VARIABLES};
 use signalbox::monitor::store_events;
+use signalbox::pipeline::scrub::Scrubber;
+use signalbox::pipeline::Pipeline;
 use signalbox::sources::file::LineReader;
 use signalbox::store::{Store, WriteSummary};
 use tokio::io::{AsyncBufRead, BufReader};
@@ -207,7 +209,7 @@ async fn ingest(config: &Config, args: IngestArgs) -> Result<(), String> {
     let store = Store::open(&config.database_url)
         .await
         .map_err(|e| e.to_string())?;
-    let result = ingest_into(&store, &args).await;
+    let result = ingest_into(&store, &config.scrubber, &args).await;
     store.close().await;
     let (lines, total) = result?;
     println!(
@@ -220,7 +222,11 @@ async fn ingest(config: &Config, args: IngestArgs) -> Result<(), String> {
     Ok(())
 }
 
-async fn ingest_into(store: &Store, args: &IngestArgs) -> Result<(u64, WriteSummary), String> {
+async fn ingest_into(
+    store: &Store,
+    scrubber: &Scrubber,
+    args: &IngestArgs,
+) -> Result<(u64, WriteSummary), String> {
     let (input, origin): (Box<dyn AsyncBufRead + Unpin + Send>, Option<String>) =
         if args.path == "-" {
             (Box::new(BufReader::new(tokio::io::stdin())), None)
@@ -234,6 +240,7 @@ async fn ingest_into(store: &Store, args: &IngestArgs) -> Result<(u64, WriteSumm
             (Box::new(BufReader::new(file)), Some(origin))
         };
     let mut reader = LineReader::new(input, origin, args.service.clone());
+    let pipeline = Pipeline::new(scrubber.clone());
     let mut total = WriteSummary::default();
     loop {
         let batch = reader
@@ -243,7 +250,7 @@ async fn ingest_into(store: &Store, args: &IngestArgs) -> Result<(u64, WriteSumm
         if batch.is_empty() {
             break;
         }
-        let summary = store_events(store, "file", batch, None)
+        let summary = store_events(store, &pipeline, "file", batch, None)
             .await
             .map_err(|e| e.to_string())?;
         total.accepted += summary.accepted;

@@ -5,6 +5,7 @@
 pub mod fingerprint;
 pub mod normalize;
 pub mod parse;
+pub mod scrub;
 
 use crate::model::{Event, Level};
 
@@ -24,10 +25,24 @@ pub struct GroupKey {
     pub error_type: Option<String>,
 }
 
-/// Decides whether an event starts or joins an error group, and which.
-pub fn process(event: Event) -> Processed {
-    let group = (event.level >= Level::Error).then(|| group_key(&event));
-    Processed { event, group }
+/// The processing every event goes through before it is stored.
+#[derive(Debug, Clone, Default)]
+pub struct Pipeline {
+    scrubber: scrub::Scrubber,
+}
+
+impl Pipeline {
+    /// A pipeline that scrubs with `scrubber`.
+    pub fn new(scrubber: scrub::Scrubber) -> Pipeline {
+        Pipeline { scrubber }
+    }
+
+    /// Scrubs the event, then decides whether it starts or joins an error group, and which.
+    pub fn process(&self, mut event: Event) -> Processed {
+        self.scrubber.scrub_event(&mut event);
+        let group = (event.level >= Level::Error).then(|| group_key(&event));
+        Processed { event, group }
+    }
 }
 
 fn group_key(event: &Event) -> GroupKey {
@@ -68,6 +83,30 @@ mod tests {
             source: "test".into(),
             source_id: None,
         }
+    }
+
+    fn process(e: Event) -> Processed {
+        Pipeline::default().process(e)
+    }
+
+    #[test]
+    fn secrets_never_reach_the_group_or_the_stored_event() {
+        let mut e = event(
+            Level::Error,
+            "login failed for bob@example.com password=hunter2",
+        );
+        e.stack_trace = Some("at auth (token=hunter2)".into());
+        e.attributes.insert("api_key".into(), "hunter2".into());
+        e.attributes
+            .insert("note".into(), "mail bob@example.com".into());
+        let processed = process(e);
+        let group = processed.group.clone().expect("grouped");
+        let everything = format!("{processed:?}");
+        assert!(
+            !everything.contains("hunter2") && !everything.contains("bob@example.com"),
+            "{everything}"
+        );
+        assert!(!group.template.contains("hunter2"));
     }
 
     #[test]

@@ -38,7 +38,8 @@ impl TestApp {
 
     /// Stores events the way every source does.
     pub async fn ingest(&self, events: Vec<Event>) {
-        signalbox::monitor::store_events(&self.store, "test", events, None)
+        let pipeline = signalbox::pipeline::Pipeline::default();
+        signalbox::monitor::store_events(&self.store, &pipeline, "test", events, None)
             .await
             .expect("events stored");
     }
