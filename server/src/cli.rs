@@ -39,6 +39,23 @@ pub enum Command {
     Migrate,
     /// Validate the configuration, print it with secrets hidden, and exit.
     CheckConfig,
+    /// Benchmarks that print the figures the README reports.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `signalbox bench …`.
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Group the Content column of every DIR/<System>/<System>_2k.log_structured.csv (Loghub-2k
+    /// layout) and write PREDDIR/<System>.csv for loghub_score.py --all DIR PREDDIR.
+    Loghub {
+        /// Folder of system folders.
+        dir: std::path::PathBuf,
+        /// Where to write the predictions.
+        #[arg(long, value_name = "PREDDIR")]
+        out: std::path::PathBuf,
+    },
 }
 
 /// Options of `serve`.
@@ -152,6 +169,39 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
                 store.backend().as_str()
             );
             store.close().await;
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Loghub { dir, out }) => {
+            let results = crate::bench::loghub(&dir, &out)?;
+            println!(
+                "{:<12} {:>7} {:>9} {:>12}",
+                "system", "lines", "clusters", "lines/s"
+            );
+            let (mut lines, mut seconds) = (0usize, 0f64);
+            for r in &results {
+                println!(
+                    "{:<12} {:>7} {:>9} {:>12.0}",
+                    r.system,
+                    r.lines,
+                    r.clusters,
+                    r.lines as f64 / r.seconds.max(1e-9)
+                );
+                lines += r.lines;
+                seconds += r.seconds;
+            }
+            println!(
+                "{:<12} {:>7} {:>9} {:>12.0}",
+                "all",
+                lines,
+                "",
+                lines as f64 / seconds.max(1e-9)
+            );
+            println!(
+                "predictions in {}; score with: python3 loghub_score.py --all {} {}",
+                out.display(),
+                dir.display(),
+                out.display()
+            );
             Ok(())
         }
         Command::CheckConfig => {

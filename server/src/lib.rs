@@ -1,6 +1,7 @@
 //! The Signalbox server: the HTTP application (UI + JSON API + health + metrics) and the CLI.
 
 pub mod api;
+pub mod bench;
 pub mod cli;
 pub mod health;
 pub mod metrics;

@@ -3,6 +3,7 @@
 //! Every function here is pure; the store and the sources do the I/O.
 
 pub mod fingerprint;
+pub mod grouping;
 pub mod normalize;
 pub mod parse;
 pub mod scrub;
@@ -145,7 +146,7 @@ mod tests {
             frames: vec![],
         });
         let group = process(e).group.expect("error events are grouped");
-        assert_eq!(group.template, "KeyError: *");
+        assert_eq!(group.template, "KeyError: <str>");
         assert_eq!(group.error_type.as_deref(), Some("KeyError"));
     }
 }

@@ -1,7 +1,9 @@
-//! Normalization: variable parts of a message (numbers, ids, timestamps, quoted values…)
-//! become `*` so that every occurrence of one error has the same template.
+//! Normalization: the variable parts of a message become typed placeholders (`<num>`,
+//! `<uuid>`, `<ts>`, …) so that every occurrence of one error has the same template.
 //!
-//! Meaningful constants stay: HTTP status codes (502 is not 503) and error-code values.
+//! Meaningful constants stay: HTTP status codes (502 is not 503), error-code values
+//! (`status=404`, `code=E42`, SQLSTATE codes), exception class names, words. One regex pass
+//! over the line: linear in its length whatever the number of rules.
 
 use std::sync::LazyLock;
 
@@ -10,18 +12,25 @@ use regex::{Captures, Regex};
 /// The longest template kept, in characters; longer messages are cut (the sample keeps all).
 pub const MAX_TEMPLATE_CHARS: usize = 500;
 
-const PLACEHOLDER: &str = "*";
+/// Version of the normalization + fingerprint algorithm; stored with each group so that a
+/// change of grouping is deliberate and visible.
+pub const ALGORITHM_VERSION: i64 = 2;
 
 static TOKENS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(concat!(
-        r#"(?P<quoted>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')"#,
-        r"|(?P<kv>\b(?P<key>[A-Za-z_][A-Za-z0-9_.-]*)=(?P<val>[^\s,;&)\]}]+))",
+        // Placeholders already in the text (from scrubbing) stay as they are.
+        r"(?P<placeholder><[a-z][a-z-]*>)",
+        r#"|(?P<quoted>"(?:[^"\\\n]|\\.){0,200}"|'(?:[^'\\\n]|\\.){0,200}'|`[^`\n]{0,200}`)"#,
+        r"|(?P<url>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s<>]+)",
+        r"|(?P<kv>\b(?P<key>[A-Za-z_][A-Za-z0-9_.-]{0,60})=(?P<val>[^\s,;&)\]}]+))",
         r"|(?P<ts>\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?)",
         r"|(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)",
-        r"|(?P<ip>\b\d{1,3}(?:\.\d{1,3}){3}\b)",
+        r"|(?P<ip>\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b|\b(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}\b)",
         r"|(?P<clock>\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b)",
+        r"|(?P<path>(?:\b[A-Za-z]:)?(?:[/\\][\w.@+-]+){2,}[/\\]?)",
         r"|(?P<hex>\b0[xX][0-9a-fA-F]+\b|\b[0-9a-fA-F]{8,}\b)",
-        r"|(?P<num>\b\d+(?:\.\d+)?(?:[a-zA-Zµ]{1,3})?\b)",
+        r"|(?P<word>\b[A-Za-z_][A-Za-z0-9_]*(?:_-)?\d[A-Za-z0-9_]*\b)",
+        r"|(?P<num>-?\b\d+(?:\.\d+)?(?P<unit>(?i:ms|us|µs|ns|s|sec|secs|seconds?|m|min|mins|minutes?|h|hrs?|hours?|d|days?|kb|mb|gb|tb|kib|mib|gib|b|bytes?))?\b)",
     ))
     .expect("the token pattern is valid")
 });
@@ -39,10 +48,26 @@ const CODE_KEYS: &[&str] = &[
     "error_code",
     "errno",
     "sqlstate",
+    "level",
+    "severity",
+    "method",
+    "type",
+    "kind",
+    "reason",
 ];
 
-/// Words after which a number in 100..=599 is an HTTP status.
-const STATUS_WORDS: &[&str] = &["http", "status", "code", "returned", "responded"];
+/// Words after which a number in 100..=599 is an HTTP status, or a number is an error code.
+const CODE_WORDS: &[&str] = &[
+    "http",
+    "status",
+    "code",
+    "returned",
+    "responded",
+    "response",
+    "sqlstate",
+    "errno",
+    "error",
+];
 
 /// Reason phrases that follow an HTTP status code.
 const REASON_PHRASES: &[&str] = &[
@@ -62,73 +87,260 @@ const REASON_PHRASES: &[&str] = &[
     "gateway timeout",
 ];
 
-/// The template of a message: its first non-empty line with variable parts replaced by `*`.
+/// Directories whose paths are file paths (variable), not routes (meaningful).
+const FILE_ROOTS: &[&str] = &[
+    "tmp",
+    "var",
+    "home",
+    "usr",
+    "opt",
+    "etc",
+    "proc",
+    "dev",
+    "data",
+    "app",
+    "srv",
+    "mnt",
+    "root",
+    "private",
+    "lib",
+    "run",
+    "workspace",
+    "Users",
+];
+
+/// The template of a message: its first non-empty line with variable parts replaced by typed
+/// placeholders.
 pub fn template(message: &str) -> String {
     let first_line = message
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("");
-    let replaced = TOKENS.replace_all(first_line, |caps: &Captures| replace(first_line, caps));
+    let replaced = collapse_repeats(&normalize_text(first_line));
     let collapsed = WHITESPACE.replace_all(replaced.trim(), " ");
     collapsed.chars().take(MAX_TEMPLATE_CHARS).collect()
 }
 
+/// Every variable part of `text` replaced (no line selection, no cut).
+pub fn normalize_text(text: &str) -> String {
+    TOKENS
+        .replace_all(text, |caps: &Captures| replace(text, caps))
+        .into_owned()
+}
+
+/// Lists of one kind of value (`<id> <id> <id>`, `<num>, <num>`) become one placeholder: the
+/// length of a list is a variable too.
+pub fn collapse_repeats(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        let Some(len) = rest[start..].find('>').map(|i| i + 1) else {
+            break;
+        };
+        let placeholder = &rest[start..start + len];
+        out.push_str(&rest[..start + len]);
+        rest = &rest[start + len..];
+        if !is_placeholder(placeholder) {
+            continue;
+        }
+        // Skip every "<separator><same placeholder>" that follows.
+        loop {
+            let trimmed =
+                rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',' || c == ';');
+            if trimmed.len() < rest.len() && trimmed.starts_with(placeholder) {
+                rest = &trimmed[placeholder.len()..];
+            } else {
+                break;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn is_placeholder(token: &str) -> bool {
+    token.len() > 2
+        && token.starts_with('<')
+        && token.ends_with('>')
+        && token[1..token.len() - 1]
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'*')
+}
+
 fn replace(text: &str, caps: &Captures) -> String {
     let whole = caps.get(0).map_or("", |m| m.as_str());
-    if let (Some(key), Some(val)) = (caps.name("key"), caps.name("val")) {
-        let key = key.as_str();
-        if is_code_value(key, val.as_str()) {
-            return whole.to_string();
+    let kind = [
+        "placeholder",
+        "quoted",
+        "url",
+        "kv",
+        "ts",
+        "uuid",
+        "ip",
+        "clock",
+        "path",
+        "hex",
+        "word",
+        "num",
+    ]
+    .into_iter()
+    .find(|name| caps.name(name).is_some())
+    .unwrap_or("");
+    match kind {
+        "placeholder" => whole.to_string(),
+        "quoted" => quoted_placeholder(whole),
+        "url" => "<url>".to_string(),
+        "kv" => {
+            let key = caps.name("key").map_or("", |m| m.as_str());
+            let val = caps.name("val").map_or("", |m| m.as_str());
+            if is_code_value(key, val) {
+                whole.to_string()
+            } else {
+                format!("{key}={}", value_placeholder(val))
+            }
         }
-        return format!("{key}={PLACEHOLDER}");
-    }
-    if let Some(hex) = caps.name("hex") {
-        // Words made only of the letters a-f ("deadbeef", "facade") are words, not ids.
-        let h = hex.as_str();
-        if !h.starts_with("0x") && !h.starts_with("0X") && !h.bytes().any(|b| b.is_ascii_digit()) {
-            return whole.to_string();
+        "ts" | "clock" => "<ts>".to_string(),
+        "uuid" => "<uuid>".to_string(),
+        "ip" => "<ip>".to_string(),
+        "path" => path_placeholder(whole),
+        "hex" => {
+            // Words made only of the letters a-f ("deadbeef", "facade") are words, not ids.
+            let prefixed = whole.starts_with("0x") || whole.starts_with("0X");
+            let digits = whole.bytes().any(|b| b.is_ascii_digit());
+            let letters = whole.bytes().any(|b| b.is_ascii_alphabetic());
+            match (prefixed, digits, letters) {
+                // 0x… or a mix of digits and a-f: an id or an address.
+                (true, _, _) | (false, true, true) => "<hex>".to_string(),
+                // Only digits: a number.
+                (false, true, false) => "<num>".to_string(),
+                // Only the letters a-f ("deadbeef", "facade"): a word.
+                _ => whole.to_string(),
+            }
         }
-    }
-    if let Some(num) = caps.name("num") {
-        if is_http_status(text, num.start(), num.as_str()) {
-            return whole.to_string();
+        "word" => word_placeholder(whole),
+        "num" => {
+            let start = caps.get(0).map_or(0, |m| m.start());
+            match caps.name("unit").map(|u| u.as_str().to_ascii_lowercase()) {
+                Some(unit) if is_size_unit(&unit) => "<size>".to_string(),
+                Some(_) => "<duration>".to_string(),
+                None if is_kept_number(text, start, whole) => whole.to_string(),
+                None => "<num>".to_string(),
+            }
         }
+        _ => whole.to_string(),
     }
-    PLACEHOLDER.to_string()
+}
+
+/// A quoted single value (`'user_42'`, `"abc"`) is `<str>`; a quoted phrase (`"GET /x
+/// HTTP/1.1"`) keeps its quotes and words, with its own variable parts normalized.
+fn quoted_placeholder(quoted: &str) -> String {
+    let inner = &quoted[1..quoted.len().saturating_sub(1)];
+    if inner.split_whitespace().count() <= 1 {
+        return "<str>".to_string();
+    }
+    let quote = &quoted[..1];
+    format!("{quote}{}{quote}", normalize_text(inner))
+}
+
+/// The placeholder of a `key=value` value: the value's own type when it is one token.
+fn value_placeholder(value: &str) -> String {
+    let normalized = normalize_text(value);
+    if normalized == value && !value.bytes().any(|b| b.is_ascii_digit()) {
+        // A plain word ("expired", "GET"): usually an enum value that tells errors apart.
+        return value.to_string();
+    }
+    if normalized.starts_with('<')
+        && normalized.ends_with('>')
+        && normalized.matches('<').count() == 1
+    {
+        normalized
+    } else {
+        "<str>".to_string()
+    }
+}
+
+/// File paths become `<path>`; URL routes (`/api/users/42`) keep their words.
+fn path_placeholder(path: &str) -> String {
+    let first = path
+        .trim_start_matches(|c: char| c.is_ascii_alphabetic() || c == ':')
+        .split(['/', '\\'])
+        .find(|s| !s.is_empty())
+        .unwrap_or("");
+    let last = path
+        .rsplit(['/', '\\'])
+        .find(|s| !s.is_empty())
+        .unwrap_or("");
+    let has_extension = last.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty()
+            && (1..=5).contains(&ext.len())
+            && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
+    let windows = path.contains('\\');
+    if windows || has_extension || FILE_ROOTS.contains(&first) {
+        return "<path>".to_string();
+    }
+    // A route: normalize its segments one by one.
+    path.split('/')
+        .map(|segment| {
+            if segment.is_empty() {
+                String::new()
+            } else {
+                normalize_text(segment)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Identifier-like words with digits (`blk_3886504906`, `user_42`, `req7f3a9`) are ids; short
+/// ones (`v1`, `ipv4`, `s3`, `http2`) are names.
+fn word_placeholder(word: &str) -> String {
+    let digits = word.bytes().filter(u8::is_ascii_digit).count();
+    if word.len() >= 6 && digits >= 2 {
+        "<id>".to_string()
+    } else {
+        word.to_string()
+    }
+}
+
+fn is_size_unit(unit: &str) -> bool {
+    matches!(
+        unit,
+        "kb" | "mb" | "gb" | "tb" | "kib" | "mib" | "gib" | "b" | "byte" | "bytes"
+    )
 }
 
 fn is_code_value(key: &str, value: &str) -> bool {
     let key = key.to_ascii_lowercase();
     CODE_KEYS.contains(&key.as_str())
-        && value.len() <= 8
+        && value.len() <= 12
         && value
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
-fn is_http_status(text: &str, start: usize, number: &str) -> bool {
-    let Ok(code) = number.parse::<u16>() else {
-        return false;
-    };
-    if !(100..=599).contains(&code) || number.len() != 3 {
-        return false;
-    }
+/// HTTP status codes and codes after a code word ("SQLSTATE 23505", "errno 111") stay.
+fn is_kept_number(text: &str, start: usize, number: &str) -> bool {
     let before = text[..start]
-        .trim_end_matches(|c: char| c.is_whitespace() || c == ':' || c == '=')
+        .trim_end_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '=' | '[' | '(' | '#'))
         .to_ascii_lowercase();
-    let after_word = before
+    let previous_word = before
         .rsplit(|c: char| !c.is_ascii_alphanumeric() && c != '/' && c != '.')
         .next()
         .unwrap_or("");
-    let after_status_word = STATUS_WORDS
-        .iter()
-        .any(|w| after_word == *w || after_word.starts_with("http/"));
-    let rest = text[start + number.len()..]
-        .trim_start()
-        .to_ascii_lowercase();
-    let before_reason = REASON_PHRASES.iter().any(|p| rest.starts_with(p));
-    after_status_word || before_reason
+    let after_code_word = CODE_WORDS.contains(&previous_word) || previous_word.starts_with("http/");
+    let http_like = number.len() == 3
+        && number
+            .parse::<u16>()
+            .is_ok_and(|c| (100..=599).contains(&c));
+    if http_like {
+        let rest = text[start + number.len()..]
+            .trim_start()
+            .to_ascii_lowercase();
+        return after_code_word || REASON_PHRASES.iter().any(|p| rest.starts_with(p));
+    }
+    after_code_word && number.len() <= 6 && !number.contains('.') && !number.starts_with('-')
 }
 
 #[cfg(test)]
@@ -138,46 +350,89 @@ mod tests {
     #[test]
     fn templates() {
         let cases = [
-            // The seed's example.
+            // The seed's example, with typed placeholders.
             (
                 "HTTP 500 at /api/foo user_id=123 timestamp=2024-01-01",
-                "HTTP 500 at /api/foo user_id=* timestamp=*",
+                "HTTP 500 at /api/foo user_id=<num> timestamp=<ts>",
             ),
             ("HTTP 502 at /api/foo", "HTTP 502 at /api/foo"),
             (
                 "upstream responded 503 Service Unavailable after 1500ms",
-                "upstream responded 503 Service Unavailable after *",
+                "upstream responded 503 Service Unavailable after <duration>",
             ),
-            ("GET /users/42 took 12.5s", "GET /users/* took *"),
-            ("request status=404 path=/x", "request status=404 path=*"),
+            (
+                "GET /users/42 took 12.5s",
+                "GET /users/<num> took <duration>",
+            ),
+            ("request status=404 path=/x", "request status=404 path=/x"),
             (
                 "user 7c9e6679-7425-40de-944b-e07fc1f90ae7 not found",
-                "user * not found",
+                "user <uuid> not found",
             ),
-            ("KeyError: 'user_42'", "KeyError: *"),
+            ("KeyError: 'user_42'", "KeyError: <str>"),
             (
-                r#"duplicate key value "abc@example.com" violates unique constraint"#,
-                "duplicate key value * violates unique constraint",
+                r#"duplicate key value "abc" violates unique constraint"#,
+                "duplicate key value <str> violates unique constraint",
             ),
             (
                 "connection to 10.0.0.12:5432 refused",
-                "connection to *:* refused",
+                "connection to <ip> refused",
             ),
-            ("segfault at 0x7ffd5e8c addr", "segfault at * addr"),
+            ("segfault at 0x7ffd5e8c addr", "segfault at <hex> addr"),
             (
                 "commit 9fceb02d0ae598e95dc970b74767f19372d61af8 failed",
-                "commit * failed",
+                "commit <hex> failed",
             ),
             ("cache miss for deadbeef", "cache miss for deadbeef"),
             (
                 "2024-01-01T10:00:00.123Z job failed at 10:00:01",
-                "* job failed at *",
+                "<ts> job failed at <ts>",
             ),
-            ("api/v1 failed", "api/v1 failed"),
+            ("api/v1 failed on ipv4", "api/v1 failed on ipv4"),
             ("  spaced   out\tmessage  ", "spaced out message"),
             (
                 "Traceback (most recent call last):\n  File \"app.py\", line 3",
                 "Traceback (most recent call last):",
+            ),
+            (
+                "could not open /tmp/upload-8123.tmp: denied",
+                "could not open <path>: denied",
+            ),
+            ("error in /app/checkout/db.py", "error in <path>"),
+            (
+                "fetch https://api.example.com/v1/x?id=4 failed",
+                "fetch <url> failed",
+            ),
+            (
+                "Receiving block blk_-1608999687919862906 src: /10.250.19.102:54106",
+                "Receiving block <id> src: /<ip>",
+            ),
+            (
+                "PacketResponder 1 for block blk_38865049064139660 terminating",
+                "PacketResponder <num> for block <id> terminating",
+            ),
+            (
+                "ERROR: duplicate key (SQLSTATE 23505)",
+                "ERROR: duplicate key (SQLSTATE 23505)",
+            ),
+            (
+                "disk 91% full, wrote 512MB",
+                "disk <num>% full, wrote <size>",
+            ),
+            ("reason=expired user=<email>", "reason=expired user=<email>"),
+            (
+                "SELECT * FROM users WHERE id = 42 AND name = 'bob'",
+                "SELECT * FROM users WHERE id = <num> AND name = <str>",
+            ),
+            (
+                "ask 10.0.0.1:50010 to delete  blk_-51400724108 blk_85707803074 blk_9122557405",
+                "ask <ip> to delete <id>",
+            ),
+            ("WHERE id IN (1, 2, 3)", "WHERE id IN (<num>)"),
+            ("sizes 67108864 and 3549917", "sizes <num> and <num>"),
+            (
+                r#"<ip> "GET /v2/54fadb412c4e40cd/servers HTTP/1.1" status: 200"#,
+                r#"<ip> "GET /v2/<hex>/servers HTTP/<num>" status: 200"#,
             ),
             ("", ""),
         ];
