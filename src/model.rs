@@ -183,6 +183,228 @@ impl fmt::Display for GroupStatus {
     }
 }
 
+/// The kind of failure an error group is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// A named third-party API (LLM, payments, cloud, messaging) failed.
+    Provider,
+    /// The database refused, failed or rejected a query.
+    Database,
+    /// Someone throttled us.
+    RateLimit,
+    /// Something took too long.
+    Timeout,
+    /// Credentials or permissions were missing, wrong or expired.
+    Auth,
+    /// The input was rejected as malformed.
+    Validation,
+    /// The cache (Redis, Memcached…) failed.
+    Cache,
+    /// An unnamed upstream service or the network to it failed.
+    ExternalService,
+    /// Our own code failed, or nothing more specific was recognised.
+    Internal,
+}
+
+/// What is known about each category, in declaration order (indexed by `category as usize`).
+struct CategoryInfo {
+    category: Category,
+    name: &'static str,
+    fixable: bool,
+}
+
+/// The seed's rule: validation and internal errors are not fixable; every other category is.
+const CATEGORY_INFO: [CategoryInfo; 9] = [
+    CategoryInfo {
+        category: Category::Provider,
+        name: "provider",
+        fixable: true,
+    },
+    CategoryInfo {
+        category: Category::Database,
+        name: "database",
+        fixable: true,
+    },
+    CategoryInfo {
+        category: Category::RateLimit,
+        name: "rate_limit",
+        fixable: true,
+    },
+    CategoryInfo {
+        category: Category::Timeout,
+        name: "timeout",
+        fixable: true,
+    },
+    CategoryInfo {
+        category: Category::Auth,
+        name: "auth",
+        fixable: true,
+    },
+    CategoryInfo {
+        category: Category::Validation,
+        name: "validation",
+        fixable: false,
+    },
+    CategoryInfo {
+        category: Category::Cache,
+        name: "cache",
+        fixable: true,
+    },
+    CategoryInfo {
+        category: Category::ExternalService,
+        name: "external_service",
+        fixable: true,
+    },
+    CategoryInfo {
+        category: Category::Internal,
+        name: "internal",
+        fixable: false,
+    },
+];
+
+impl Category {
+    /// Every category, in declaration order.
+    pub const ALL: [Category; 9] = [
+        Category::Provider,
+        Category::Database,
+        Category::RateLimit,
+        Category::Timeout,
+        Category::Auth,
+        Category::Validation,
+        Category::Cache,
+        Category::ExternalService,
+        Category::Internal,
+    ];
+
+    fn info(self) -> &'static CategoryInfo {
+        &CATEGORY_INFO[self as usize]
+    }
+
+    /// Canonical snake_case name, as stored and as shown in the API.
+    pub fn as_str(self) -> &'static str {
+        self.info().name
+    }
+
+    /// Whether errors of this category can be fixed on our side.
+    pub fn fixable(self) -> bool {
+        self.info().fixable
+    }
+}
+
+impl fmt::Display for Category {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The text was not a category name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownCategory(pub String);
+
+impl fmt::Display for UnknownCategory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = CATEGORY_INFO.iter().map(|c| c.name).collect();
+        write!(
+            f,
+            "unknown category '{}' (expected one of {})",
+            self.0,
+            names.join(", ")
+        )
+    }
+}
+
+impl std::error::Error for UnknownCategory {}
+
+impl FromStr for Category {
+    type Err = UnknownCategory;
+
+    /// Accepts any case, and `-` or a space for `_` (query strings and humans write both).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
+        CATEGORY_INFO
+            .iter()
+            .find(|c| c.name == wanted)
+            .map(|c| c.category)
+            .ok_or_else(|| UnknownCategory(s.to_string()))
+    }
+}
+
+/// How urgently an error group needs attention, ordered from least to most severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Severity {
+    /// Not an error; kept for completeness.
+    Info,
+    /// Worth a look eventually.
+    Low,
+    /// Degrades something; look today.
+    Medium,
+    /// Users are affected; look now.
+    High,
+    /// The process, the data or the host is at risk.
+    Critical,
+}
+
+impl Severity {
+    /// Every severity, least severe first.
+    pub const ALL: [Severity; 5] = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    /// Canonical uppercase name, as stored and as shown in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "INFO",
+            Severity::Low => "LOW",
+            Severity::Medium => "MEDIUM",
+            Severity::High => "HIGH",
+            Severity::Critical => "CRITICAL",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The text was not a severity name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownSeverity(pub String);
+
+impl fmt::Display for UnknownSeverity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown severity '{}' (expected CRITICAL, HIGH, MEDIUM, LOW or INFO)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownSeverity {}
+
+impl FromStr for Severity {
+    type Err = UnknownSeverity;
+
+    /// Accepts any case: the API shows uppercase, people type lowercase.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let wanted = s.trim();
+        Severity::ALL
+            .into_iter()
+            .find(|severity| severity.as_str().eq_ignore_ascii_case(wanted))
+            .ok_or_else(|| UnknownSeverity(s.to_string()))
+    }
+}
+
 /// An error group: every occurrence whose normalized message has the same fingerprint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
@@ -201,6 +423,12 @@ pub struct Group {
     /// One original (scrubbed) message of the group.
     pub sample_message: String,
     pub stack_trace: Option<String>,
+    pub category: Category,
+    pub severity: Severity,
+    /// Whether a change on our side can fix it (validation and internal errors: no).
+    pub fixable: bool,
+    /// Version of the grouping algorithm that made the fingerprint.
+    pub algorithm_version: i64,
 }
 
 /// One stored occurrence of a group.

@@ -99,6 +99,7 @@ fn GroupTable(groups: Vec<Group>) -> impl IntoView {
                 <tr>
                     <th>"Error"</th>
                     <th>"Level"</th>
+                    <th>"Category"</th>
                     <th>"Service"</th>
                     <th class="num">"Count"</th>
                     <th>"First seen"</th>
@@ -117,6 +118,13 @@ fn GroupTable(groups: Vec<Group>) -> impl IntoView {
                                     <a href=href>{g.template}</a>
                                 </td>
                                 <td>{level_badge(g.level)}</td>
+                                <td>
+                                    <span class=format!("badge severity-{}", g.severity.as_str().to_lowercase())>
+                                        {g.severity.as_str()}
+                                    </span>
+                                    " "
+                                    {g.category.as_str()}
+                                </td>
                                 <td>{g.service.unwrap_or_default()}</td>
                                 <td class="num">{g.occurrences}</td>
                                 <td>{when(g.first_seen)}</td>
@@ -186,6 +194,9 @@ fn GroupHeader(group: Group) -> impl IntoView {
             <dt>"Fingerprint"</dt><dd><code>{group.fingerprint}</code></dd>
             <dt>"Type"</dt><dd>{group.error_type.unwrap_or_else(|| "—".into())}</dd>
             <dt>"Level"</dt><dd>{level_badge(group.level)}</dd>
+            <dt>"Category"</dt><dd>{group.category.as_str()}</dd>
+            <dt>"Severity"</dt><dd>{group.severity.as_str()}</dd>
+            <dt>"Fixable"</dt><dd>{if group.fixable { "yes" } else { "no (validation or internal error)" }}</dd>
             <dt>"Service"</dt><dd>{group.service.unwrap_or_default()}</dd>
             <dt>"Occurrences"</dt><dd data-testid="occurrence-count">{group.occurrences}</dd>
             <dt>"First seen"</dt><dd>{when(group.first_seen)}</dd>

@@ -2,9 +2,46 @@
 
 use sha2::{Digest, Sha256};
 
+use super::normalize::{normalize_text, ALGORITHM_VERSION};
+use crate::model::Exception;
+
 /// SHA-256 of the normalized template, as 64 lowercase hex digits.
 pub fn fingerprint(template: &str) -> String {
     hex::encode(Sha256::digest(template.as_bytes()))
+}
+
+/// The in-app frames of an exception as `module-or-file:function` lines, without line numbers
+/// or addresses; `None` when no frame is the application's own.
+pub fn frame_signature(exception: &Exception) -> Option<String> {
+    let frames: Vec<String> = exception
+        .frames
+        .iter()
+        .filter(|f| f.in_app && f.function.is_some())
+        .map(|f| {
+            let location = f.module.as_deref().or(f.file.as_deref()).unwrap_or("");
+            let function = f.function.as_deref().unwrap_or("");
+            // Anonymous functions and closures can carry numbers and addresses: drop them.
+            format!("{}:{}", normalize_text(location), normalize_text(function))
+        })
+        .collect();
+    (!frames.is_empty()).then(|| frames.join("\n"))
+}
+
+/// The fingerprint of a group (algorithm version [`ALGORITHM_VERSION`]): the exception type
+/// and in-app frame signature when the error has a stack, else its template.
+pub fn group_fingerprint(
+    error_type: Option<&str>,
+    signature: Option<&str>,
+    template: &str,
+) -> String {
+    let input = match signature {
+        Some(signature) => format!(
+            "v{ALGORITHM_VERSION}|stack|{}|{signature}",
+            error_type.unwrap_or("")
+        ),
+        None => format!("v{ALGORITHM_VERSION}|text|{template}"),
+    };
+    fingerprint(&input)
 }
 
 /// True when `s` has the shape of a fingerprint (64 lowercase hex digits).

@@ -2,8 +2,11 @@
 //!
 //! Every function here is pure; the store and the sources do the I/O.
 
+pub mod classify;
+pub mod exception;
 pub mod fingerprint;
 pub mod grouping;
+pub mod multiline;
 pub mod normalize;
 pub mod parse;
 pub mod scrub;
@@ -18,12 +21,13 @@ pub struct Processed {
     pub group: Option<GroupKey>,
 }
 
-/// The identity of an error group.
+/// The identity of an error group, and what the engine decided about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupKey {
     pub fingerprint: String,
     pub template: String,
     pub error_type: Option<String>,
+    pub classification: classify::Classification,
 }
 
 /// The processing every event goes through before it is stored.
@@ -41,14 +45,22 @@ impl Pipeline {
     /// Scrubs the event, then decides whether it starts or joins an error group, and which.
     pub fn process(&self, mut event: Event) -> Processed {
         self.scrubber.scrub_event(&mut event);
-        let group = (event.level >= Level::Error).then(|| group_key(&event));
+        if event.level < Level::Error {
+            return Processed { event, group: None };
+        }
+        if event.exception.is_none() {
+            // A text trace (assembled lines or a stack field) gives type, value and frames.
+            let trace = event.stack_trace.as_deref().unwrap_or(&event.message);
+            event.exception = exception::extract(trace);
+        }
+        let group = Some(group_key(&event));
         Processed { event, group }
     }
 }
 
 fn group_key(event: &Event) -> GroupKey {
     let error_type = event.exception.as_ref().map(|e| e.kind.clone());
-    // A structured exception is grouped by its type and value, like Sentry; a plain line by its text.
+    // An exception is titled by its type and value, like Sentry; a plain line by its text.
     let text = match &event.exception {
         Some(exception) if !exception.value.is_empty() => {
             format!("{}: {}", exception.kind, exception.value)
@@ -57,10 +69,26 @@ fn group_key(event: &Event) -> GroupKey {
         None => event.message.clone(),
     };
     let template = normalize::template(&text);
+    let signature = event
+        .exception
+        .as_ref()
+        .and_then(fingerprint::frame_signature);
+    let classification = classify::classify(&classify::ClassifyInput {
+        level: event.level,
+        error_type: error_type.as_deref(),
+        message: &event.message,
+        template: &template,
+        service: event.service.as_deref(),
+    });
     GroupKey {
-        fingerprint: fingerprint::fingerprint(&template),
+        fingerprint: fingerprint::group_fingerprint(
+            error_type.as_deref(),
+            signature.as_deref(),
+            &template,
+        ),
         template,
         error_type,
+        classification,
     }
 }
 
@@ -135,6 +163,46 @@ mod tests {
         let c = process(event(Level::Error, "HTTP 502 at /api/foo user_id=987")).group;
         assert_eq!(a, b);
         assert_ne!(a.map(|g| g.fingerprint), c.map(|g| g.fingerprint));
+    }
+
+    #[test]
+    fn grouping_decisions() {
+        let trace = |function: &str, id: u32| {
+            format!("Traceback (most recent call last):\n  File \"/app/shop/cart.py\", line {id}, in {function}\n    total = prices[item]\nKeyError: 'sku-{id}'")
+        };
+        let fp = |message: &str| {
+            process(event(Level::Error, message))
+                .group
+                .expect("grouped")
+                .fingerprint
+        };
+        // Same root cause, other ids, emails, timestamps and line numbers: one group.
+        assert_eq!(fp(&trace("add_item", 12)), fp(&trace("add_item", 97)));
+        // Same message from two code locations: two groups.
+        assert_ne!(fp(&trace("add_item", 12)), fp(&trace("remove_item", 12)));
+        assert_eq!(
+            fp("2026-01-01T10:00:00Z payment failed for a@b.io after 31ms"),
+            fp("2026-03-02T11:00:00Z payment failed for c@d.io after 2200ms")
+        );
+        // 502 is not 503.
+        assert_ne!(
+            fp("upstream returned 502 Bad Gateway"),
+            fp("upstream returned 503 Service Unavailable")
+        );
+    }
+
+    #[test]
+    fn text_traces_are_classified_and_structured() {
+        let processed = process(event(
+            Level::Error,
+            "psycopg2.OperationalError: could not connect to server: Connection refused",
+        ));
+        let group = processed.group.expect("grouped");
+        assert_eq!(group.classification.category, classify::Category::Database);
+        assert_eq!(
+            group.error_type.as_deref(),
+            Some("psycopg2.OperationalError")
+        );
     }
 
     #[test]

@@ -8,12 +8,20 @@ use sqlx::AnyPool;
 use super::{Backend, StoreError};
 
 /// (version, description, SQLite SQL, Postgres SQL).
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../migrations/sqlite/0001_initial.sql"),
-    include_str!("../../migrations/postgres/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "initial",
+        include_str!("../../migrations/sqlite/0001_initial.sql"),
+        include_str!("../../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "classification",
+        include_str!("../../migrations/sqlite/0002_classification.sql"),
+        include_str!("../../migrations/postgres/0002_classification.sql"),
+    ),
+];
 
 fn migrator(backend: Backend) -> Migrator {
     let migrations = MIGRATIONS

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
-use crate::model::{Group, GroupStatus, Level, Occurrence};
+use crate::model::{Category, Group, GroupStatus, Level, Occurrence, Severity};
 
 pub use queries::{GroupQuery, GroupSort, MAX_PAGE};
 pub use write::{CursorUpdate, WriteSummary};
@@ -193,6 +193,8 @@ fn parse_level(s: &str) -> Result<Level, StoreError> {
 fn group_from_row(row: &AnyRow) -> Result<Group, StoreError> {
     let level: String = row.try_get("level")?;
     let status: String = row.try_get("status")?;
+    let category: String = row.try_get("category")?;
+    let severity: String = row.try_get("severity")?;
     Ok(Group {
         fingerprint: row.try_get("fingerprint")?,
         template: row.try_get("template")?,
@@ -205,6 +207,10 @@ fn group_from_row(row: &AnyRow) -> Result<Group, StoreError> {
         status: GroupStatus::from_str(&status).map_err(StoreError::Corrupt)?,
         sample_message: row.try_get("sample_message")?,
         stack_trace: row.try_get("stack_trace")?,
+        category: Category::from_str(&category).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        severity: Severity::from_str(&severity).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        fixable: row.try_get::<i64, _>("fixable")? != 0,
+        algorithm_version: row.try_get("algorithm_version")?,
     })
 }
 

@@ -7,6 +7,7 @@ use sqlx::{Any, Transaction};
 
 use super::{to_millis, Store, StoreError};
 use crate::model::Level;
+use crate::pipeline::normalize::ALGORITHM_VERSION;
 use crate::pipeline::Processed;
 
 /// A source's new cursor, committed together with the events it covers.
@@ -230,8 +231,8 @@ async fn upsert_group(
     };
     // A resolved group that occurs again is a regression: it goes back to unresolved.
     sqlx::query(
-        "INSERT INTO error_fingerprints (fingerprint, template, error_type, level, service, first_seen, last_seen, occurrence_count, sample_message, stack_trace, status) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'unresolved') \
+        "INSERT INTO error_fingerprints (fingerprint, template, error_type, level, service, first_seen, last_seen, occurrence_count, sample_message, stack_trace, status, category, severity, fixable, algorithm_version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'unresolved', $11, $12, $13, $14) \
          ON CONFLICT (fingerprint) DO UPDATE SET \
            first_seen = CASE WHEN excluded.first_seen < error_fingerprints.first_seen THEN excluded.first_seen ELSE error_fingerprints.first_seen END, \
            sample_message = CASE WHEN excluded.last_seen >= error_fingerprints.last_seen THEN excluded.sample_message ELSE error_fingerprints.sample_message END, \
@@ -239,7 +240,8 @@ async fn upsert_group(
            last_seen = CASE WHEN excluded.last_seen > error_fingerprints.last_seen THEN excluded.last_seen ELSE error_fingerprints.last_seen END, \
            occurrence_count = error_fingerprints.occurrence_count + excluded.occurrence_count, \
            level = CASE WHEN excluded.level = 'critical' THEN 'critical' ELSE error_fingerprints.level END, \
-           status = CASE WHEN error_fingerprints.status = 'resolved' THEN 'unresolved' ELSE error_fingerprints.status END",
+           status = CASE WHEN error_fingerprints.status = 'resolved' THEN 'unresolved' ELSE error_fingerprints.status END, \
+           category = excluded.category, severity = excluded.severity, fixable = excluded.fixable",
     )
     .bind(fingerprint)
     .bind(&group.template)
@@ -251,6 +253,10 @@ async fn upsert_group(
     .bind(delta.count)
     .bind(&last.event.message)
     .bind(stack_trace(last))
+    .bind(group.classification.category.as_str())
+    .bind(group.classification.severity.as_str())
+    .bind(i64::from(group.classification.fixable))
+    .bind(ALGORITHM_VERSION)
     .execute(&mut **tx)
     .await?;
     Ok(!existed)
@@ -266,7 +272,8 @@ fn stack_trace(item: &Processed) -> Option<String> {
     if let Some(trace) = &e.stack_trace {
         return Some(trace.clone());
     }
-    let exception = e.exception.as_ref()?;
+    // An exception without frames adds nothing to the message.
+    let exception = e.exception.as_ref().filter(|x| !x.frames.is_empty())?;
     let mut out = format!("{}: {}\n", exception.kind, exception.value);
     for f in &exception.frames {
         out.push_str(&format!(
