@@ -4,17 +4,21 @@ use chrono::Utc;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, Lines};
 
 use crate::model::Event;
+use crate::pipeline::multiline::{Assembler, AssemblerConfig};
 use crate::pipeline::parse::{parse_line, LineContext};
 
-/// Reads events from lines, a batch at a time.
+/// Reads events from lines, a batch at a time; multi-line stack traces become one event.
 ///
-/// Each line of a named file gets a source id (`PATH:LINE`), so ingesting the same file twice
-/// does not count its lines twice; stdin lines get none.
+/// Each event of a named file gets a source id (`PATH#N`, its rank in the file), so ingesting
+/// the same file twice does not count its lines twice; stdin events get none.
 pub struct LineReader<R> {
     lines: Lines<R>,
     origin: Option<String>,
     service: Option<String>,
     number: u64,
+    events: u64,
+    assembler: Assembler,
+    done: bool,
 }
 
 impl<R: AsyncBufRead + Unpin> LineReader<R> {
@@ -26,6 +30,9 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             origin,
             service,
             number: 0,
+            events: 0,
+            assembler: Assembler::new(AssemblerConfig::default()),
+            done: false,
         }
     }
 
@@ -34,28 +41,61 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
         self.number
     }
 
-    /// The next events, at most `max`; an empty vector at the end of the input.
+    /// The next events, at least one unless the input is exhausted (then empty); a batch
+    /// stops growing once it reaches `max`.
     pub async fn next_batch(&mut self, max: usize) -> std::io::Result<Vec<Event>> {
         let mut batch = Vec::new();
-        while batch.len() < max {
+        while batch.len() < max && !self.done {
             let Some(line) = self.lines.next_line().await? else {
+                self.done = true;
+                if let Some(last) = self.assembler.finish() {
+                    self.emit(&last.text, &mut batch);
+                }
                 break;
             };
             self.number += 1;
-            let ctx = LineContext {
-                source: "file".to_string(),
-                service: self.service.clone(),
-                received_at: Utc::now(),
-            };
-            if let Some(mut event) = parse_line(&line, &ctx) {
-                event.source_id = self
-                    .origin
-                    .as_ref()
-                    .map(|path| format!("{path}:{}", self.number));
-                batch.push(event);
+            if line.trim_start().starts_with('{') {
+                // A JSON line is a whole event; whatever trace was open ends here.
+                if let Some(open) = self.assembler.finish() {
+                    self.emit(&open.text, &mut batch);
+                }
+                self.emit(&line, &mut batch);
+                continue;
+            }
+            for assembled in self.assembler.push(Utc::now(), &line) {
+                self.emit(&assembled.text, &mut batch);
             }
         }
         Ok(batch)
+    }
+
+    /// Parses one assembled text (one line, or a line plus its trace) into the batch.
+    fn emit(&mut self, text: &str, batch: &mut Vec<Event>) {
+        let ctx = LineContext {
+            source: "file".to_string(),
+            service: self.service.clone(),
+            received_at: Utc::now(),
+        };
+        let (head, trace) = match text.split_once('\n') {
+            Some((head, _)) => (head, Some(text)),
+            None => (text, None),
+        };
+        let Some(mut event) = parse_line(head, &ctx) else {
+            return;
+        };
+        if let Some(trace) = trace {
+            event.stack_trace = Some(trace.to_string());
+            if event.level < crate::model::Level::Error {
+                // A stack trace is an error even when its first line carries no level word.
+                event.level = crate::model::Level::Error;
+            }
+        }
+        self.events += 1;
+        event.source_id = self
+            .origin
+            .as_ref()
+            .map(|path| format!("{path}#{}", self.events));
+        batch.push(event);
     }
 }
 
@@ -64,20 +104,50 @@ mod tests {
     use super::*;
     use crate::model::Level;
 
-    #[tokio::test]
-    async fn batches_and_ids() {
-        let input = "INFO a\n\nERROR b\n{\"level\":\"warn\",\"msg\":\"c\"}\n";
+    async fn read_all(input: &str) -> Vec<Event> {
         let mut reader =
             LineReader::new(input.as_bytes(), Some("/x.log".into()), Some("web".into()));
-        let first = reader.next_batch(2).await.expect("reads");
-        assert_eq!(first.len(), 2);
-        assert_eq!(first[1].level, Level::Error);
-        assert_eq!(first[1].source_id.as_deref(), Some("/x.log:3"));
-        assert_eq!(first[1].service.as_deref(), Some("web"));
-        let second = reader.next_batch(2).await.expect("reads");
-        assert_eq!(second.len(), 1);
-        assert_eq!(second[0].level, Level::Warn);
-        assert!(reader.next_batch(2).await.expect("reads").is_empty());
-        assert_eq!(reader.lines_read(), 4);
+        let mut all = Vec::new();
+        loop {
+            let batch = reader.next_batch(2).await.expect("reads");
+            if batch.is_empty() {
+                return all;
+            }
+            all.extend(batch);
+        }
+    }
+
+    #[tokio::test]
+    async fn batches_and_ids() {
+        let events =
+            read_all("INFO a\n\nERROR b\n{\"level\":\"warn\",\"msg\":\"c\"}\nINFO d\n").await;
+        let summary: Vec<(Level, &str)> = events
+            .iter()
+            .map(|e| (e.level, e.message.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (Level::Info, "a"),
+                (Level::Error, "b"),
+                (Level::Warn, "c"),
+                (Level::Info, "d")
+            ]
+        );
+        assert_eq!(events[1].source_id.as_deref(), Some("/x.log#2"));
+        assert_eq!(events[1].service.as_deref(), Some("web"));
+    }
+
+    #[tokio::test]
+    async fn a_trace_is_one_event() {
+        let input = "2026-11-27 10:00:00 INFO start\n\
+Traceback (most recent call last):\n  File \"/app/shop/cart.py\", line 12, in add_item\n    total = prices[item]\nKeyError: 'sku-1'\n2026-11-27 10:00:01 INFO next\n";
+        let events = read_all(input).await;
+        assert_eq!(events.len(), 3, "{events:#?}");
+        assert_eq!(events[1].level, Level::Error);
+        assert!(events[1]
+            .stack_trace
+            .as_deref()
+            .is_some_and(|t| t.ends_with("KeyError: 'sku-1'")));
     }
 }
