@@ -88,3 +88,125 @@ fn read_contents(file: &Path) -> Result<(Vec<String>, Vec<String>), String> {
     }
     Ok((ids, contents))
 }
+
+/// Throughput of the pipeline (scrub, exception extraction, normalize, classify, fingerprint).
+pub struct Throughput {
+    pub name: &'static str,
+    pub events: u64,
+    pub seconds: f64,
+}
+
+/// Realistic multi-line traces for the multi-line figure (one per language).
+const TRACES: &[&str] = &[
+    "Traceback (most recent call last):\n  File \"/app/shop/cart.py\", line 12, in add_item\n    total = prices[item]\n  File \"/usr/local/lib/python3.12/site-packages/flask/app.py\", line 880, in full_dispatch_request\n    rv = self.dispatch_request()\nKeyError: 'sku-1234'",
+    "java.lang.IllegalStateException: order 991 already paid\n\tat com.acme.shop.Orders.pay(Orders.java:88)\n\tat com.acme.shop.Api.handle(Api.java:41)\n\tat java.base/java.lang.Thread.run(Thread.java:833)\nCaused by: java.sql.SQLException: deadlock detected\n\tat org.postgresql.Driver.execute(Driver.java:120)\n\t... 3 more",
+    "TypeError: Cannot read properties of undefined (reading 'price')\n    at totalFor (/app/src/routes/cart.js:42:17)\n    at Layer.handle (/app/node_modules/express/lib/router/layer.js:95:5)\n    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)",
+    "panic: runtime error: invalid memory address or nil pointer dereference\n[signal SIGSEGV: segmentation violation code=0x1 addr=0x18 pc=0x4a1b2c]\n\ngoroutine 1 [running]:\nmain.(*Mailer).Send(0x0)\n\t/app/internal/jobs/email.go:88 +0x1c\nmain.main()\n\t/app/main.go:12 +0x25",
+];
+
+/// Runs the pipeline over `lines` (single-line error events) and over [`TRACES`] (multi-line
+/// events) for at least `min_seconds` each.
+pub fn fingerprint(lines: &[String], min_seconds: f64) -> Vec<Throughput> {
+    use signalbox::model::{Event, Level};
+    let pipeline = signalbox::pipeline::Pipeline::default();
+    let event = |message: &str, trace: Option<&str>| Event {
+        timestamp: chrono::Utc::now(),
+        level: Level::Error,
+        message: message.to_string(),
+        exception: None,
+        stack_trace: trace.map(str::to_string),
+        service: Some("bench".into()),
+        deployment: None,
+        environment: None,
+        attributes: Default::default(),
+        source: "bench".into(),
+        source_id: None,
+    };
+    let single: Vec<Event> = lines.iter().map(|l| event(l, None)).collect();
+    let multi: Vec<Event> = TRACES
+        .iter()
+        .map(|t| event(t.lines().next().unwrap_or(""), Some(t)))
+        .collect();
+    let mut out = Vec::new();
+    let scrubber = signalbox::pipeline::scrub::Scrubber::default();
+    let stages: [(&'static str, &dyn Fn(&str) -> usize); 4] = [
+        ("  scrub", &|l| scrubber.scrub(l).len()),
+        ("  normalize", &|l| {
+            signalbox::pipeline::normalize::template(l).len()
+        }),
+        ("  extract", &|l| {
+            signalbox::pipeline::exception::extract(l).map_or(0, |e| e.frames.len())
+        }),
+        ("  classify", &|l| {
+            let input = signalbox::pipeline::classify::ClassifyInput {
+                level: Level::Error,
+                error_type: None,
+                message: l,
+                template: l,
+                service: None,
+            };
+            signalbox::pipeline::classify::classify(&input).fixable as usize
+        }),
+    ];
+    for (name, stage) in stages {
+        let start = Instant::now();
+        let mut count = 0u64;
+        let mut sink = 0usize;
+        while start.elapsed().as_secs_f64() < min_seconds / 4.0 || count == 0 {
+            for l in lines {
+                sink += stage(l);
+                count += 1;
+            }
+        }
+        std::hint::black_box(sink);
+        out.push(Throughput {
+            name,
+            events: count,
+            seconds: start.elapsed().as_secs_f64(),
+        });
+    }
+    for (name, events) in [
+        ("single-line events", &single),
+        ("multi-line events", &multi),
+    ] {
+        let start = Instant::now();
+        let mut count = 0u64;
+        let mut sink = 0usize;
+        while start.elapsed().as_secs_f64() < min_seconds || count == 0 {
+            for e in events.iter() {
+                let processed = pipeline.process(e.clone());
+                sink += processed.group.map_or(0, |g| g.fingerprint.len());
+                count += 1;
+            }
+        }
+        std::hint::black_box(sink);
+        out.push(Throughput {
+            name,
+            events: count,
+            seconds: start.elapsed().as_secs_f64(),
+        });
+    }
+    out
+}
+
+/// The Content column of every system under `dir` (the corpus of the speed figure).
+pub fn loghub_lines(dir: &Path) -> Result<Vec<String>, String> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let file = entry.path().join(format!("{name}{STRUCTURED_SUFFIX}"));
+        if file.exists() {
+            all.extend(read_contents(&file)?.1);
+        }
+    }
+    if all.is_empty() {
+        return Err(format!(
+            "{}: no <System>/<System>{STRUCTURED_SUFFIX} files",
+            dir.display()
+        ));
+    }
+    Ok(all)
+}

@@ -56,6 +56,16 @@ pub enum BenchCommand {
         #[arg(long, value_name = "PREDDIR")]
         out: std::path::PathBuf,
     },
+    /// Events per second through the pipeline (scrub, extract, normalize, classify,
+    /// fingerprint), on one core: single-line events from the Content lines of a Loghub-shaped
+    /// DIR, and multi-line stack traces.
+    Fingerprint {
+        /// Folder of system folders (Loghub-2k layout) whose lines are the corpus.
+        dir: std::path::PathBuf,
+        /// Seconds to run each measurement.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
 }
 
 /// Options of `serve`.
@@ -202,6 +212,19 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
                 dir.display(),
                 out.display()
             );
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Fingerprint { dir, seconds }) => {
+            let lines = crate::bench::loghub_lines(&dir)?;
+            for t in crate::bench::fingerprint(&lines, seconds) {
+                println!(
+                    "{:<20} {:>12.0} events/s ({} events in {:.2} s)",
+                    t.name,
+                    t.events as f64 / t.seconds,
+                    t.events,
+                    t.seconds
+                );
+            }
             Ok(())
         }
         Command::CheckConfig => {

@@ -346,13 +346,24 @@ impl CompiledTable {
         let pattern_of_row = rows
             .map(|fragments| {
                 fragments.map(|fragments| {
-                    patterns.push(format!("(?:{})", fragments.join(")|(?:")));
+                    // ASCII word boundaries keep the set on the lazy DFA (Unicode `\b` would
+                    // force the much slower PikeVM on every text).
+                    let pattern = format!("(?:{})", fragments.join(")|(?:"));
+                    patterns.push(
+                        pattern
+                            .replace(r"\b", r"(?-u:\b)")
+                            .replace(r"\B", r"(?-u:\B)"),
+                    );
                     patterns.len() - 1
                 })
             })
             .collect();
         let set = RegexSetBuilder::new(&patterns)
             .case_insensitive(true)
+            // Room for the lazy DFA of a large case-insensitive set; too small a cache makes
+            // the engine give up on the DFA and fall back to the slow one.
+            .dfa_size_limit(64 << 20)
+            .size_limit(64 << 20)
             .build()
             .unwrap_or_else(|e| panic!("the {what} patterns are valid: {e}"));
         CompiledTable {

@@ -7,7 +7,7 @@
 
 use std::sync::LazyLock;
 
-use regex::{Captures, Regex};
+use regex::Regex;
 
 /// The longest template kept, in characters; longer messages are cut (the sample keeps all).
 pub const MAX_TEMPLATE_CHARS: usize = 500;
@@ -16,23 +16,26 @@ pub const MAX_TEMPLATE_CHARS: usize = 500;
 /// change of grouping is deliberate and visible.
 pub const ALGORITHM_VERSION: i64 = 2;
 
+// No capture groups: `find_iter` runs on the regex crate's DFA, and `replace` tells the kinds
+// apart from the matched text (captures would cost a slower engine on every match). `\b` is
+// ASCII (`(?-u:\b)`) so non-ASCII text never forces the slow path.
 static TOKENS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
+    let pattern = concat!(
         // Placeholders already in the text (from scrubbing) stay as they are.
-        r"(?P<placeholder><[a-z][a-z-]*>)",
-        r#"|(?P<quoted>"(?:[^"\\\n]|\\.){0,200}"|'(?:[^'\\\n]|\\.){0,200}'|`[^`\n]{0,200}`)"#,
-        r"|(?P<url>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s<>]+)",
-        r"|(?P<kv>\b(?P<key>[A-Za-z_][A-Za-z0-9_.-]{0,60})=(?P<val>[^\s,;&)\]}]+))",
-        r"|(?P<ts>\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?)",
-        r"|(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)",
-        r"|(?P<ip>\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b|\b(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}\b)",
-        r"|(?P<clock>\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b)",
-        r"|(?P<path>(?:\b[A-Za-z]:)?(?:[/\\][\w.@+-]+){2,}[/\\]?)",
-        r"|(?P<hex>\b0[xX][0-9a-fA-F]+\b|\b[0-9a-fA-F]{8,}\b)",
-        r"|(?P<word>\b[A-Za-z_][A-Za-z0-9_]*(?:_-)?\d[A-Za-z0-9_]*\b)",
-        r"|(?P<num>-?\b\d+(?:\.\d+)?(?P<unit>(?i:ms|us|µs|ns|s|sec|secs|seconds?|m|min|mins|minutes?|h|hrs?|hours?|d|days?|kb|mb|gb|tb|kib|mib|gib|b|bytes?))?\b)",
-    ))
-    .expect("the token pattern is valid")
+        r"<[a-z][a-z-]*>",
+        r#"|"(?:[^"\\\n]|\\.){0,200}"|'(?:[^'\\\n]|\\.){0,200}'|`[^`\n]{0,200}`"#,
+        r"|\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s<>]+",
+        r"|\b[A-Za-z_][A-Za-z0-9_.-]{0,60}=[^\s,;&)\]}]+",
+        r"|\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?",
+        r"|\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b",
+        r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b|\b(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}\b",
+        r"|\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b",
+        r"|(?:\b[A-Za-z]:)?(?:[/\\][\w.@+-]+){2,}[/\\]?",
+        r"|\b0[xX][0-9a-fA-F]+\b|\b[0-9a-fA-F]{8,}\b",
+        r"|\b[A-Za-z_][A-Za-z0-9_]*(?:_-)?\d[A-Za-z0-9_]*\b",
+        r"|-?\b\d+(?:\.\d+)?(?:(?i:ms|us|µs|ns|s|sec|secs|seconds?|m|min|mins|minutes?|h|hrs?|hours?|d|days?|kb|mb|gb|tb|kib|mib|gib|b|bytes?))?\b",
+    );
+    Regex::new(&pattern.replace(r"\b", r"(?-u:\b)")).expect("the token pattern is valid")
 });
 
 static WHITESPACE: LazyLock<Regex> =
@@ -124,9 +127,15 @@ pub fn template(message: &str) -> String {
 
 /// Every variable part of `text` replaced (no line selection, no cut).
 pub fn normalize_text(text: &str) -> String {
-    TOKENS
-        .replace_all(text, |caps: &Captures| replace(text, caps))
-        .into_owned()
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for m in TOKENS.find_iter(text) {
+        out.push_str(&text[last..m.start()]);
+        out.push_str(&replace(text, m.start(), m.as_str()));
+        last = m.end();
+    }
+    out.push_str(&text[last..]);
+    out
 }
 
 /// Lists of one kind of value (`<id> <id> <id>`, `<num>, <num>`) become one placeholder: the
@@ -168,44 +177,101 @@ fn is_placeholder(token: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'*')
 }
 
-fn replace(text: &str, caps: &Captures) -> String {
-    let whole = caps.get(0).map_or("", |m| m.as_str());
-    let kind = [
-        "placeholder",
-        "quoted",
-        "url",
-        "kv",
-        "ts",
-        "uuid",
-        "ip",
-        "clock",
-        "path",
-        "hex",
-        "word",
-        "num",
-    ]
-    .into_iter()
-    .find(|name| caps.name(name).is_some())
-    .unwrap_or("");
-    match kind {
-        "placeholder" => whole.to_string(),
-        "quoted" => quoted_placeholder(whole),
-        "url" => "<url>".to_string(),
-        "kv" => {
-            let key = caps.name("key").map_or("", |m| m.as_str());
-            let val = caps.name("val").map_or("", |m| m.as_str());
+/// What a token match is, told apart by its text (the regex has no capture groups).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Placeholder,
+    Quoted,
+    Url,
+    KeyValue(usize),
+    Date,
+    Uuid,
+    Ip,
+    Clock,
+    Path,
+    Hex,
+    Word,
+    Number,
+}
+
+fn kind_of(token: &str) -> Kind {
+    let bytes = token.as_bytes();
+    let first = bytes.first().copied().unwrap_or(b' ');
+    if first == b'<' {
+        return Kind::Placeholder;
+    }
+    if matches!(first, b'"' | b'\'' | b'`') {
+        return Kind::Quoted;
+    }
+    if let Some(eq) = token.find('=') {
+        let key = &token[..eq];
+        if !key.is_empty()
+            && !key.contains("://")
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+            && !key.as_bytes()[0].is_ascii_digit()
+        {
+            return Kind::KeyValue(eq);
+        }
+    }
+    if token.contains("://") {
+        return Kind::Url;
+    }
+    if matches!(first, b'/' | b'\\')
+        || bytes.get(1) == Some(&b':') && bytes.get(2).is_some_and(|b| *b == b'/' || *b == b'\\')
+    {
+        return Kind::Path;
+    }
+    if bytes.len() == 36 && [8, 13, 18, 23].iter().all(|&i| bytes[i] == b'-') {
+        return Kind::Uuid;
+    }
+    if bytes.len() >= 10 && bytes[4] == b'-' && bytes[..4].iter().all(u8::is_ascii_digit) {
+        return Kind::Date;
+    }
+    if bytes.iter().filter(|&&b| b == b':').count() == 7 {
+        return Kind::Ip;
+    }
+    if bytes.iter().filter(|&&b| b == b'.').count() >= 3
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b':'))
+    {
+        return Kind::Ip;
+    }
+    if bytes.contains(&b':') {
+        return Kind::Clock;
+    }
+    let hex_like = token.starts_with("0x")
+        || token.starts_with("0X")
+        || (bytes.len() >= 8 && bytes.iter().all(u8::is_ascii_hexdigit));
+    if hex_like {
+        return Kind::Hex;
+    }
+    if first.is_ascii_alphabetic() || first == b'_' {
+        return Kind::Word;
+    }
+    Kind::Number
+}
+
+fn replace(text: &str, start: usize, whole: &str) -> String {
+    match kind_of(whole) {
+        Kind::Placeholder => whole.to_string(),
+        Kind::Quoted => quoted_placeholder(whole),
+        Kind::Url => "<url>".to_string(),
+        Kind::KeyValue(eq) => {
+            let (key, val) = (&whole[..eq], &whole[eq + 1..]);
             if is_code_value(key, val) {
                 whole.to_string()
             } else {
                 format!("{key}={}", value_placeholder(val))
             }
         }
-        "ts" | "clock" => "<ts>".to_string(),
-        "uuid" => "<uuid>".to_string(),
-        "ip" => "<ip>".to_string(),
-        "path" => path_placeholder(whole),
-        "hex" => {
-            // Words made only of the letters a-f ("deadbeef", "facade") are words, not ids.
+        Kind::Date | Kind::Clock => "<ts>".to_string(),
+        Kind::Uuid => "<uuid>".to_string(),
+        Kind::Ip => "<ip>".to_string(),
+        Kind::Path => path_placeholder(whole),
+        Kind::Hex => {
             let prefixed = whole.starts_with("0x") || whole.starts_with("0X");
             let digits = whole.bytes().any(|b| b.is_ascii_digit());
             let letters = whole.bytes().any(|b| b.is_ascii_alphabetic());
@@ -218,17 +284,25 @@ fn replace(text: &str, caps: &Captures) -> String {
                 _ => whole.to_string(),
             }
         }
-        "word" => word_placeholder(whole),
-        "num" => {
-            let start = caps.get(0).map_or(0, |m| m.start());
-            match caps.name("unit").map(|u| u.as_str().to_ascii_lowercase()) {
-                Some(unit) if is_size_unit(&unit) => "<size>".to_string(),
-                Some(_) => "<duration>".to_string(),
-                None if is_kept_number(text, start, whole) => whole.to_string(),
-                None => "<num>".to_string(),
+        Kind::Word => word_placeholder(whole),
+        Kind::Number => {
+            let digits_end = whole
+                .char_indices()
+                .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || (i == 0 && c == '-')))
+                .map_or(whole.len(), |(i, _)| i);
+            let unit = whole[digits_end..].to_ascii_lowercase();
+            if unit.is_empty() {
+                if is_kept_number(text, start, whole) {
+                    whole.to_string()
+                } else {
+                    "<num>".to_string()
+                }
+            } else if is_size_unit(&unit) {
+                "<size>".to_string()
+            } else {
+                "<duration>".to_string()
             }
         }
-        _ => whole.to_string(),
     }
 }
 
