@@ -96,6 +96,9 @@ pub struct Throughput {
     pub seconds: f64,
 }
 
+/// One pipeline stage under measurement: text in, something to keep the optimizer honest out.
+type Stage<'a> = dyn Fn(&str) -> usize + 'a;
+
 /// Realistic multi-line traces for the multi-line figure (one per language).
 const TRACES: &[&str] = &[
     "Traceback (most recent call last):\n  File \"/app/shop/cart.py\", line 12, in add_item\n    total = prices[item]\n  File \"/usr/local/lib/python3.12/site-packages/flask/app.py\", line 880, in full_dispatch_request\n    rv = self.dispatch_request()\nKeyError: 'sku-1234'",
@@ -129,7 +132,7 @@ pub fn fingerprint(lines: &[String], min_seconds: f64) -> Vec<Throughput> {
         .collect();
     let mut out = Vec::new();
     let scrubber = signalbox::pipeline::scrub::Scrubber::default();
-    let stages: [(&'static str, &dyn Fn(&str) -> usize); 4] = [
+    let stages: [(&'static str, &Stage); 4] = [
         ("  scrub", &|l| scrubber.scrub(l).len()),
         ("  normalize", &|l| {
             signalbox::pipeline::normalize::template(l).len()
