@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::pipeline::rules::{parse_rules, GroupingRule};
 use crate::pipeline::scrub::Scrubber;
+use crate::pipeline::Pipeline;
 
 /// A variable has a value Signalbox cannot use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,6 +53,10 @@ pub struct Config {
     pub site_root: String,
     /// Built-in scrubbing rules plus `SCRUB_PATTERNS`.
     pub scrubber: Scrubber,
+    /// `GROUPING_RULES`: custom grouping rules, first match wins.
+    pub grouping_rules: Vec<GroupingRule>,
+    /// `FINGERPRINT_SCOPE=service`: the same error in two services is two groups.
+    pub scope_by_service: bool,
 }
 
 /// One documented variable: the README's configuration table is checked against this list.
@@ -228,6 +234,24 @@ impl Config {
             },
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_string()),
             scrubber: parse_scrub_patterns(get("SCRUB_PATTERNS"))?,
+            grouping_rules: match get("GROUPING_RULES") {
+                None => Vec::new(),
+                Some(json) => parse_rules(&json).map_err(|message| ConfigError {
+                    var: "GROUPING_RULES",
+                    message,
+                })?,
+            },
+            scope_by_service: match get("FINGERPRINT_SCOPE").as_deref() {
+                None | Some("global") => false,
+                Some("service") => true,
+                Some(other) => {
+                    return Err(invalid(
+                        "FINGERPRINT_SCOPE",
+                        other,
+                        "expected global or service",
+                    ))
+                }
+            },
         };
         if config.loki_enabled && config.loki_url.is_none() {
             return Err(ConfigError {
@@ -236,6 +260,13 @@ impl Config {
             });
         }
         Ok(config)
+    }
+
+    /// The event pipeline these settings describe: scrubbing, grouping rules, scope.
+    pub fn pipeline(&self) -> Pipeline {
+        Pipeline::new(self.scrubber.clone())
+            .with_rules(self.grouping_rules.clone())
+            .scoped_by_service(self.scope_by_service)
     }
 
     /// The state of each optional feature, with the reason when it is off.
@@ -319,6 +350,15 @@ impl fmt::Debug for Config {
             .field("slack_webhook_url", &set(&self.slack_webhook_url))
             .field("site_root", &self.site_root)
             .field("scrubber", &self.scrubber)
+            .field(
+                "grouping_rules",
+                &self
+                    .grouping_rules
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("scope_by_service", &self.scope_by_service)
             .finish()
     }
 }

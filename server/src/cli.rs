@@ -5,7 +5,6 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use signalbox::config::{Config, VARIABLES};
 use signalbox::monitor::store_events;
-use signalbox::pipeline::scrub::Scrubber;
 use signalbox::pipeline::Pipeline;
 use signalbox::sources::file::LineReader;
 use signalbox::store::{Store, WriteSummary};
@@ -282,7 +281,7 @@ async fn ingest(config: &Config, args: IngestArgs) -> Result<(), String> {
     let store = Store::open(&config.database_url)
         .await
         .map_err(|e| e.to_string())?;
-    let result = ingest_into(&store, &config.scrubber, &args).await;
+    let result = ingest_into(&store, &config.pipeline(), &args).await;
     store.close().await;
     let (lines, total) = result?;
     println!(
@@ -297,7 +296,7 @@ async fn ingest(config: &Config, args: IngestArgs) -> Result<(), String> {
 
 async fn ingest_into(
     store: &Store,
-    scrubber: &Scrubber,
+    pipeline: &Pipeline,
     args: &IngestArgs,
 ) -> Result<(u64, WriteSummary), String> {
     let (input, origin): (Box<dyn AsyncBufRead + Unpin + Send>, Option<String>) =
@@ -313,7 +312,6 @@ async fn ingest_into(
             (Box::new(BufReader::new(file)), Some(origin))
         };
     let mut reader = LineReader::new(input, origin, args.service.clone());
-    let pipeline = Pipeline::new(scrubber.clone());
     let mut total = WriteSummary::default();
     loop {
         let batch = reader
@@ -323,7 +321,7 @@ async fn ingest_into(
         if batch.is_empty() {
             break;
         }
-        let summary = store_events(store, &pipeline, "file", batch, None)
+        let summary = store_events(store, pipeline, "file", batch, None)
             .await
             .map_err(|e| e.to_string())?;
         total.accepted += summary.accepted;

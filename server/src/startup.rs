@@ -13,7 +13,6 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use signalbox::config::Config;
 use signalbox::monitor::{Monitor, MonitorHandle};
-use signalbox::pipeline::Pipeline;
 use signalbox::sources::demo::DemoSource;
 use signalbox::sources::PollSource;
 use signalbox::store::{Store, StoreError};
@@ -88,7 +87,7 @@ impl Application {
         let port = listener.local_addr().map_or(config.port, |a| a.port());
 
         let (monitor, handle) = if config.monitoring_enabled {
-            let pipeline = Arc::new(Pipeline::new(config.scrubber.clone()));
+            let pipeline = Arc::new(config.pipeline());
             let (monitor, handle) = Monitor::new(store.clone(), pipeline, sources(&config));
             (Some(monitor), Some(handle))
         } else {

@@ -9,6 +9,7 @@ pub mod grouping;
 pub mod multiline;
 pub mod normalize;
 pub mod parse;
+pub mod rules;
 pub mod scrub;
 
 use crate::model::{Event, Level};
@@ -34,12 +35,30 @@ pub struct GroupKey {
 #[derive(Debug, Clone, Default)]
 pub struct Pipeline {
     scrubber: scrub::Scrubber,
+    rules: Vec<rules::GroupingRule>,
+    scope_by_service: bool,
 }
 
 impl Pipeline {
-    /// A pipeline that scrubs with `scrubber`.
+    /// A pipeline that scrubs with `scrubber`, with no custom grouping rules.
     pub fn new(scrubber: scrub::Scrubber) -> Pipeline {
-        Pipeline { scrubber }
+        Pipeline {
+            scrubber,
+            ..Pipeline::default()
+        }
+    }
+
+    /// The same pipeline with custom grouping rules (first match wins).
+    pub fn with_rules(mut self, rules: Vec<rules::GroupingRule>) -> Pipeline {
+        self.rules = rules;
+        self
+    }
+
+    /// The same pipeline, fingerprints scoped by service when `scoped` (the same error in two
+    /// services is then two groups).
+    pub fn scoped_by_service(mut self, scoped: bool) -> Pipeline {
+        self.scope_by_service = scoped;
+        self
     }
 
     /// Scrubs the event, then decides whether it starts or joins an error group, and which.
@@ -53,8 +72,30 @@ impl Pipeline {
             let trace = event.stack_trace.as_deref().unwrap_or(&event.message);
             event.exception = exception::extract(trace);
         }
-        let group = Some(group_key(&event));
+        let group = Some(self.group_key(&event));
         Processed { event, group }
+    }
+
+    fn group_key(&self, event: &Event) -> GroupKey {
+        let mut key = group_key(event);
+        let rule = self.rules.iter().find(|r| r.matches(event));
+        let base = &key.fingerprint;
+        let scoped = match rule.map(|r| &r.action) {
+            Some(rules::RuleAction::Fingerprint(name)) => Some(format!("rule|{name}")),
+            Some(rules::RuleAction::SplitBy(field)) => Some(format!(
+                "{base}|{field:?}={}",
+                rules::split_value(event, *field)
+            )),
+            None if self.scope_by_service => Some(format!(
+                "{base}|Service={}",
+                event.service.as_deref().unwrap_or("")
+            )),
+            None => None,
+        };
+        if let Some(input) = scoped {
+            key.fingerprint = fingerprint::fingerprint(&input);
+        }
+        key
     }
 }
 
@@ -189,6 +230,44 @@ mod tests {
             fp("upstream returned 502 Bad Gateway"),
             fp("upstream returned 503 Service Unavailable")
         );
+    }
+
+    #[test]
+    fn custom_rules_merge_and_split() {
+        let rules = rules::parse_rules(
+            r#"[{"name":"db down","message":"could not connect|connection refused","fingerprint":"database-unreachable"},
+                {"name":"timeouts per service","type":"^TimeoutError$","split_by":"service"}]"#,
+        )
+        .expect("valid rules");
+        let pipeline = Pipeline::default().with_rules(rules);
+        let fp = |message: &str, service: &str| {
+            let mut e = event(Level::Error, message);
+            e.service = Some(service.into());
+            pipeline.process(e).group.expect("grouped").fingerprint
+        };
+        // Two different messages, one rule: one group.
+        assert_eq!(
+            fp("could not connect to server", "api"),
+            fp("ECONNREFUSED: connection refused", "web")
+        );
+        // Split: the same timeout in two services is two groups, in one service one group.
+        assert_ne!(
+            fp("TimeoutError: query took too long", "api"),
+            fp("TimeoutError: query took too long", "web")
+        );
+        assert_eq!(
+            fp("TimeoutError: query took too long", "api"),
+            fp("TimeoutError: query took too long", "api")
+        );
+        // No rule: the usual grouping, global across services.
+        assert_eq!(fp("KeyError: 'a'", "api"), fp("KeyError: 'b'", "web"));
+        let scoped = Pipeline::default().scoped_by_service(true);
+        let scoped_fp = |service: &str| {
+            let mut e = event(Level::Error, "KeyError: 'a'");
+            e.service = Some(service.into());
+            scoped.process(e).group.expect("grouped").fingerprint
+        };
+        assert_ne!(scoped_fp("api"), scoped_fp("web"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The JSON API and its OpenAPI document.
 
 pub mod error;
+pub mod grouping;
 pub mod logs;
 
 use axum::http::{header, HeaderMap};
@@ -46,6 +47,7 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(logs::list_occurrences))
         .routes(routes!(logs::stats))
         .routes(routes!(logs::crawl))
+        .routes(routes!(grouping::list_rules))
         .routes(routes!(health::liveness))
         .routes(routes!(health::readiness))
         .routes(routes!(health::detailed))
