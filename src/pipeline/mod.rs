@@ -11,6 +11,7 @@ pub mod normalize;
 pub mod parse;
 pub mod rules;
 pub mod scrub;
+mod tokens;
 
 use crate::model::{Event, Level};
 

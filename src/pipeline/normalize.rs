@@ -2,12 +2,8 @@
 //! `<uuid>`, `<ts>`, …) so that every occurrence of one error has the same template.
 //!
 //! Meaningful constants stay: HTTP status codes (502 is not 503), error-code values
-//! (`status=404`, `code=E42`, SQLSTATE codes), exception class names, words. One regex pass
-//! over the line: linear in its length whatever the number of rules.
-
-use std::sync::LazyLock;
-
-use regex::Regex;
+//! (`status=404`, `code=E42`, SQLSTATE codes), exception class names, words. One pass of
+//! the token scanner (`tokens.rs`) over the line: linear in its length.
 
 /// The longest template kept, in characters; longer messages are cut (the sample keeps all).
 pub const MAX_TEMPLATE_CHARS: usize = 500;
@@ -15,31 +11,6 @@ pub const MAX_TEMPLATE_CHARS: usize = 500;
 /// Version of the normalization + fingerprint algorithm; stored with each group so that a
 /// change of grouping is deliberate and visible.
 pub const ALGORITHM_VERSION: i64 = 2;
-
-// No capture groups: `find_iter` runs on the regex crate's DFA, and `replace` tells the kinds
-// apart from the matched text (captures would cost a slower engine on every match). `\b` is
-// ASCII (`(?-u:\b)`) so non-ASCII text never forces the slow path.
-static TOKENS: LazyLock<Regex> = LazyLock::new(|| {
-    let pattern = concat!(
-        // Placeholders already in the text (from scrubbing) stay as they are.
-        r"<[a-z][a-z-]*>",
-        r#"|"(?:[^"\\\n]|\\.){0,200}"|'(?:[^'\\\n]|\\.){0,200}'|`[^`\n]{0,200}`"#,
-        r"|\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s<>]+",
-        r"|\b[A-Za-z_][A-Za-z0-9_.-]{0,60}=[^\s,;&)\]}]+",
-        r"|\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?",
-        r"|\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b",
-        r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b|\b(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}\b",
-        r"|\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b",
-        r"|(?:\b[A-Za-z]:)?(?:[/\\][\w.@+-]+){2,}[/\\]?",
-        r"|\b0[xX][0-9a-fA-F]+\b|\b[0-9a-fA-F]{8,}\b",
-        r"|\b[A-Za-z_][A-Za-z0-9_]*(?:_-)?\d[A-Za-z0-9_]*\b",
-        r"|-?\b\d+(?:\.\d+)?(?:(?i:ms|us|µs|ns|s|sec|secs|seconds?|m|min|mins|minutes?|h|hrs?|hours?|d|days?|kb|mb|gb|tb|kib|mib|gib|b|bytes?))?\b",
-    );
-    Regex::new(&pattern.replace(r"\b", r"(?-u:\b)")).expect("the token pattern is valid")
-});
-
-static WHITESPACE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\s+").expect("the whitespace pattern is valid"));
 
 /// Keys whose values are codes that tell errors apart rather than vary per occurrence.
 const CODE_KEYS: &[&str] = &[
@@ -121,18 +92,27 @@ pub fn template(message: &str) -> String {
         .find(|l| !l.is_empty())
         .unwrap_or("");
     let replaced = collapse_repeats(&normalize_text(first_line));
-    let collapsed = WHITESPACE.replace_all(replaced.trim(), " ");
-    collapsed.chars().take(MAX_TEMPLATE_CHARS).collect()
+    let mut out = String::with_capacity(replaced.len());
+    for (i, word) in replaced.split_whitespace().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    if out.len() > MAX_TEMPLATE_CHARS {
+        out = out.chars().take(MAX_TEMPLATE_CHARS).collect();
+    }
+    out
 }
 
 /// Every variable part of `text` replaced (no line selection, no cut).
 pub fn normalize_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
-    for m in TOKENS.find_iter(text) {
-        out.push_str(&text[last..m.start()]);
-        out.push_str(&replace(text, m.start(), m.as_str()));
-        last = m.end();
+    for (start, end) in super::tokens::spans(text) {
+        out.push_str(&text[last..start]);
+        out.push_str(&replace(text, start, &text[start..end]));
+        last = end;
     }
     out.push_str(&text[last..]);
     out

@@ -1,0 +1,484 @@
+//! The token scanner of the normalizer: finds the variable parts of a text (numbers, ids,
+//! timestamps, IPs, paths, quoted strings, `key=value` pairs, …) in one left-to-right pass over
+//! its bytes, with no allocation.
+//!
+//! It finds exactly the spans the regular expression in its tests finds (leftmost-first, the
+//! alternatives in that order); a differential property test holds it to that. Word
+//! boundaries are ASCII (`[A-Za-z0-9_]` are word bytes).
+
+/// Longest quoted string taken as one token, in characters.
+const MAX_QUOTED_CHARS: usize = 200;
+/// Longest `key` of a `key=value` pair, in bytes.
+const MAX_KEY_BYTES: usize = 61;
+
+/// Units a number may carry (case-insensitive), in the order they are tried.
+const UNITS: &[&str] = &[
+    "ms", "us", "ns", "s", "sec", "secs", "second", "seconds", "m", "min", "mins", "minute",
+    "minutes", "h", "hr", "hrs", "hour", "hours", "d", "day", "days", "kb", "mb", "gb", "tb",
+    "kib", "mib", "gib", "b", "byte", "bytes",
+];
+
+/// The spans `(start, end)` of every token in `text`, left to right, not overlapping.
+pub fn spans(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let bytes = text.as_bytes();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < bytes.len() {
+            if let Some(end) = token_at(bytes, at) {
+                let span = (at, end);
+                at = end.max(at + 1);
+                return Some(span);
+            }
+            at += 1;
+        }
+        None
+    })
+}
+
+fn is_word(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+/// True when there is a word boundary before `i`.
+fn boundary(b: &[u8], i: usize) -> bool {
+    let before = i > 0 && is_word(b[i - 1]);
+    let after = i < b.len() && is_word(b[i]);
+    before != after
+}
+
+/// End of the run of bytes satisfying `f` starting at `i`.
+fn run(b: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
+    while i < b.len() && f(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// The end of the token starting at `i`, trying the kinds in priority order.
+fn token_at(b: &[u8], i: usize) -> Option<usize> {
+    let c = b[i];
+    let at_boundary = boundary(b, i);
+    match c {
+        b'<' => placeholder(b, i),
+        b'"' | b'\'' | b'`' => quoted(b, i),
+        b'/' | b'\\' => path(b, i),
+        b'-' => number(b, i),
+        _ if !at_boundary => None,
+        _ if c.is_ascii_alphabetic() || c == b'_' => url(b, i)
+            .or_else(|| key_value(b, i))
+            .or_else(|| uuid(b, i))
+            .or_else(|| ipv6(b, i))
+            .or_else(|| drive_path(b, i))
+            .or_else(|| hex(b, i))
+            .or_else(|| word(b, i)),
+        _ if c.is_ascii_digit() => date(b, i)
+            .or_else(|| uuid(b, i))
+            .or_else(|| ipv4(b, i))
+            .or_else(|| ipv6(b, i))
+            .or_else(|| clock(b, i))
+            .or_else(|| hex(b, i))
+            .or_else(|| number(b, i)),
+        _ => None,
+    }
+}
+
+fn placeholder(b: &[u8], i: usize) -> Option<usize> {
+    let first = *b.get(i + 1)?;
+    if !first.is_ascii_lowercase() {
+        return None;
+    }
+    let end = run(b, i + 2, |x| x.is_ascii_lowercase() || x == b'-');
+    (b.get(end) == Some(&b'>')).then_some(end + 1)
+}
+
+fn quoted(b: &[u8], i: usize) -> Option<usize> {
+    let quote = b[i];
+    let escapes = quote != b'`';
+    let mut j = i + 1;
+    let mut chars = 0;
+    while j < b.len() {
+        let x = b[j];
+        if x == quote {
+            return Some(j + 1);
+        }
+        if x == b'\n' || chars == MAX_QUOTED_CHARS {
+            return None;
+        }
+        if escapes && x == b'\\' {
+            // `\\.`: the escaped character, anything but a newline.
+            let next = *b.get(j + 1)?;
+            if next == b'\n' {
+                return None;
+            }
+            j = next_char(b, j + 1);
+        } else {
+            j = next_char(b, j);
+        }
+        chars += 1;
+    }
+    None
+}
+
+/// Index after the UTF-8 character starting at `j`.
+fn next_char(b: &[u8], j: usize) -> usize {
+    let mut k = j + 1;
+    while k < b.len() && (b[k] & 0xC0) == 0x80 {
+        k += 1;
+    }
+    k
+}
+
+fn url(b: &[u8], i: usize) -> Option<usize> {
+    if !b[i].is_ascii_alphabetic() {
+        return None;
+    }
+    let scheme_end = run(b, i + 1, |x| {
+        x.is_ascii_alphanumeric() || matches!(x, b'+' | b'.' | b'-')
+    });
+    if !b[scheme_end..].starts_with(b"://") {
+        return None;
+    }
+    let end = run(b, scheme_end + 3, |x| {
+        !is_space(x) && x != b'<' && x != b'>'
+    });
+    (end > scheme_end + 3).then_some(end)
+}
+
+fn key_value(b: &[u8], i: usize) -> Option<usize> {
+    let key_end = run(b, i + 1, |x| is_word(x) || x == b'.' || x == b'-');
+    if key_end - i > MAX_KEY_BYTES || b.get(key_end) != Some(&b'=') {
+        return None;
+    }
+    let end = run(b, key_end + 1, |x| {
+        !is_space(x) && !matches!(x, b',' | b';' | b'&' | b')' | b']' | b'}')
+    });
+    (end > key_end + 1).then_some(end)
+}
+
+/// `n` ASCII digits at `i`.
+fn digits(b: &[u8], i: usize, n: usize) -> bool {
+    i + n <= b.len() && b[i..i + n].iter().all(u8::is_ascii_digit)
+}
+
+fn date(b: &[u8], i: usize) -> Option<usize> {
+    if !(digits(b, i, 4)
+        && b.get(i + 4) == Some(&b'-')
+        && digits(b, i + 5, 2)
+        && b.get(i + 7) == Some(&b'-')
+        && digits(b, i + 8, 2))
+    {
+        return None;
+    }
+    let mut end = i + 10;
+    // (?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?
+    if matches!(b.get(end), Some(b'T' | b' '))
+        && digits(b, end + 1, 2)
+        && b.get(end + 3) == Some(&b':')
+        && digits(b, end + 4, 2)
+    {
+        end += 6;
+        if b.get(end) == Some(&b':') && digits(b, end + 1, 2) {
+            end += 3;
+            if matches!(b.get(end), Some(b'.' | b',')) && digits(b, end + 1, 1) {
+                end = run(b, end + 1, |x| x.is_ascii_digit());
+            }
+        }
+        if b.get(end) == Some(&b'Z') {
+            end += 1;
+        } else if matches!(b.get(end), Some(b'+' | b'-')) && digits(b, end + 1, 2) {
+            let colon = usize::from(b.get(end + 3) == Some(&b':'));
+            if digits(b, end + 3 + colon, 2) {
+                end += 5 + colon;
+            }
+        }
+    }
+    Some(end)
+}
+
+fn hex_digits(b: &[u8], i: usize, n: usize) -> bool {
+    i + n <= b.len() && b[i..i + n].iter().all(u8::is_ascii_hexdigit)
+}
+
+fn uuid(b: &[u8], i: usize) -> Option<usize> {
+    let groups = [8, 4, 4, 4, 12];
+    let mut j = i;
+    for (k, n) in groups.iter().enumerate() {
+        if !hex_digits(b, j, *n) {
+            return None;
+        }
+        j += n;
+        if k < 4 {
+            if b.get(j) != Some(&b'-') {
+                return None;
+            }
+            j += 1;
+        }
+    }
+    boundary(b, j).then_some(j)
+}
+
+fn ipv4(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i;
+    for octet in 0..4 {
+        if octet > 0 {
+            if b.get(j) != Some(&b'.') {
+                return None;
+            }
+            j += 1;
+        }
+        let end = run(b, j, |x| x.is_ascii_digit());
+        if !(1..=3).contains(&(end - j)) {
+            return None;
+        }
+        j = end;
+    }
+    // (?::\d{1,5})?\b: the port only when it is followed by a boundary.
+    if b.get(j) == Some(&b':') {
+        let end = run(b, j + 1, |x| x.is_ascii_digit());
+        if (1..=5).contains(&(end - j - 1)) && boundary(b, end) {
+            return Some(end);
+        }
+    }
+    boundary(b, j).then_some(j)
+}
+
+fn ipv6(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i;
+    for group in 0..8 {
+        let end = run(b, j, |x| x.is_ascii_hexdigit());
+        let len = end - j;
+        if group < 7 {
+            // Greedy {1,4} followed by ':'.
+            if !(1..=4).contains(&len) || b.get(end) != Some(&b':') {
+                return None;
+            }
+            j = end + 1;
+        } else {
+            // The last group: up to 4 hex digits, then a boundary; a longer run backtracks.
+            return (1..=len.min(4))
+                .rev()
+                .map(|n| j + n)
+                .find(|&e| boundary(b, e));
+        }
+    }
+    None
+}
+
+fn clock(b: &[u8], i: usize) -> Option<usize> {
+    let first = run(b, i, |x| x.is_ascii_digit()) - i;
+    if !(1..=2).contains(&first) {
+        return None;
+    }
+    let j = i + first;
+    if !(b.get(j) == Some(&b':')
+        && digits(b, j + 1, 2)
+        && b.get(j + 3) == Some(&b':')
+        && digits(b, j + 4, 2))
+    {
+        return None;
+    }
+    let seconds_end = j + 6;
+    if matches!(b.get(seconds_end), Some(b'.' | b',')) && digits(b, seconds_end + 1, 1) {
+        let end = run(b, seconds_end + 1, |x| x.is_ascii_digit());
+        if boundary(b, end) {
+            return Some(end);
+        }
+    }
+    boundary(b, seconds_end).then_some(seconds_end)
+}
+
+fn is_path_char(x: u8) -> bool {
+    is_word(x) || matches!(x, b'.' | b'@' | b'+' | b'-')
+}
+
+/// `(?:[/\\][\w.@+-]+){2,}[/\\]?` at `i`.
+fn path(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i;
+    let mut segments = 0;
+    while matches!(b.get(j), Some(b'/' | b'\\')) {
+        let end = run(b, j + 1, is_path_char);
+        if end == j + 1 {
+            break;
+        }
+        segments += 1;
+        j = end;
+    }
+    if segments < 2 {
+        return None;
+    }
+    if matches!(b.get(j), Some(b'/' | b'\\')) {
+        j += 1;
+    }
+    Some(j)
+}
+
+/// `\b[A-Za-z]:` then a path.
+fn drive_path(b: &[u8], i: usize) -> Option<usize> {
+    (b[i].is_ascii_alphabetic() && b.get(i + 1) == Some(&b':'))
+        .then(|| path(b, i + 2))
+        .flatten()
+}
+
+fn hex(b: &[u8], i: usize) -> Option<usize> {
+    if b[i] == b'0' && matches!(b.get(i + 1), Some(b'x' | b'X')) {
+        let end = run(b, i + 2, |x| x.is_ascii_hexdigit());
+        if end > i + 2 && boundary(b, end) {
+            return Some(end);
+        }
+    }
+    let end = run(b, i, |x| x.is_ascii_hexdigit());
+    (end - i >= 8 && boundary(b, end)).then_some(end)
+}
+
+/// `\b[A-Za-z_][A-Za-z0-9_]*(?:_-)?\d[A-Za-z0-9_]*\b`.
+fn word(b: &[u8], i: usize) -> Option<usize> {
+    let end = run(b, i, is_word);
+    // The `_` of `_-` cannot be the word's first character.
+    if end - 1 > i
+        && b[end - 1] == b'_'
+        && b.get(end) == Some(&b'-')
+        && b.get(end + 1).is_some_and(u8::is_ascii_digit)
+    {
+        return Some(run(b, end + 1, is_word));
+    }
+    b[i + 1..end].iter().any(u8::is_ascii_digit).then_some(end)
+}
+
+/// `-?\b\d+(?:\.\d+)?(?:UNIT)?\b`, with the regex's backtracking.
+fn number(b: &[u8], i: usize) -> Option<usize> {
+    let start = if b[i] == b'-' { i + 1 } else { i };
+    if !b.get(start).is_some_and(u8::is_ascii_digit) || !boundary(b, start) {
+        return None;
+    }
+    let int_end = run(b, start, |x| x.is_ascii_digit());
+    let mut candidates = Vec::with_capacity(2);
+    if b.get(int_end) == Some(&b'.') && b.get(int_end + 1).is_some_and(u8::is_ascii_digit) {
+        candidates.push(run(b, int_end + 1, |x| x.is_ascii_digit()));
+    }
+    candidates.push(int_end);
+    for end in candidates {
+        if let Some(unit_end) = unit(b, end) {
+            return Some(unit_end);
+        }
+        if boundary(b, end) {
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// The end of a unit at `i` followed by a boundary, trying the units in order.
+fn unit(b: &[u8], i: usize) -> Option<usize> {
+    // The one non-ASCII unit matches exactly (ASCII case folding does not apply to µ).
+    let micro = "µs".as_bytes();
+    if b[i..].starts_with(micro) && boundary(b, i + micro.len()) {
+        return Some(i + micro.len());
+    }
+    UNITS.iter().find_map(|u| {
+        let u = u.as_bytes();
+        let end = i + u.len();
+        (end <= b.len() && b[i..end].eq_ignore_ascii_case(u) && boundary(b, end)).then_some(end)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use regex::Regex;
+    use std::sync::LazyLock;
+
+    /// The specification: the scanner finds exactly the spans this regex finds.
+    static REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
+        let pattern = concat!(
+            r"<[a-z][a-z-]*>",
+            r#"|"(?:[^"\\\n]|\\[^\n]){0,200}"|'(?:[^'\\\n]|\\[^\n]){0,200}'|`[^`\n]{0,200}`"#,
+            r"|\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\t\n\x0B\x0C\r <>]+",
+            r"|\b[A-Za-z_][A-Za-z0-9_.-]{0,60}=[^\t\n\x0B\x0C\r ,;&)\]}]+",
+            r"|\b[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?",
+            r"|\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b",
+            r"|\b[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?::[0-9]{1,5})?\b|\b(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}\b",
+            r"|\b[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]+)?\b",
+            r"|(?:\b[A-Za-z]:)?(?:[/\\][A-Za-z0-9_.@+-]+){2,}[/\\]?",
+            r"|\b0[xX][0-9a-fA-F]+\b|\b[0-9a-fA-F]{8,}\b",
+            r"|\b[A-Za-z_][A-Za-z0-9_]*(?:_-)?[0-9][A-Za-z0-9_]*\b",
+            r"|-?\b[0-9]+(?:\.[0-9]+)?(?:µs|(?i:ms|us|ns|s|sec|secs|seconds?|m|min|mins|minutes?|h|hrs?|hours?|d|days?|kb|mb|gb|tb|kib|mib|gib|b|bytes?))?\b",
+        );
+        Regex::new(&pattern.replace(r"\b", r"(?-u:\b)")).expect("the reference pattern is valid")
+    });
+
+    fn reference(text: &str) -> Vec<(usize, usize)> {
+        REFERENCE
+            .find_iter(text)
+            .map(|m| (m.start(), m.end()))
+            .collect()
+    }
+
+    fn scanned(text: &str) -> Vec<(usize, usize)> {
+        spans(text).collect()
+    }
+
+    #[test]
+    fn matches_the_reference_on_examples() {
+        for text in [
+            "HTTP 500 at /api/foo user_id=123 timestamp=2024-01-01",
+            "2024-01-01T10:00:00.123Z job failed at 10:00:01",
+            "connection to 10.0.0.12:5432 refused; fe80:0:0:0:202:b3ff:fe1e:8329 down",
+            "blk_-1608999687919862906 blk_38865049064139660 a_-5 _-5 x-5",
+            "took 12.5s and 1.25x and 5ms and 5µs, 512MB, 3rd, 0x7ffd, deadbeef, 9fceb02d0ae5",
+            r#"KeyError: 'user_42' "GET /v2/x HTTP/1.1" `code` "esc\"aped" 'unterminated"#,
+            "C:\\Users\\bob\\a.txt /tmp/upload-1.tmp //x /a/ https://x.io/a?b=1 <num> <email> <Bad>",
+            "7c9e6679-7425-40de-944b-e07fc1f90ae7 1.2.3.4567 1.2.3.4:123456 10:00:01.5x",
+        ] {
+            assert_eq!(scanned(text), reference(text), "{text}");
+        }
+    }
+
+    /// Pieces that exercise every rule and its edges.
+    fn log_shaped() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            "[0-9]{1,10}",
+            "[0-9a-fA-F]{1,14}",
+            "[a-zA-Z_]{1,6}",
+            "[ .:/\\\\=_,;-]{1,2}",
+            Just("\"".to_string()),
+            Just("'".to_string()),
+            Just("`".to_string()),
+            Just("<".to_string()),
+            Just(">".to_string()),
+            Just("://".to_string()),
+            Just("T".to_string()),
+            Just("Z".to_string()),
+            Just("+".to_string()),
+            Just("@".to_string()),
+            Just("\n".to_string()),
+            Just("µs".to_string()),
+            Just("ms".to_string()),
+            Just("0x".to_string()),
+            Just("_-".to_string()),
+            Just("-".to_string()),
+            Just("\\".to_string()),
+            Just("é".to_string()),
+            "\\PC{1,2}",
+        ];
+        prop::collection::vec(piece, 0..30).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(20000))]
+
+        #[test]
+        fn matches_the_reference(text in log_shaped()) {
+            prop_assert_eq!(scanned(&text), reference(&text), "{:?}", text);
+        }
+
+        #[test]
+        fn matches_the_reference_on_any_text(text in "\\PC{0,120}") {
+            prop_assert_eq!(scanned(&text), reference(&text), "{:?}", text);
+        }
+    }
+}
