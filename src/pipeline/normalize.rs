@@ -5,6 +5,8 @@
 //! (`status=404`, `code=E42`, SQLSTATE codes), exception class names, words. One pass of
 //! the token scanner (`tokens.rs`) over the line: linear in its length.
 
+use std::borrow::Cow;
+
 /// The longest template kept, in characters; longer messages are cut (the sample keeps all).
 pub const MAX_TEMPLATE_CHARS: usize = 500;
 
@@ -234,22 +236,23 @@ fn kind_of(token: &str) -> Kind {
     Kind::Number
 }
 
-fn replace(text: &str, start: usize, whole: &str) -> String {
+/// The replacement of one token; borrowed (no allocation) in the common cases.
+fn replace<'a>(text: &str, start: usize, whole: &'a str) -> Cow<'a, str> {
     match kind_of(whole) {
-        Kind::Placeholder => whole.to_string(),
+        Kind::Placeholder => Cow::Borrowed(whole),
         Kind::Quoted => quoted_placeholder(whole),
-        Kind::Url => "<url>".to_string(),
+        Kind::Url => Cow::Borrowed("<url>"),
         Kind::KeyValue(eq) => {
             let (key, val) = (&whole[..eq], &whole[eq + 1..]);
             if is_code_value(key, val) {
-                whole.to_string()
+                Cow::Borrowed(whole)
             } else {
-                format!("{key}={}", value_placeholder(val))
+                Cow::Owned(format!("{key}={}", value_placeholder(val)))
             }
         }
-        Kind::Date | Kind::Clock => "<ts>".to_string(),
-        Kind::Uuid => "<uuid>".to_string(),
-        Kind::Ip => "<ip>".to_string(),
+        Kind::Date | Kind::Clock => Cow::Borrowed("<ts>"),
+        Kind::Uuid => Cow::Borrowed("<uuid>"),
+        Kind::Ip => Cow::Borrowed("<ip>"),
         Kind::Path => path_placeholder(whole),
         Kind::Hex => {
             let prefixed = whole.starts_with("0x") || whole.starts_with("0X");
@@ -257,11 +260,11 @@ fn replace(text: &str, start: usize, whole: &str) -> String {
             let letters = whole.bytes().any(|b| b.is_ascii_alphabetic());
             match (prefixed, digits, letters) {
                 // 0x… or a mix of digits and a-f: an id or an address.
-                (true, _, _) | (false, true, true) => "<hex>".to_string(),
+                (true, _, _) | (false, true, true) => Cow::Borrowed("<hex>"),
                 // Only digits: a number.
-                (false, true, false) => "<num>".to_string(),
+                (false, true, false) => Cow::Borrowed("<num>"),
                 // Only the letters a-f ("deadbeef", "facade"): a word.
-                _ => whole.to_string(),
+                _ => Cow::Borrowed(whole),
             }
         }
         Kind::Word => word_placeholder(whole),
@@ -270,17 +273,17 @@ fn replace(text: &str, start: usize, whole: &str) -> String {
                 .char_indices()
                 .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || (i == 0 && c == '-')))
                 .map_or(whole.len(), |(i, _)| i);
-            let unit = whole[digits_end..].to_ascii_lowercase();
+            let unit = &whole[digits_end..];
             if unit.is_empty() {
                 if is_kept_number(text, start, whole) {
-                    whole.to_string()
+                    Cow::Borrowed(whole)
                 } else {
-                    "<num>".to_string()
+                    Cow::Borrowed("<num>")
                 }
-            } else if is_size_unit(&unit) {
-                "<size>".to_string()
+            } else if is_size_unit(unit) {
+                Cow::Borrowed("<size>")
             } else {
-                "<duration>".to_string()
+                Cow::Borrowed("<duration>")
             }
         }
     }
@@ -288,13 +291,13 @@ fn replace(text: &str, start: usize, whole: &str) -> String {
 
 /// A quoted single value (`'user_42'`, `"abc"`) is `<str>`; a quoted phrase (`"GET /x
 /// HTTP/1.1"`) keeps its quotes and words, with its own variable parts normalized.
-fn quoted_placeholder(quoted: &str) -> String {
+fn quoted_placeholder(quoted: &str) -> Cow<'static, str> {
     let inner = &quoted[1..quoted.len().saturating_sub(1)];
-    if inner.split_whitespace().count() <= 1 {
-        return "<str>".to_string();
+    if inner.split_whitespace().nth(1).is_none() {
+        return Cow::Borrowed("<str>");
     }
     let quote = &quoted[..1];
-    format!("{quote}{}{quote}", normalize_text(inner))
+    Cow::Owned(format!("{quote}{}{quote}", normalize_text(inner)))
 }
 
 /// The placeholder of a `key=value` value: the value's own type when it is one token.
@@ -315,7 +318,7 @@ fn value_placeholder(value: &str) -> String {
 }
 
 /// File paths become `<path>`; URL routes (`/api/users/42`) keep their words.
-fn path_placeholder(path: &str) -> String {
+fn path_placeholder(path: &str) -> Cow<'static, str> {
     let first = path
         .trim_start_matches(|c: char| c.is_ascii_alphabetic() || c == ':')
         .split(['/', '\\'])
@@ -332,10 +335,11 @@ fn path_placeholder(path: &str) -> String {
     });
     let windows = path.contains('\\');
     if windows || has_extension || FILE_ROOTS.contains(&first) {
-        return "<path>".to_string();
+        return Cow::Borrowed("<path>");
     }
     // A route: normalize its segments one by one.
-    path.split('/')
+    let route = path
+        .split('/')
         .map(|segment| {
             if segment.is_empty() {
                 String::new()
@@ -344,23 +348,25 @@ fn path_placeholder(path: &str) -> String {
             }
         })
         .collect::<Vec<_>>()
-        .join("/")
+        .join("/");
+    Cow::Owned(route)
 }
 
 /// Identifier-like words with digits (`blk_3886504906`, `user_42`, `req7f3a9`) are ids; short
 /// ones (`v1`, `ipv4`, `s3`, `http2`) are names.
-fn word_placeholder(word: &str) -> String {
+fn word_placeholder(word: &str) -> Cow<'_, str> {
     let digits = word.bytes().filter(u8::is_ascii_digit).count();
     if word.len() >= 6 && digits >= 2 {
-        "<id>".to_string()
+        Cow::Borrowed("<id>")
     } else {
-        word.to_string()
+        Cow::Borrowed(word)
     }
 }
 
 fn is_size_unit(unit: &str) -> bool {
+    let unit = unit.to_ascii_lowercase();
     matches!(
-        unit,
+        unit.as_str(),
         "kb" | "mb" | "gb" | "tb" | "kib" | "mib" | "gib" | "b" | "byte" | "bytes"
     )
 }
