@@ -172,7 +172,9 @@ fn first_match<'h>(lines: &[&'h str], pattern: &Regex) -> Option<(usize, Capture
     lines
         .iter()
         .enumerate()
-        .find_map(|(i, line)| pattern.captures(line).map(|c| (i, c)))
+        // `is_match` runs on the DFA; captures (slower) only for the line that matches.
+        .find(|(_, line)| pattern.is_match(line))
+        .and_then(|(i, line)| pattern.captures(line).map(|c| (i, c)))
 }
 
 fn frame(
@@ -215,6 +217,9 @@ fn kind_and_value(line: &str) -> (String, String) {
 /// An exception line that can stand alone: its name ends with Error/Exception/Throwable, so
 /// that ordinary `word: text` log lines are not taken for exceptions.
 fn is_exception_header(line: &str) -> bool {
+    if !EXCEPTION_LINE.is_match(line.trim_end()) {
+        return false;
+    }
     let Some(c) = EXCEPTION_LINE.captures(line.trim_end()) else {
         return false;
     };
