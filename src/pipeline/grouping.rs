@@ -7,7 +7,7 @@
 //! words, so `GET` and `POST`, `opened` and `closed` stay apart. The differing positions
 //! become `<*>`.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::normalize::{collapse_repeats, normalize_text};
 
@@ -17,12 +17,13 @@ pub const WILDCARD: &str = "<*>";
 /// Groups lines; `add` returns the cluster of each line.
 #[derive(Debug, Default)]
 pub struct LineGrouper {
-    /// Normalized text → cluster, so repeated shapes cost one hash lookup.
-    exact: HashMap<String, usize>,
+    /// Normalized text → cluster, so repeated shapes cost one hash lookup (Fx: the keys are
+    /// our own normalized text, not attacker-chosen map keys of a server).
+    exact: FxHashMap<String, usize>,
     /// Template tokens of each cluster.
     templates: Vec<Vec<String>>,
     /// Clusters by token count: only those can absorb a line.
-    by_len: HashMap<usize, Vec<usize>>,
+    by_len: FxHashMap<usize, Vec<usize>>,
 }
 
 impl LineGrouper {

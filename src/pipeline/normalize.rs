@@ -382,23 +382,31 @@ fn is_code_value(key: &str, value: &str) -> bool {
 
 /// HTTP status codes and codes after a code word ("SQLSTATE 23505", "errno 111") stay.
 fn is_kept_number(text: &str, start: usize, number: &str) -> bool {
+    // Look at the word just before the number, without copying the line.
     let before = text[..start]
-        .trim_end_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '=' | '[' | '(' | '#'))
-        .to_ascii_lowercase();
-    let previous_word = before
-        .rsplit(|c: char| !c.is_ascii_alphanumeric() && c != '/' && c != '.')
-        .next()
-        .unwrap_or("");
-    let after_code_word = CODE_WORDS.contains(&previous_word) || previous_word.starts_with("http/");
+        .trim_end_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '=' | '[' | '(' | '#'));
+    let word_start = before
+        .bytes()
+        .rposition(|b| !(b.is_ascii_alphanumeric() || b == b'/' || b == b'.'))
+        .map_or(0, |i| i + 1);
+    let previous_word = &before[word_start..];
+    let after_code_word = CODE_WORDS
+        .iter()
+        .any(|w| previous_word.eq_ignore_ascii_case(w))
+        || previous_word
+            .get(..5)
+            .is_some_and(|p| p.eq_ignore_ascii_case("http/"));
     let http_like = number.len() == 3
         && number
             .parse::<u16>()
             .is_ok_and(|c| (100..=599).contains(&c));
     if http_like {
-        let rest = text[start + number.len()..]
-            .trim_start()
-            .to_ascii_lowercase();
-        return after_code_word || REASON_PHRASES.iter().any(|p| rest.starts_with(p));
+        let rest = text[start + number.len()..].trim_start().as_bytes();
+        return after_code_word
+            || REASON_PHRASES.iter().any(|p| {
+                rest.get(..p.len())
+                    .is_some_and(|r| r.eq_ignore_ascii_case(p.as_bytes()))
+            });
     }
     after_code_word && number.len() <= 6 && !number.contains('.') && !number.starts_with('-')
 }

@@ -29,7 +29,13 @@ pub fn spans(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
                 at = end.max(at + 1);
                 return Some(span);
             }
-            at += 1;
+            // No token starts inside a word (every kind that can start there begins with a
+            // non-word byte): skip the rest of the word at once.
+            at = if is_word(bytes[at]) {
+                run(bytes, at + 1, is_word)
+            } else {
+                at + 1
+            };
         }
         None
     })
