@@ -382,18 +382,54 @@ impl Feature {
     }
 }
 
-/// A URL with its password replaced by `***`, safe to print.
+/// A URL with its password (and any secret-looking query value) replaced by `***`, safe to
+/// print.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
     };
-    let Some((userinfo, host)) = rest.split_once('@') else {
-        return url.to_string();
+    let mut out = match base.split_once("://") {
+        // The password ends at the LAST '@' of the authority (it may contain '@' itself).
+        Some((scheme, rest)) => {
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            let (authority, path) = rest.split_at(authority_end);
+            match authority.rsplit_once('@') {
+                Some((userinfo, host)) => match userinfo.split_once(':') {
+                    Some((user, _)) => format!("{scheme}://{user}:***@{host}{path}"),
+                    None => base.to_string(),
+                },
+                None => base.to_string(),
+            }
+        }
+        None => base.to_string(),
     };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_string(),
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if is_secret_key(key) => format!("{key}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
     }
+    out
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "key",
+        "sslpassword",
+    ]
+    .iter()
+    .any(|k| key.contains(k))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -554,6 +590,22 @@ mod tests {
         }
         let err = load(&[("DATABASE_URL", "mysql://app:hunter2@db/x")]).expect_err("invalid");
         assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn urls_are_redacted() {
+        for (url, printed) in [
+            ("postgres://u:p@ss@db/x", "postgres://u:***@db/x"),
+            (
+                "postgres://db/x?password=s3cret&sslmode=require",
+                "postgres://db/x?password=***&sslmode=require",
+            ),
+            ("postgres://u@db/x", "postgres://u@db/x"),
+            ("sqlite://signalbox.db", "sqlite://signalbox.db"),
+            ("http://loki:3100", "http://loki:3100"),
+        ] {
+            assert_eq!(redact_url(url), printed);
+        }
     }
 
     #[test]

@@ -88,7 +88,12 @@ fn describe() {
 /// Records every request's duration under its route template (never the raw path).
 pub async fn track(request: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = request.method().as_str().to_string();
+    // Only standard methods become label values: a client inventing methods must not
+    // create a new time series per request.
+    let method = match request.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD" | "OPTIONS") => m.to_string(),
+        _ => "other".to_string(),
+    };
     let route = request
         .extensions()
         .get::<MatchedPath>()

@@ -148,7 +148,14 @@ impl Application {
             served
         })
         .await;
-        self.store.close().await;
+        // Whatever did not finish in time is stopped, and closing the pool is bounded too.
+        background.shutdown().await;
+        if tokio::time::timeout(Duration::from_secs(2), self.store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database connections did not close in time");
+        }
         match drained {
             Ok(Ok(result)) => result,
             Ok(Err(join)) => Err(std::io::Error::other(join)),
@@ -173,7 +180,7 @@ fn sources(config: &Config) -> Vec<Arc<dyn PollSource>> {
 async fn retention(store: Store, days: u32, shutdown: CancellationToken) {
     loop {
         let cutoff = chrono::Utc::now() - chrono::Duration::days(i64::from(days));
-        match store.prune(cutoff).await {
+        match store.prune(cutoff, || shutdown.is_cancelled()).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(rows = n, "retention: deleted expired rows"),
             Err(e) => tracing::warn!(error = %e, "retention: delete failed; retrying later"),
@@ -208,6 +215,7 @@ pub fn router(state: AppState) -> Router {
             REQUEST_TIMEOUT,
         ))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(api::error::json_errors))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -18,13 +18,29 @@ pub fn frame_signature(exception: &Exception) -> Option<String> {
         .iter()
         .filter(|f| f.in_app && f.function.is_some())
         .map(|f| {
-            let location = f.module.as_deref().or(f.file.as_deref()).unwrap_or("");
+            // A file counts by its last two path segments: stable across deploy roots
+            // (/app, /srv/releases/42), distinct across modules (users/views.py vs
+            // orders/views.py). Hashes and numbers in names are normalized away.
+            let location = match (&f.module, &f.file) {
+                (Some(module), _) => module.clone(),
+                (None, Some(file)) => file_key(file),
+                (None, None) => String::new(),
+            };
             let function = f.function.as_deref().unwrap_or("");
-            // Anonymous functions and closures can carry numbers and addresses: drop them.
-            format!("{}:{}", normalize_text(location), normalize_text(function))
+            format!("{}:{}", normalize_text(&location), normalize_text(function))
         })
         .collect();
     (!frames.is_empty()).then(|| frames.join("\n"))
+}
+
+/// The last two segments of a file path.
+fn file_key(file: &str) -> String {
+    let segments: Vec<&str> = file
+        .rsplit(['/', '\\'])
+        .filter(|s| !s.is_empty())
+        .take(2)
+        .collect();
+    segments.into_iter().rev().collect::<Vec<_>>().join("/")
 }
 
 /// The fingerprint of a group (algorithm version [`ALGORITHM_VERSION`]): the exception type
@@ -65,6 +81,37 @@ mod tests {
         assert!(is_fingerprint(&fingerprint(
             "HTTP 500 at /api/foo user_id=*"
         )));
+    }
+
+    #[test]
+    fn frame_signatures_keep_the_file_not_the_deploy_root() {
+        use crate::model::{Exception, Frame};
+        let signature = |file: &str| {
+            let exception = Exception {
+                kind: "KeyError".into(),
+                value: String::new(),
+                frames: vec![Frame {
+                    file: Some(file.into()),
+                    function: Some("get".into()),
+                    line: Some(3),
+                    module: None,
+                    in_app: true,
+                }],
+            };
+            frame_signature(&exception)
+        };
+        assert_eq!(
+            signature("/app/users/views.py"),
+            signature("/srv/releases/42/users/views.py")
+        );
+        assert_ne!(
+            signature("/app/users/views.py"),
+            signature("/app/orders/views.py")
+        );
+        assert_eq!(
+            signature("/app/dist/main.3f2a9c1d.js"),
+            signature("/app/dist/main.77aa01bc.js")
+        );
     }
 
     #[test]

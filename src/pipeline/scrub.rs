@@ -22,7 +22,8 @@ static BUILTIN: LazyLock<Regex> = LazyLock::new(|| {
         r"(?P<urlcreds>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@]+:)(?P<urlpass>[^\s@/]+)(?P<at>@)".to_string(),
         r"(?P<apikey>\b(?:sk-ant-[A-Za-z0-9_-]{16,}|sk-(?:proj-)?[A-Za-z0-9_-]{20,}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|xox[abprs]-[A-Za-z0-9-]{10,}|(?:AKIA|ASIA)[0-9A-Z]{16}|AIza[0-9A-Za-z_-]{35}|glpat-[A-Za-z0-9_-]{20,}|npm_[A-Za-z0-9]{36}|SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}|(?:r|s)k_live_[A-Za-z0-9]{20,}))".to_string(),
         r"(?P<webhook>https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+)".to_string(),
-        format!(r#"(?P<kv>["']?\b{SECRET_KEY}["']?\s*[=:]\s*)(?P<kvval>(?:(?i:bearer|basic|token|digest)\s+)?(?:"[^"]*"|'[^']*'|[^\s,;&"'}}\])]+))"#),
+        // Also JSON inside a string, where the quotes are escaped: \"password\":\"…\".
+        format!(r#"(?P<kv>\\?["']?\b{SECRET_KEY}\\?["']?\s*[=:]\s*)(?P<kvval>(?:(?i:bearer|basic|token|digest)\s+)?(?:\\"(?:[^"\\]|\\[^"])*\\"|"[^"]*"|'[^']*'|[^\s,;&"'\\}}\])]+))"#),
         r"(?P<email>\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b)".to_string(),
         r"(?P<iban>\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?\b)".to_string(),
         r"(?P<card>\b\d(?:[ -]?\d){12,18}\b)".to_string(),
@@ -237,6 +238,8 @@ mod tests {
             ("RAILWAY_API_TOKEN=6f1c3b2a-0000-4a5b-9c8d-1234567890ab", "RAILWAY_API_TOKEN=<secret>"),
             (r#"{"password": "hunter 2", "user": "bob"}"#, r#"{"password": "<secret>", "user": "bob"}"#),
             ("client_secret: abc123", "client_secret: <secret>"),
+            (r#"body="{\"password\":\"hunter2\"}""#, r#"body="{\"password\":<secret>}""#),
+            (r#"password=\"hunter2\" next"#, r#"password=<secret> next"#),
             ("card 4111 1111 1111 1111 declined", "card <card> declined"),
             ("card 4111111111111112 declined", "card 4111111111111112 declined"),
             ("order 1234567890123 shipped", "order 1234567890123 shipped"),

@@ -1,7 +1,8 @@
 //! Log lines from a file or stdin (`signalbox ingest FILE|-`).
 
 use chrono::Utc;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, Lines};
+use chrono::{DateTime, Duration};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 use crate::model::Event;
 use crate::pipeline::multiline::{Assembler, AssemblerConfig};
@@ -12,7 +13,8 @@ use crate::pipeline::parse::{parse_line, LineContext};
 /// Each event of a named file gets a source id (`PATH#N`, its rank in the file), so ingesting
 /// the same file twice does not count its lines twice; stdin events get none.
 pub struct LineReader<R> {
-    lines: Lines<R>,
+    reader: R,
+    buffer: Vec<u8>,
     origin: Option<String>,
     service: Option<String>,
     number: u64,
@@ -26,7 +28,8 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
     /// service of lines that name none.
     pub fn new(reader: R, origin: Option<String>, service: Option<String>) -> Self {
         LineReader {
-            lines: reader.lines(),
+            reader,
+            buffer: Vec::new(),
             origin,
             service,
             number: 0,
@@ -46,14 +49,18 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
     pub async fn next_batch(&mut self, max: usize) -> std::io::Result<Vec<Event>> {
         let mut batch = Vec::new();
         while batch.len() < max && !self.done {
-            let Some(line) = self.lines.next_line().await? else {
+            self.buffer.clear();
+            if self.reader.read_until(b'\n', &mut self.buffer).await? == 0 {
                 self.done = true;
                 if let Some(last) = self.assembler.finish() {
                     self.emit(&last.text, &mut batch);
                 }
                 break;
-            };
+            }
             self.number += 1;
+            // A stray invalid byte costs one replacement character, not the whole ingest.
+            let line = String::from_utf8_lossy(&self.buffer);
+            let line = line.trim_end_matches(['\n', '\r']).to_string();
             if line.trim_start().starts_with('{') {
                 // A JSON line is a whole event; whatever trace was open ends here.
                 if let Some(open) = self.assembler.finish() {
@@ -62,7 +69,10 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
                 self.emit(&line, &mut batch);
                 continue;
             }
-            for assembled in self.assembler.push(Utc::now(), &line) {
+            // Line-numbered time, not the wall clock: how a file is cut into events must not
+            // depend on how fast it is read, or re-ingesting it would not find the same events.
+            let at = DateTime::UNIX_EPOCH + Duration::microseconds(self.number as i64);
+            for assembled in self.assembler.push(at, &line) {
                 self.emit(&assembled.text, &mut batch);
             }
         }
@@ -136,6 +146,15 @@ mod tests {
         );
         assert_eq!(events[1].source_id.as_deref(), Some("/x.log#2"));
         assert_eq!(events[1].service.as_deref(), Some("web"));
+    }
+
+    #[tokio::test]
+    async fn invalid_bytes_do_not_stop_the_read() {
+        let input: &[u8] = b"ERROR bad \xff byte\nINFO fine\n";
+        let mut reader = LineReader::new(input, None, None);
+        let events = reader.next_batch(10).await.expect("reads");
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0].message, "bad \u{fffd} byte");
     }
 
     #[tokio::test]

@@ -18,6 +18,16 @@ pub enum GroupSort {
     LastSeen,
 }
 
+impl GroupSort {
+    /// The first part of this order's cursors.
+    fn cursor_tag(self) -> &'static str {
+        match self {
+            GroupSort::Count => "c",
+            GroupSort::LastSeen => "l",
+        }
+    }
+}
+
 /// Filters and paging for the group list.
 #[derive(Debug, Clone, Default)]
 pub struct GroupQuery {
@@ -103,15 +113,22 @@ impl Store {
             sql.push(" AND first_seen <= ?", vec![Bind::Int(to_millis(until))]);
         }
         if let Some(text) = &q.text {
-            let pattern = format!("%{}%", text.to_lowercase().replace(['%', '_'], ""));
-            sql.push(" AND LOWER(template) LIKE ?", vec![Bind::Text(pattern)]);
+            let escaped = text
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            sql.push(
+                " AND LOWER(template) LIKE ? ESCAPE '\\'",
+                vec![Bind::Text(format!("%{escaped}%"))],
+            );
         }
         let column = match q.sort {
             GroupSort::Count => "occurrence_count",
             GroupSort::LastSeen => "last_seen",
         };
         if let Some(cursor) = &q.cursor {
-            let (value, fingerprint) = decode_group_cursor(cursor)?;
+            let (value, fingerprint) = decode_group_cursor(cursor, q.sort)?;
             sql.push(
                 &format!(" AND ({column} < ? OR ({column} = ? AND fingerprint > ?))"),
                 vec![Bind::Int(value), Bind::Int(value), Bind::Text(fingerprint)],
@@ -133,7 +150,7 @@ impl Store {
                     GroupSort::Count => g.occurrences,
                     GroupSort::LastSeen => to_millis(g.last_seen),
                 };
-                format!("{value}.{}", g.fingerprint)
+                format!("{}.{value}.{}", q.sort.cursor_tag(), g.fingerprint)
             })
         } else {
             None
@@ -318,8 +335,13 @@ impl Store {
     }
 
     /// Deletes raw logs, occurrences and seen ids older than `before`, a few thousand rows per
-    /// statement so that ingest never waits long. Returns the number of rows deleted.
-    pub async fn prune(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+    /// statement so that ingest never waits long, stopping early when `stop()` says so (a
+    /// shutdown). Returns the number of rows deleted.
+    pub async fn prune(
+        &self,
+        before: DateTime<Utc>,
+        stop: impl Fn() -> bool,
+    ) -> Result<u64, StoreError> {
         const CHUNK: i64 = 5_000;
         let cutoff = to_millis(before);
         let statements = [
@@ -337,7 +359,7 @@ impl Store {
                     .await?
                     .rows_affected();
                 total += deleted;
-                if deleted < CHUNK as u64 {
+                if deleted < CHUNK as u64 || stop() {
                     break;
                 }
                 tokio::task::yield_now().await;
@@ -347,9 +369,14 @@ impl Store {
     }
 }
 
-/// Splits a group-list cursor `VALUE.FINGERPRINT`.
-fn decode_group_cursor(cursor: &str) -> Result<(i64, String), StoreError> {
-    let (value, fingerprint) = cursor.split_once('.').ok_or(StoreError::InvalidCursor)?;
+/// Splits a group-list cursor `SORT.VALUE.FINGERPRINT`; a cursor of another sort order is
+/// invalid (its values would page wrongly).
+fn decode_group_cursor(cursor: &str, sort: GroupSort) -> Result<(i64, String), StoreError> {
+    let (tag, rest) = cursor.split_once('.').ok_or(StoreError::InvalidCursor)?;
+    if tag != sort.cursor_tag() {
+        return Err(StoreError::InvalidCursor);
+    }
+    let (value, fingerprint) = rest.split_once('.').ok_or(StoreError::InvalidCursor)?;
     let value = value
         .parse::<i64>()
         .map_err(|_| StoreError::InvalidCursor)?;
@@ -382,11 +409,18 @@ mod tests {
     fn group_cursors() {
         let fp = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
         assert_eq!(
-            decode_group_cursor(&format!("42.{fp}")).ok(),
+            decode_group_cursor(&format!("c.42.{fp}"), GroupSort::Count).ok(),
             Some((42, fp.to_string()))
         );
-        for bad in ["", "42", "x.y", &format!("x.{fp}"), "42.abc"] {
-            assert!(decode_group_cursor(bad).is_err(), "{bad}");
+        for bad in [
+            "",
+            "42",
+            "c.x.y",
+            &format!("c.x.{fp}"),
+            "c.42.abc",
+            &format!("l.42.{fp}"),
+        ] {
+            assert!(decode_group_cursor(bad, GroupSort::Count).is_err(), "{bad}");
         }
     }
 }

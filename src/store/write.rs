@@ -1,7 +1,7 @@
 //! The write path: a batch of processed events, and optionally a source cursor, in one
 //! transaction. Counters are maintained here so that reads never scan raw rows.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use sqlx::{Any, Transaction};
 
@@ -51,8 +51,10 @@ impl Store {
     ) -> Result<WriteSummary, StoreError> {
         let mut tx = self.pool().begin().await?;
         let mut summary = WriteSummary::default();
-        let mut line_counts: HashMap<(i64, &str, Level), i64> = HashMap::new();
-        let mut group_minutes: HashMap<(&str, i64), i64> = HashMap::new();
+        // Ordered maps: concurrent writers (two replicas, the server and `signalbox ingest`)
+        // upsert shared counter rows in the same order, so Postgres never sees a deadlock.
+        let mut line_counts: BTreeMap<(i64, &str, Level), i64> = BTreeMap::new();
+        let mut group_minutes: BTreeMap<(&str, i64), i64> = BTreeMap::new();
         let mut groups: Vec<(&str, GroupDelta)> = Vec::new();
         let mut grouped: Vec<&Processed> = Vec::new();
 
@@ -65,7 +67,8 @@ impl Store {
                 )
                 .bind(&event.source)
                 .bind(id)
-                .bind(to_millis(event.timestamp))
+                // Receipt time: retention must not forget the id of an old event just read.
+                .bind(to_millis(chrono::Utc::now()))
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -114,7 +117,8 @@ impl Store {
             }
         }
 
-        // Groups first: occurrences reference them.
+        // Groups first: occurrences reference them. Sorted, for the same reason as the counters.
+        groups.sort_by(|a, b| a.0.cmp(b.0));
         for (fingerprint, delta) in &groups {
             if upsert_group(&mut tx, fingerprint, delta).await? {
                 summary.new_groups.push(fingerprint.to_string());

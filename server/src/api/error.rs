@@ -23,6 +23,12 @@ pub enum ApiError {
     Unauthorized,
     #[error("{0}")]
     Conflict(String),
+    #[error("this method is not allowed here; see /api/openapi.json")]
+    MethodNotAllowed,
+    #[error("the request took longer than the server allows")]
+    Timeout,
+    #[error("the request body is larger than the server accepts")]
+    PayloadTooLarge,
     #[error("the database is unavailable")]
     Unavailable(#[source] StoreError),
 }
@@ -47,6 +53,9 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
         }
     }
@@ -110,4 +119,28 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
 /// Any path under /api that no route serves.
 pub async fn not_found() -> ApiError {
     ApiError::NotFound("no such API endpoint; see /api/openapi.json".into())
+}
+
+/// Errors made outside the handlers (method routing, the timeout and body-limit layers) get
+/// the same JSON body as the handlers' own errors, for every path under /api.
+pub async fn json_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let is_api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_api || is_json {
+        return response;
+    }
+    match response.status() {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed.into_response(),
+        StatusCode::REQUEST_TIMEOUT => ApiError::Timeout.into_response(),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge.into_response(),
+        _ => response,
+    }
 }

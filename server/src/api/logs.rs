@@ -92,17 +92,19 @@ pub fn parse_range(field: &str, text: &str) -> Result<Duration, ApiError> {
     let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (number, unit) = text.split_at(split);
     let n: i64 = number.parse().map_err(|_| bad())?;
-    let window = match unit {
-        "s" => Duration::seconds(n),
-        "m" => Duration::minutes(n),
-        "h" => Duration::hours(n),
-        "d" => Duration::days(n),
+    let unit_seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
         _ => return Err(bad()),
     };
-    if n == 0 || window > Duration::days(30) {
+    // Checked before a Duration exists: chrono panics on out-of-range durations.
+    let seconds = n.checked_mul(unit_seconds).ok_or_else(bad)?;
+    if seconds <= 0 || seconds > 30 * 86_400 {
         return Err(bad());
     }
-    Ok(window)
+    Ok(Duration::seconds(seconds))
 }
 
 fn parse_time(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {

@@ -157,6 +157,9 @@ async fn unknown_things_are_json_404s() {
         assert_eq!(error_code(&body), "not_found", "{path}");
     }
     assert_eq!(app.get("/no/such/page").await.status().as_u16(), 404);
+    // A known path with the wrong method: a JSON 405.
+    let (status, body) = app.get_json("/api/logs/crawl").await;
+    assert_eq!((status, error_code(&body)), (405, "method_not_allowed"));
     let page = app
         .get(&format!("/errors/{unknown}"))
         .await

@@ -224,6 +224,10 @@ async fn oversized_bodies_are_refused() {
     let n = stream.read(&mut head).await.expect("an answer");
     let status_line = String::from_utf8_lossy(&head[..n]).to_string();
     assert!(status_line.starts_with("HTTP/1.1 413"), "{status_line}");
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest).await;
+    let answer = format!("{status_line}{}", String::from_utf8_lossy(&rest));
+    assert!(answer.contains(r#""code":"payload_too_large""#), "{answer}");
     // The server keeps working.
     assert_eq!(app.get("/health").await.status().as_u16(), 200);
 }
