@@ -57,6 +57,10 @@ pub struct Config {
     pub grouping_rules: Vec<GroupingRule>,
     /// `FINGERPRINT_SCOPE=service`: the same error in two services is two groups.
     pub scope_by_service: bool,
+    /// Base URL clients reach Signalbox at (the host part of DSNs).
+    pub public_url: String,
+    /// Events per minute one project may push before it gets 429s.
+    pub ingest_rate_limit: u64,
 }
 
 /// One documented variable: the README's configuration table is checked against this list.
@@ -241,6 +245,13 @@ impl Config {
                     message,
                 })?,
             },
+            public_url: String::new(),
+            ingest_rate_limit: parse_number(
+                "INGEST_RATE_LIMIT",
+                get("INGEST_RATE_LIMIT"),
+                6000,
+                1..=100_000_000,
+            )?,
             scope_by_service: match get("FINGERPRINT_SCOPE").as_deref() {
                 None | Some("global") => false,
                 Some("service") => true,
@@ -252,6 +263,20 @@ impl Config {
                     ))
                 }
             },
+        };
+        let mut config = config;
+        config.public_url = match get("SIGNALBOX_PUBLIC_URL") {
+            Some(url) if url.starts_with("http://") || url.starts_with("https://") => {
+                url.trim_end_matches('/').to_string()
+            }
+            Some(url) => {
+                return Err(invalid(
+                    "SIGNALBOX_PUBLIC_URL",
+                    &url,
+                    "expected an http:// or https:// URL",
+                ))
+            }
+            None => format!("http://localhost:{}", config.port),
         };
         if config.loki_enabled && config.loki_url.is_none() {
             return Err(ConfigError {
@@ -359,6 +384,8 @@ impl fmt::Debug for Config {
                     .collect::<Vec<_>>(),
             )
             .field("scope_by_service", &self.scope_by_service)
+            .field("public_url", &self.public_url)
+            .field("ingest_rate_limit", &self.ingest_rate_limit)
             .finish()
     }
 }

@@ -491,3 +491,27 @@ pub struct Stats {
     /// Per-minute counts over the window, oldest first, minutes without lines omitted.
     pub per_minute: Vec<MinuteBucket>,
 }
+
+/// A project sending events straight to Signalbox; its public key authenticates it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct Project {
+    pub id: i64,
+    pub name: String,
+    /// The key of the project's DSN (`http://KEY@host/ID`).
+    pub public_key: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Project {
+    /// The Sentry DSN of the project for a Signalbox reachable at `public_url`.
+    pub fn dsn(&self, public_url: &str) -> String {
+        let (scheme, host) = public_url.split_once("://").unwrap_or(("http", public_url));
+        format!(
+            "{scheme}://{}@{}/{}",
+            self.public_key,
+            host.trim_end_matches('/'),
+            self.id
+        )
+    }
+}

@@ -489,6 +489,38 @@ async fn crawl_runs_are_recorded(store: Store) {
     );
 }
 
+async fn projects_and_keys(store: Store) {
+    let fixed = store
+        .create_project(
+            "checkout",
+            Some(42),
+            Some("0123456789abcdef0123456789abcdef"),
+        )
+        .await
+        .expect("create");
+    assert_eq!(
+        (fixed.id, fixed.public_key.as_str()),
+        (42, "0123456789abcdef0123456789abcdef")
+    );
+    let generated = store
+        .create_project("web", None, None)
+        .await
+        .expect("create");
+    assert_eq!(generated.public_key.len(), 32);
+    assert_ne!(generated.id, 42);
+    assert!(
+        store.create_project("web", None, None).await.is_err(),
+        "names are unique"
+    );
+    assert_eq!(store.project(42).await.expect("read"), Some(fixed.clone()));
+    assert_eq!(store.project(7).await.expect("read"), None);
+    assert_eq!(store.projects().await.expect("list").len(), 2);
+    assert_eq!(
+        fixed.dsn("https://signalbox.example.com/"),
+        "https://0123456789abcdef0123456789abcdef@signalbox.example.com/42"
+    );
+}
+
 // ---- the runner --------------------------------------------------------------------------
 
 type Case = fn(Store) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
@@ -508,6 +540,7 @@ const CASES: &[(&str, Case)] = cases![
     resolved_groups_reopen_on_a_new_occurrence,
     retention_keeps_groups_and_counts,
     crawl_runs_are_recorded,
+    projects_and_keys,
 ];
 
 #[tokio::test]

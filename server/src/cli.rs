@@ -38,9 +38,24 @@ pub enum Command {
     Migrate,
     /// Validate the configuration, print it with secrets hidden, and exit.
     CheckConfig,
+    /// Projects that send events with a Sentry SDK (or the JSON push API).
+    #[command(subcommand)]
+    Project(ProjectCommand),
     /// Benchmarks that print the figures the README reports.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+/// `signalbox project …`.
+#[derive(Debug, Subcommand)]
+pub enum ProjectCommand {
+    /// Create a project and print its DSN (give it to the app's Sentry SDK).
+    Create {
+        /// Project name, usually the service's.
+        name: String,
+    },
+    /// List the projects and their DSNs.
+    List,
 }
 
 /// `signalbox bench …`.
@@ -178,6 +193,29 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
                 store.backend().as_str()
             );
             store.close().await;
+            Ok(())
+        }
+        Command::Project(command) => {
+            let store = Store::open(&config.database_url)
+                .await
+                .map_err(|e| e.to_string())?;
+            let result = match command {
+                ProjectCommand::Create { name } => store
+                    .create_project(name.trim(), None, None)
+                    .await
+                    .map(|p| vec![p])
+                    .map_err(|e| format!("project '{name}': {e}")),
+                ProjectCommand::List => store.projects().await.map_err(|e| e.to_string()),
+            };
+            store.close().await;
+            for project in result? {
+                println!(
+                    "{}\t{}\t{}",
+                    project.id,
+                    project.name,
+                    project.dsn(&config.public_url)
+                );
+            }
             Ok(())
         }
         Command::Bench(BenchCommand::Loghub { dir, out }) => {

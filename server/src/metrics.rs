@@ -58,6 +58,10 @@ fn describe() {
         "signalbox_source_polls_total",
         "Source polls, by source and outcome."
     );
+    describe_counter!(
+        "signalbox_ingest_rejected_total",
+        "Pushed events refused, by reason."
+    );
     describe_gauge!("signalbox_groups", "Error groups in the store, by level.");
     describe_gauge!(
         "signalbox_db_pool_connections",

@@ -13,6 +13,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use signalbox::config::Config;
 use signalbox::monitor::{Monitor, MonitorHandle};
+use signalbox::pipeline::Pipeline;
 use signalbox::sources::demo::DemoSource;
 use signalbox::sources::PollSource;
 use signalbox::store::{Store, StoreError};
@@ -43,6 +44,10 @@ pub struct AppState {
     pub monitor: Option<MonitorHandle>,
     pub started: Instant,
     pub leptos_options: LeptosOptions,
+    /// The pipeline every pushed or polled event goes through.
+    pub pipeline: Arc<Pipeline>,
+    /// Per-project ingest rate limits.
+    pub ingest_limits: Arc<api::ingest::RateLimiter>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -86,9 +91,9 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr, source })?;
         let port = listener.local_addr().map_or(config.port, |a| a.port());
 
+        let pipeline = Arc::new(config.pipeline());
         let (monitor, handle) = if config.monitoring_enabled {
-            let pipeline = Arc::new(config.pipeline());
-            let (monitor, handle) = Monitor::new(store.clone(), pipeline, sources(&config));
+            let (monitor, handle) = Monitor::new(store.clone(), pipeline.clone(), sources(&config));
             (Some(monitor), Some(handle))
         } else {
             (None, None)
@@ -106,6 +111,8 @@ impl Application {
             monitor: handle,
             started: Instant::now(),
             leptos_options,
+            pipeline,
+            ingest_limits: Arc::default(),
         };
         Ok(Application {
             listener,
@@ -192,14 +199,13 @@ async fn retention(store: Store, days: u32, shutdown: CancellationToken) {
     }
 }
 
-/// Every route: JSON API, health, metrics, the UI and its static files.
+/// Every route: JSON API, ingest, health, metrics, the UI and its static files.
 pub fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
     let store = state.store.clone();
     let routes = generate_route_list(app::App);
-    Router::new()
-        .merge(api::router())
-        .route("/metrics", get(metrics::render))
+    let small_bodies = RequestBodyLimitLayer::new(MAX_BODY_BYTES);
+    let ui = Router::new()
         .leptos_routes_with_context(
             &state,
             routes,
@@ -209,12 +215,18 @@ pub fn router(state: AppState) -> Router {
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))
+        .layer(small_bodies);
+    // Ingest has its own, larger body limit; everything else takes small bodies.
+    Router::new()
+        .merge(api::router().layer(small_bodies))
+        .merge(api::ingest::router())
+        .route("/metrics", get(metrics::render))
+        .merge(ui)
         .layer(middleware::from_fn(metrics::track))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(middleware::from_fn(api::error::json_errors))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -197,7 +197,7 @@ fn migrate_then_sigterm_exits_zero_quickly() {
     let db = format!("sqlite://{}/s.db", dir.path().display());
     let out = signalbox(&["migrate"], &[("DATABASE_URL", &db)]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied: 2"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("migrations applied: 3"));
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

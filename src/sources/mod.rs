@@ -5,6 +5,7 @@
 
 pub mod demo;
 pub mod file;
+pub mod sentry;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -21,6 +21,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0002_classification.sql"),
         include_str!("../../migrations/postgres/0002_classification.sql"),
     ),
+    (
+        3,
+        "projects",
+        include_str!("../../migrations/sqlite/0003_projects.sql"),
+        include_str!("../../migrations/postgres/0003_projects.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -5,6 +5,7 @@
 //! has its own migrations folder for the few DDL differences.
 
 mod migrations;
+mod projects;
 mod queries;
 mod write;
 

@@ -23,6 +23,10 @@ pub enum ApiError {
     Unauthorized,
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    IngestUnauthorized(String),
+    #[error("too many events for this project; retry in {0} s")]
+    RateLimited(i64),
     #[error("this method is not allowed here; see /api/openapi.json")]
     MethodNotAllowed,
     #[error("the request took longer than the server allows")]
@@ -53,6 +57,8 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::IngestUnauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Timeout => (StatusCode::REQUEST_TIMEOUT, "timeout"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
@@ -116,12 +122,7 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     }
 }
 
-/// Any path under /api that no route serves.
-pub async fn not_found() -> ApiError {
-    ApiError::NotFound("no such API endpoint; see /api/openapi.json".into())
-}
-
-/// Errors made outside the handlers (method routing, the timeout and body-limit layers) get
+/// Errors made outside the handlers (routing, the timeout and body-limit layers) get
 /// the same JSON body as the handlers' own errors, for every path under /api.
 pub async fn json_errors(
     request: axum::extract::Request,
@@ -138,6 +139,10 @@ pub async fn json_errors(
         return response;
     }
     match response.status() {
+        // No route: the UI's fallback answered with an HTML page.
+        StatusCode::NOT_FOUND => {
+            ApiError::NotFound("no such API endpoint; see /api/openapi.json".into()).into_response()
+        }
         StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed.into_response(),
         StatusCode::REQUEST_TIMEOUT => ApiError::Timeout.into_response(),
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge.into_response(),

@@ -2,10 +2,11 @@
 
 pub mod error;
 pub mod grouping;
+pub mod ingest;
 pub mod logs;
+pub mod projects;
 
 use axum::http::{header, HeaderMap};
-use axum::routing::any;
 use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -48,16 +49,15 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(logs::stats))
         .routes(routes!(logs::crawl))
         .routes(routes!(grouping::list_rules))
+        .routes(routes!(projects::list_projects, projects::create_project))
         .routes(routes!(health::liveness))
         .routes(routes!(health::readiness))
         .routes(routes!(health::detailed))
         .split_for_parts();
-    router
-        .route(
-            "/api/openapi.json",
-            axum::routing::get(move || async move { Json(openapi) }),
-        )
-        .route("/api/{*rest}", any(error::not_found))
+    router.route(
+        "/api/openapi.json",
+        axum::routing::get(move || async move { Json(openapi) }),
+    )
 }
 
 /// Checks the admin token when one is configured.
