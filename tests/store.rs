@@ -514,6 +514,14 @@ async fn projects_and_keys(store: Store) {
     );
     assert_eq!(store.project(42).await.expect("read"), Some(fixed.clone()));
     assert_eq!(store.project(7).await.expect("read"), None);
+    assert_eq!(
+        store
+            .project_by_key("0123456789abcdef0123456789abcdef")
+            .await
+            .expect("read"),
+        Some(fixed.clone())
+    );
+    assert_eq!(store.project_by_key("nope").await.expect("read"), None);
     assert_eq!(store.projects().await.expect("list").len(), 2);
     assert_eq!(
         fixed.dsn("https://signalbox.example.com/"),

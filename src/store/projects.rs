@@ -62,6 +62,15 @@ impl Store {
         row.as_ref().map(project_from_row).transpose()
     }
 
+    /// The project whose public key is `key`.
+    pub async fn project_by_key(&self, key: &str) -> Result<Option<Project>, StoreError> {
+        let row = sqlx::query("SELECT * FROM projects WHERE public_key = $1")
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(project_from_row).transpose()
+    }
+
     /// Every project, oldest first.
     pub async fn projects(&self) -> Result<Vec<Project>, StoreError> {
         let rows = sqlx::query("SELECT * FROM projects ORDER BY id")

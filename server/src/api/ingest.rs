@@ -1,5 +1,6 @@
-//! Push ingest: Sentry SDKs (`/api/{project}/envelope/`, legacy `/api/{project}/store/`).
-//! Bodies may be gzip, deflate, br or zstd encoded (decoded by the layer in [`router`]).
+//! Push ingest: Sentry SDKs (`/api/{project}/envelope/`, legacy `/api/{project}/store/`) and
+//! plain JSON (`/api/ingest`). Bodies may be gzip, deflate, br or zstd encoded (decoded by the
+//! layer in [`router`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -66,6 +67,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/{project_id}/envelope/", post(envelope))
         .route("/api/{project_id}/store/", post(store))
+        .route("/api/ingest", post(push))
         .layer(RequestDecompressionLayer::new())
         .layer(RequestBodyLimitLayer::new(MAX_INGEST_BYTES))
 }
@@ -110,6 +112,126 @@ async fn store(
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     accept(&state, &project, vec![event], id).await
+}
+
+/// Most events one `/api/ingest` request may carry.
+pub const MAX_PUSH_EVENTS: usize = 10_000;
+
+/// Reply of `/api/ingest`.
+#[derive(Serialize)]
+struct Pushed {
+    accepted: usize,
+    duplicates: usize,
+}
+
+/// `POST /api/ingest`: a JSON object, an array of them, or JSON lines; each object is read
+/// like a JSON log line (`level`, `message`/`msg`, `time`, `error`, `stack`, `service`, …).
+/// The project key goes in `X-Signalbox-Key`.
+async fn push(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let key = headers.get("x-signalbox-key").and_then(|v| v.to_str().ok());
+    let Some(key) = key else {
+        return Err(ApiError::IngestUnauthorized(
+            "missing X-Signalbox-Key header (a project's key)".into(),
+        ));
+    };
+    let project = state
+        .store
+        .project_by_key(key)
+        .await?
+        .ok_or_else(|| ApiError::IngestUnauthorized("no project has this key".into()))?;
+    let bytes = read_body(body).await?;
+    let events = push_events(&bytes, &project.name)?;
+    let count = events.len() as u64;
+    if let Err(wait) = state.ingest_limits.check(
+        project.id,
+        count.max(1),
+        state.config.ingest_rate_limit,
+        Utc::now().timestamp(),
+    ) {
+        return Ok(rate_limited(wait));
+    }
+    let summary = store_events(&state.store, &state.pipeline, "push", events, None).await?;
+    Ok(Json(Pushed {
+        accepted: summary.accepted,
+        duplicates: summary.duplicates,
+    })
+    .into_response())
+}
+
+/// The events of a push body, or a 400 naming the first bad line.
+fn push_events(bytes: &[u8], service: &str) -> Result<Vec<Event>, ApiError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| ApiError::BadRequest("body: not UTF-8 text".into()))?;
+    let ctx = signalbox::pipeline::parse::LineContext {
+        source: "push".into(),
+        service: Some(service.to_string()),
+        received_at: Utc::now(),
+    };
+    let objects: Vec<String> = match serde_json::from_str::<serde_json::Value>(text.trim()) {
+        Ok(serde_json::Value::Array(items)) => items.iter().map(|v| v.to_string()).collect(),
+        Ok(value @ serde_json::Value::Object(_)) => vec![value.to_string()],
+        Ok(_) => {
+            return Err(ApiError::BadRequest(
+                "body: expected a JSON object, an array of objects or JSON lines".into(),
+            ))
+        }
+        Err(_) => text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect(),
+    };
+    if objects.len() > MAX_PUSH_EVENTS {
+        return Err(ApiError::BadRequest(format!(
+            "body: {} events, at most {MAX_PUSH_EVENTS} per request",
+            objects.len()
+        )));
+    }
+    objects
+        .iter()
+        .enumerate()
+        .map(|(i, line)| {
+            let is_object = matches!(
+                serde_json::from_str::<serde_json::Value>(line),
+                Ok(serde_json::Value::Object(_))
+            );
+            if !is_object {
+                return Err(ApiError::BadRequest(format!(
+                    "event {}: not a JSON object",
+                    i + 1
+                )));
+            }
+            let mut event = signalbox::pipeline::parse::parse_line(line, &ctx)
+                .ok_or_else(|| ApiError::BadRequest(format!("event {}: empty", i + 1)))?;
+            // A client-supplied id makes retries safe.
+            event.source_id = serde_json::from_str::<serde_json::Value>(line)
+                .ok()
+                .and_then(|v| {
+                    v.get("id")
+                        .or_else(|| v.get("event_id"))
+                        .and_then(|x| x.as_str())
+                        .map(str::to_string)
+                });
+            Ok(event)
+        })
+        .collect()
+}
+
+fn rate_limited(wait: i64) -> Response {
+    metrics::counter!("signalbox_ingest_rejected_total", "reason" => "rate_limited").increment(1);
+    let mut response = ApiError::RateLimited(wait).into_response();
+    let headers = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+        headers.insert(header::RETRY_AFTER, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("{wait}::project")) {
+        headers.insert("x-sentry-rate-limits", v);
+    }
+    response
 }
 
 async fn read_body(body: Body) -> Result<axum::body::Bytes, ApiError> {

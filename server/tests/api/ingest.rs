@@ -286,3 +286,63 @@ async fn projects_are_created_with_a_dsn() {
         .expect("sent");
     assert_eq!(bad.status().as_u16(), 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_push_accepts_objects_arrays_and_lines() {
+    let app = app_with_project(&[]).await;
+    let push = |body: &'static str, key: Option<&str>| {
+        let mut builder = app.client.post(app.url("/api/ingest")).body(body);
+        if let Some(key) = key {
+            builder = builder.header("X-Signalbox-Key", key);
+        }
+        builder.send()
+    };
+    let cases: [(&'static str, u16, usize); 3] = [
+        (r#"{"level":"error","msg":"charge failed","error":"card declined","id":"a1"}"#, 200, 1),
+        (r#"[{"level":"error","message":"boom 1"},{"level":"info","message":"ok"}]"#, 200, 2),
+        ("{\"level\":\"error\",\"message\":\"boom 2\"}\n{\"level\":\"warn\",\"message\":\"slow\"}\n", 200, 2),
+    ];
+    for (body, status, accepted) in cases {
+        let response = push(body, Some(KEY)).await.expect("sent");
+        assert_eq!(response.status().as_u16(), status, "{body}");
+        let reply: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(reply["accepted"], accepted, "{body}");
+    }
+    // The same id again is a duplicate.
+    let again: serde_json::Value = push(cases[0].0, Some(KEY))
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (again["accepted"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(1))
+    );
+    let (_, groups) = app.get_json("/api/logs/errors").await;
+    let templates: Vec<&str> = groups["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g["template"].as_str())
+        .collect();
+    assert!(
+        templates.contains(&"charge failed: card declined"),
+        "{templates:?}"
+    );
+    assert!(templates.contains(&"boom <num>"), "{templates:?}");
+    assert_eq!(groups["items"][0]["service"], "fixture-app");
+
+    for (body, key, status) in [
+        (r#"{"message":"x"}"#, None, 401),
+        (r#"{"message":"x"}"#, Some("wrong"), 401),
+        ("42", Some(KEY), 400),
+        ("{\"message\":\"x\"}\nnot json\n", Some(KEY), 400),
+    ] {
+        assert_eq!(
+            push(body, key).await.expect("sent").status().as_u16(),
+            status,
+            "{body} {key:?}"
+        );
+    }
+}
