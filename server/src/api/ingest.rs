@@ -68,6 +68,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/{project_id}/envelope/", post(envelope))
         .route("/api/{project_id}/store/", post(store))
         .route("/api/ingest", post(push))
+        .route("/v1/logs", post(otlp_logs))
         .layer(RequestDecompressionLayer::new())
         .layer(RequestBodyLimitLayer::new(MAX_INGEST_BYTES))
 }
@@ -112,6 +113,57 @@ async fn store(
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     accept(&state, &project, vec![event], id).await
+}
+
+/// `POST /v1/logs`: OTLP/HTTP logs, protobuf or JSON; the project key in `X-Signalbox-Key`.
+async fn otlp_logs(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let project = project_of_key(&state, &headers).await?;
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let bytes = read_body(body).await?;
+    let request = signalbox::sources::otlp::decode(&bytes, json)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let events = signalbox::sources::otlp::events(&request, &project.name, Utc::now());
+    if let Err(wait) = state.ingest_limits.check(
+        project.id,
+        (events.len() as u64).max(1),
+        state.config.ingest_rate_limit,
+        Utc::now().timestamp(),
+    ) {
+        return Ok(rate_limited(wait));
+    }
+    store_events(&state.store, &state.pipeline, "otlp", events, None).await?;
+    // An empty ExportLogsServiceResponse: full success.
+    Ok(if json {
+        ([(header::CONTENT_TYPE, "application/json")], "{}").into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, "application/x-protobuf")],
+            Vec::<u8>::new(),
+        )
+            .into_response()
+    })
+}
+
+/// The project whose key is in `X-Signalbox-Key`.
+async fn project_of_key(state: &AppState, headers: &HeaderMap) -> Result<Project, ApiError> {
+    let key = headers.get("x-signalbox-key").and_then(|v| v.to_str().ok());
+    let Some(key) = key else {
+        return Err(ApiError::IngestUnauthorized(
+            "missing X-Signalbox-Key header (a project's key)".into(),
+        ));
+    };
+    state
+        .store
+        .project_by_key(key)
+        .await?
+        .ok_or_else(|| ApiError::IngestUnauthorized("no project has this key".into()))
 }
 
 /// Most events one `/api/ingest` request may carry.

@@ -346,3 +346,34 @@ async fn json_push_accepts_objects_arrays_and_lines() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_otlp_capture_is_accepted() {
+    let app = app_with_project(&[]).await;
+    let otlp: Vec<Capture> = captures()
+        .into_iter()
+        .filter(|c| c.meta["request"]["path"] == "/v1/logs")
+        .collect();
+    assert_eq!(otlp.len(), 4, "protobuf and JSON, gzip and plain");
+    for capture in &otlp {
+        let (status, body) = replay(&app, capture).await;
+        assert_eq!(status, 200, "{}: {body}", capture.name);
+    }
+    let (_, groups) = app
+        .get_json("/api/logs/errors?service=fixture-billing")
+        .await;
+    let group = &groups["items"][0];
+    assert_eq!(group["error_type"], "PaymentError", "{groups}");
+    assert_eq!(group["occurrences"], 4, "one error record per capture");
+    let (status, _) = app.get_json("/api/logs/errors?limit=1").await;
+    assert_eq!(status, 200);
+    let garbage = app
+        .client
+        .post(app.url("/v1/logs"))
+        .header("X-Signalbox-Key", KEY)
+        .body("\u{1}garbage")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(garbage.status().as_u16(), 400);
+}
