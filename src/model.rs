@@ -515,3 +515,36 @@ impl Project {
         )
     }
 }
+
+/// A field an error's group can be split by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum SplitField {
+    Service,
+    Environment,
+    Deployment,
+    /// The file of the innermost in-app frame.
+    Path,
+}
+
+/// What a matching rule does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum RuleAction {
+    /// Every matching error joins one group with this key.
+    Fingerprint(String),
+    /// The normal group is split by this field.
+    SplitBy(SplitField),
+}
+
+/// A rule as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct RuleView {
+    pub name: String,
+    /// Field → regular expression, for each field the rule matches on.
+    pub matches: std::collections::BTreeMap<String, String>,
+    pub action: RuleAction,
+}

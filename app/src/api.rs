@@ -2,7 +2,7 @@
 //! provided as context; in the browser they become HTTP calls.
 
 use leptos::prelude::*;
-use signalbox::model::{Group, Occurrence, Page, Stats};
+use signalbox::model::{Group, Occurrence, Page, RuleView, Stats};
 
 /// The most occurrences one page of the group view shows.
 pub const OCCURRENCES_PER_PAGE: u32 = 50;
@@ -58,4 +58,15 @@ pub async fn occurrences(
             signalbox::store::StoreError::InvalidCursor => ServerFnError::new("invalid cursor"),
             other => failed(other),
         })
+}
+
+/// The custom grouping rules in force, provided by the server as context.
+#[cfg(feature = "ssr")]
+#[derive(Clone, Debug, Default)]
+pub struct RulesInForce(pub Vec<RuleView>);
+
+/// The custom grouping rules (`GROUPING_RULES`), first match wins.
+#[server]
+pub async fn grouping_rules() -> Result<Vec<RuleView>, ServerFnError> {
+    Ok(use_context::<RulesInForce>().unwrap_or_default().0)
 }

@@ -43,6 +43,7 @@ pub fn App() -> impl IntoView {
                 <A href="/" attr:class="brand">"Signalbox"</A>
                 <nav>
                     <A href="/">"System Health"</A>
+                    <A href="/grouping">"Grouping"</A>
                     <a href="/api/openapi.json">"API"</a>
                     <a href="/health/detailed">"Status"</a>
                 </nav>
@@ -52,6 +53,7 @@ pub fn App() -> impl IntoView {
                     // Async: the server waits for the data, so pages are complete HTML
                     // before the wasm loads (and without JavaScript at all).
                     <Route path=StaticSegment("") view=pages::SystemHealth ssr=SsrMode::Async />
+                    <Route path=path!("/grouping") view=pages::Grouping ssr=SsrMode::Async />
                     <Route
                         path=path!("/errors/:fingerprint")
                         view=pages::GroupPage

@@ -240,6 +240,68 @@ fn OccurrenceTable(items: Vec<Occurrence>) -> impl IntoView {
     }
 }
 
+/// `/grouping`: the custom grouping rules in force.
+#[component]
+pub fn Grouping() -> impl IntoView {
+    let rules = Resource::new(|| (), |_| api::grouping_rules());
+    view! {
+        <h1>"Grouping rules"</h1>
+        <p class="muted">
+            "Errors are grouped by exception type and in-app stack frames, else by their normalized message. "
+            "These rules (from " <code>"GROUPING_RULES"</code> ") override that; the first match wins."
+        </p>
+        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match rules.await {
+                    Ok(list) if list.is_empty() => view! {
+                        <p class="empty">"No custom rules. Example: "
+                            <code>{r#"GROUPING_RULES='[{"name":"db down","message":"could not connect","fingerprint":"database-unreachable"}]'"#}</code>
+                        </p>
+                    }.into_any(),
+                    Ok(list) => view! { <RuleTable rules=list /> }.into_any(),
+                    Err(e) => view! { <p class="error">{e.to_string()}</p> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn RuleTable(rules: Vec<signalbox::model::RuleView>) -> impl IntoView {
+    use signalbox::model::RuleAction;
+    view! {
+        <table class="rules">
+            <thead>
+                <tr><th>"Rule"</th><th>"Matches"</th><th>"Action"</th></tr>
+            </thead>
+            <tbody>
+                {rules
+                    .into_iter()
+                    .map(|r| {
+                        let matches = r
+                            .matches
+                            .iter()
+                            .map(|(field, pattern)| format!("{field} ~ /{pattern}/"))
+                            .collect::<Vec<_>>()
+                            .join(", ");
+                        let action = match r.action {
+                            RuleAction::Fingerprint(key) => format!("merge into one group “{key}”"),
+                            RuleAction::SplitBy(field) => format!("split by {field:?}").to_lowercase(),
+                        };
+                        view! {
+                            <tr class="rule">
+                                <td>{r.name}</td>
+                                <td class="template">{matches}</td>
+                                <td>{action}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view()}
+            </tbody>
+        </table>
+    }
+}
+
 /// Any other path.
 #[component]
 pub fn NotFound() -> impl IntoView {

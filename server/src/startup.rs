@@ -203,13 +203,24 @@ async fn retention(store: Store, days: u32, shutdown: CancellationToken) {
 pub fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
     let store = state.store.clone();
+    let rules = app::api::RulesInForce(
+        state
+            .config
+            .grouping_rules
+            .iter()
+            .map(|r| r.view())
+            .collect(),
+    );
     let routes = generate_route_list(app::App);
     let small_bodies = RequestBodyLimitLayer::new(MAX_BODY_BYTES);
     let ui = Router::new()
         .leptos_routes_with_context(
             &state,
             routes,
-            move || provide_context(store.clone()),
+            move || {
+                provide_context(store.clone());
+                provide_context(rules.clone());
+            },
             move || app::shell(leptos_options.clone()),
         )
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(

@@ -7,27 +7,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::model::Event;
-
-/// A field an error's group can be split by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum SplitField {
-    Service,
-    Environment,
-    Deployment,
-    /// The file of the innermost in-app frame.
-    Path,
-}
-
-/// What a matching rule does.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RuleAction {
-    /// Every matching error joins one group with this key.
-    Fingerprint(String),
-    /// The normal group is split by this field.
-    SplitBy(SplitField),
-}
+pub use crate::model::{RuleAction, RuleView, SplitField};
 
 /// One rule as written in `GROUPING_RULES`.
 #[derive(Debug, Clone, Deserialize)]
@@ -51,15 +31,6 @@ pub struct GroupingRule {
     message: Option<Regex>,
     path: Option<Regex>,
     service: Option<Regex>,
-    pub action: RuleAction,
-}
-
-/// A rule as the API shows it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct RuleView {
-    pub name: String,
-    /// Field → regular expression, for each field the rule matches on.
-    pub matches: std::collections::BTreeMap<String, String>,
     pub action: RuleAction,
 }
 

@@ -186,6 +186,12 @@ async fn grouping_rules_apply_and_are_listed() {
     assert_eq!(listed[0]["name"], "db down");
     assert_eq!(listed[0]["matches"]["message"], "could not connect");
     assert_eq!(listed[0]["action"]["fingerprint"], "database-unreachable");
+    // … and shown in the UI.
+    let page = app.get("/grouping").await.text().await.expect("html");
+    assert!(
+        page.contains("db down") && page.contains("message ~ /could not connect/"),
+        "{page}"
+    );
     // The app's own pipeline applies them: a test ingest goes through the default one, so
     // check the configured pipeline directly.
     let config = signalbox::config::Config::from_lookup(|k| {
