@@ -2,6 +2,7 @@
 //! what it read with the source's cursor, and keeps each source's state for health and the UI.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -54,6 +55,15 @@ pub struct MonitorHandle {
     trigger: mpsc::Sender<String>,
     states: Arc<RwLock<BTreeMap<String, SourceState>>>,
     sources: Arc<Vec<String>>,
+    control: Arc<Control>,
+}
+
+/// Run-time switches of the monitor (seed: `monitor/start`, `monitor/stop`).
+#[derive(Debug, Default)]
+struct Control {
+    paused: AtomicBool,
+    /// Seconds between scheduled polls of every source; 0 = each source's own interval.
+    interval_override: AtomicU64,
 }
 
 impl MonitorHandle {
@@ -67,6 +77,34 @@ impl MonitorHandle {
         &self.sources
     }
 
+    /// Stops scheduled polls (requested runs still happen).
+    pub fn stop(&self) {
+        self.control.paused.store(true, Ordering::Relaxed);
+    }
+
+    /// Resumes scheduled polls, every `interval` when given.
+    pub fn start(&self, interval: Option<Duration>) {
+        if let Some(interval) = interval {
+            self.control
+                .interval_override
+                .store(interval.as_secs().max(1), Ordering::Relaxed);
+        }
+        self.control.paused.store(false, Ordering::Relaxed);
+    }
+
+    /// Whether scheduled polls run.
+    pub fn running(&self) -> bool {
+        !self.control.paused.load(Ordering::Relaxed)
+    }
+
+    /// The interval set by `start`, if any.
+    pub fn interval_override(&self) -> Option<Duration> {
+        match self.control.interval_override.load(Ordering::Relaxed) {
+            0 => None,
+            s => Some(Duration::from_secs(s)),
+        }
+    }
+
     /// A snapshot of every source's state.
     pub fn states(&self) -> BTreeMap<String, SourceState> {
         self.states.read().map(|s| s.clone()).unwrap_or_default()
@@ -75,6 +113,7 @@ impl MonitorHandle {
 
 /// The monitor loop and its sources.
 pub struct Monitor {
+    control: Arc<Control>,
     store: Store,
     pipeline: Arc<Pipeline>,
     sources: Vec<Arc<dyn PollSource>>,
@@ -96,13 +135,16 @@ impl Monitor {
                 .map(|s| (s.name().to_string(), SourceState::default()))
                 .collect(),
         ));
+        let control = Arc::new(Control::default());
         let handle = MonitorHandle {
             trigger: tx,
             states: states.clone(),
             sources: Arc::new(sources.iter().map(|s| s.name().to_string()).collect()),
+            control: control.clone(),
         };
         (
             Monitor {
+                control,
                 store,
                 pipeline,
                 sources,
@@ -130,11 +172,14 @@ impl Monitor {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep_until(wake) => {
                     let now = tokio::time::Instant::now();
+                    let paused = self.control.paused.load(Ordering::Relaxed);
                     for (i, due) in next_due.iter_mut().enumerate() {
                         if *due <= now {
-                            // Failures are recorded in the source state and logged by poll_source.
-                            let _ = self.poll_source(i, &shutdown).await;
-                            *due = tokio::time::Instant::now() + self.sources[i].interval();
+                            if !paused {
+                                // Failures are recorded in the source state and logged by poll_source.
+                                let _ = self.poll_source(i, &shutdown).await;
+                            }
+                            *due = tokio::time::Instant::now() + self.interval_of(i);
                         }
                     }
                 }
@@ -150,7 +195,7 @@ impl Monitor {
                             Ok(n) => events += n,
                             Err(e) => errors.push(format!("{}: {e}", self.sources[i].name())),
                         }
-                        *due = tokio::time::Instant::now() + self.sources[i].interval();
+                        *due = tokio::time::Instant::now() + self.interval_of(i);
                     }
                     let error = (!errors.is_empty()).then(|| errors.join("; "));
                     if let Err(e) = self.store.finish_run(&run_id, Utc::now(), events, error.as_deref()).await {
@@ -158,6 +203,14 @@ impl Monitor {
                     }
                 }
             }
+        }
+    }
+
+    /// The interval of source `i`: the override set by `start`, else its own.
+    fn interval_of(&self, i: usize) -> Duration {
+        match self.control.interval_override.load(Ordering::Relaxed) {
+            0 => self.sources[i].interval(),
+            s => Duration::from_secs(s),
         }
     }
 

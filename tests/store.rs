@@ -99,6 +99,53 @@ async fn errors_become_groups_and_every_line_is_counted(store: Store) {
     assert_eq!(top.status, GroupStatus::Unresolved);
     assert_eq!(page.items[1].level, Level::Critical);
 
+    // Classification filters.
+    let by = |q: GroupQuery| {
+        let store = store.clone();
+        async move {
+            store
+                .list_groups(&GroupQuery { limit: 10, ..q })
+                .await
+                .expect("list")
+                .items
+                .len()
+        }
+    };
+    assert_eq!(
+        by(GroupQuery {
+            severity: Some(signalbox::model::Severity::Critical),
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        by(GroupQuery {
+            category: Some(signalbox::model::Category::Database),
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        by(GroupQuery {
+            fixable: Some(true),
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        by(GroupQuery {
+            fixable: Some(false),
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    let categories = store.category_counts().await.expect("counts");
+    assert_eq!(categories.iter().map(|(_, n)| n).sum::<i64>(), 2);
+
     // Text search: `_` and `%` are literal, a backslash is fine on both backends.
     for (text, found) in [
         ("user_id", 1),

@@ -6,7 +6,9 @@ use sqlx::query::Query;
 use sqlx::{Any, Row};
 
 use super::{from_millis, group_from_row, occurrence_from_row, to_millis, Store, StoreError};
-use crate::model::{Group, GroupStatus, Level, MinuteBucket, Occurrence, Page, Stats};
+use crate::model::{
+    Category, Group, GroupStatus, Level, MinuteBucket, Occurrence, Page, Severity, Stats,
+};
 
 /// Order of the group list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -41,6 +43,10 @@ pub struct GroupQuery {
     pub until: Option<DateTime<Utc>>,
     /// Case-insensitive text the template must contain.
     pub text: Option<String>,
+    pub category: Option<Category>,
+    pub severity: Option<Severity>,
+    /// Only fixable (true) or only unfixable (false) groups.
+    pub fixable: Option<bool>,
     pub limit: u32,
     pub cursor: Option<String>,
 }
@@ -111,6 +117,21 @@ impl Store {
         }
         if let Some(until) = q.until {
             sql.push(" AND first_seen <= ?", vec![Bind::Int(to_millis(until))]);
+        }
+        if let Some(category) = q.category {
+            sql.push(
+                " AND category = ?",
+                vec![Bind::Text(category.as_str().into())],
+            );
+        }
+        if let Some(severity) = q.severity {
+            sql.push(
+                " AND severity = ?",
+                vec![Bind::Text(severity.as_str().into())],
+            );
+        }
+        if let Some(fixable) = q.fixable {
+            sql.push(" AND fixable = ?", vec![Bind::Int(i64::from(fixable))]);
         }
         if let Some(text) = &q.text {
             let escaped = text
@@ -256,6 +277,18 @@ impl Store {
             resolved: row.try_get("resolved")?,
             per_minute,
         })
+    }
+
+    /// Number of groups per category, most first.
+    pub async fn category_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT category, COUNT(*) AS n FROM error_fingerprints GROUP BY category ORDER BY n DESC, category",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("category")?, r.try_get("n")?)))
+            .collect()
     }
 
     /// Number of groups per level, for /metrics.

@@ -35,6 +35,13 @@ pub struct ListErrorsParams {
     pub until: Option<String>,
     /// Text the group's template contains (case-insensitive).
     pub q: Option<String>,
+    /// `provider`, `database`, `rate_limit`, `timeout`, `auth`, `validation`, `cache`,
+    /// `external_service` or `internal`.
+    pub category: Option<String>,
+    /// `CRITICAL`, `HIGH`, `MEDIUM`, `LOW` or `INFO`.
+    pub severity: Option<String>,
+    /// `true`: only groups a code change can fix; `false`: only the others.
+    pub fixable: Option<bool>,
     /// Page size, 1–500 (default 50).
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
@@ -177,6 +184,23 @@ pub fn group_query(p: ListErrorsParams, now: DateTime<Utc>) -> Result<GroupQuery
         since,
         until,
         text: p.q.filter(|s| !s.trim().is_empty()),
+        category: p
+            .category
+            .as_deref()
+            .map(|c| {
+                c.parse()
+                    .map_err(|e| ApiError::BadRequest(format!("category: {e}")))
+            })
+            .transpose()?,
+        severity: p
+            .severity
+            .as_deref()
+            .map(|c| {
+                c.parse()
+                    .map_err(|e| ApiError::BadRequest(format!("severity: {e}")))
+            })
+            .transpose()?,
+        fixable: p.fixable,
         limit: parse_limit(p.limit)?,
         cursor: p.cursor.filter(|s| !s.is_empty()),
     })

@@ -4,6 +4,7 @@ pub mod error;
 pub mod grouping;
 pub mod ingest;
 pub mod logs;
+pub mod monitor;
 pub mod projects;
 
 use axum::http::{header, HeaderMap};
@@ -24,7 +25,7 @@ use error::ApiError;
         description = "Error groups, occurrences and statistics of the applications Signalbox watches."
     ),
     modifiers(&AdminToken),
-    tags((name = "logs", description = "Error groups and log statistics"), (name = "health", description = "Liveness, readiness and status"))
+    tags((name = "logs", description = "Error groups and log statistics"), (name = "health", description = "Liveness, readiness and status"), (name = "error-monitor", description = "The seed's autonomous-monitor endpoints"), (name = "projects", description = "Projects that push events"))
 )]
 struct ApiDoc;
 
@@ -50,6 +51,16 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(logs::crawl))
         .routes(routes!(grouping::list_rules))
         .routes(routes!(projects::list_projects, projects::create_project))
+        .routes(routes!(monitor::status))
+        .routes(routes!(monitor::health))
+        .routes(routes!(monitor::recent))
+        .routes(routes!(monitor::critical))
+        .routes(routes!(monitor::fixable))
+        .routes(routes!(monitor::patterns))
+        .routes(routes!(monitor::dashboard))
+        .routes(routes!(monitor::scan))
+        .routes(routes!(monitor::start))
+        .routes(routes!(monitor::stop))
         .routes(routes!(health::liveness))
         .routes(routes!(health::readiness))
         .routes(routes!(health::detailed))

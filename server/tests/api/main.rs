@@ -3,4 +3,5 @@
 mod helpers;
 mod ingest;
 mod logs;
+mod monitor;
 mod operations;
