@@ -38,6 +38,8 @@ pub enum Command {
     Migrate,
     /// Validate the configuration, print it with secrets hidden, and exit.
     CheckConfig,
+    /// Print new error groups and new occurrences as they are stored, until Ctrl-C.
+    Watch(WatchArgs),
     /// Projects that send events with a Sentry SDK (or the JSON push API).
     #[command(subcommand)]
     Project(ProjectCommand),
@@ -91,6 +93,20 @@ pub struct ServeArgs {
     /// Run the built-in demo source (same as SIGNALBOX_DEMO=true).
     #[arg(long)]
     pub demo: bool,
+}
+
+/// Options of `watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Only groups of this service.
+    #[arg(long)]
+    pub service: Option<String>,
+    /// Seconds between two looks at the store.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub interval: u64,
+    /// Least severe level shown: error or critical.
+    #[arg(long, default_value = "error", value_parser = ["error", "critical"])]
+    pub log_level: String,
 }
 
 /// Options of `ingest`.
@@ -195,6 +211,7 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
             store.close().await;
             Ok(())
         }
+        Command::Watch(args) => crate::watch::run(&config, args).await,
         Command::Project(command) => {
             let store = Store::open(&config.database_url)
                 .await
@@ -291,8 +308,8 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Cancels `token` on SIGTERM (what Railway sends) or Ctrl-C.
-async fn cancel_on_signal(token: CancellationToken) {
+/// Completes on SIGTERM (what Railway sends) or Ctrl-C.
+pub async fn stop_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -312,6 +329,11 @@ async fn cancel_on_signal(token: CancellationToken) {
         _ = terminate => {},
     }
     tracing::info!("signal received");
+}
+
+/// Cancels `token` on SIGTERM or Ctrl-C.
+async fn cancel_on_signal(token: CancellationToken) {
+    stop_signal().await;
     token.cancel();
 }
 

@@ -7,3 +7,4 @@ pub mod health;
 pub mod metrics;
 pub mod startup;
 pub mod telemetry;
+pub mod watch;

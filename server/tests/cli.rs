@@ -234,3 +234,68 @@ fn migrate_then_sigterm_exits_zero_quickly() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn watch_prints_new_groups_and_a_summary() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite://{}/w.db", dir.path().display());
+    let log = dir.path().join("before.log");
+    std::fs::write(&log, "ERROR old failure 1\n").expect("written");
+    assert!(signalbox(
+        &["ingest", log.to_str().expect("utf-8")],
+        &[("DATABASE_URL", &db)]
+    )
+    .status
+    .success());
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_signalbox"))
+        .args(["watch", "--interval", "1"])
+        .env("DATABASE_URL", &db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("watches");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line).expect("the banner");
+    assert!(line.starts_with("watching"), "{line}");
+
+    let log = dir.path().join("after.log");
+    std::fs::write(&log, "ERROR fresh failure 7\nERROR old failure 2\n").expect("written");
+    assert!(signalbox(
+        &["ingest", log.to_str().expect("utf-8")],
+        &[("DATABASE_URL", &db)]
+    )
+    .status
+    .success());
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while seen.len() < 2 && Instant::now() < deadline {
+        line.clear();
+        if out.read_line(&mut line).expect("reads") == 0 {
+            break;
+        }
+        seen.push(line.trim().to_string());
+    }
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("NEW ERROR") && l.contains("fresh failure <num>")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("+1") && l.contains("old failure <num>")),
+        "{seen:?}"
+    );
+
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).expect("reads");
+    let status = child.wait().expect("ends");
+    assert!(status.success(), "{status}");
+    assert!(rest.contains("1 new groups, 2 new occurrences"), "{rest}");
+}

@@ -1,0 +1,127 @@
+//! `signalbox watch`: the seed's terminal error watch. Prints each new group and each batch
+//! of new occurrences as the store sees them, in colour on a terminal, and a summary on Ctrl-C.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use signalbox::config::Config;
+use signalbox::model::{Group, Level};
+use signalbox::store::{GroupQuery, GroupSort, Store};
+
+use crate::cli::WatchArgs;
+
+/// What changed since the last look, as lines to print.
+pub fn changes(
+    known: &mut HashMap<String, i64>,
+    groups: &[Group],
+    colour: bool,
+) -> (Vec<String>, usize, i64) {
+    let paint = |code: &str, text: &str| {
+        if colour {
+            format!("\u{1b}[{code}m{text}\u{1b}[0m")
+        } else {
+            text.to_string()
+        }
+    };
+    let mut lines = Vec::new();
+    let (mut new_groups, mut new_occurrences) = (0, 0);
+    for group in groups {
+        let service = group.service.as_deref().unwrap_or("-");
+        let level = match group.level {
+            Level::Critical => paint("1;35", "CRITICAL"),
+            _ => paint("1;31", "ERROR"),
+        };
+        match known.insert(group.fingerprint.clone(), group.occurrences) {
+            None => {
+                new_groups += 1;
+                new_occurrences += group.occurrences;
+                lines.push(format!(
+                    "{} {level} {service}  {}  [{} {}] ×{}",
+                    paint("1;33", "NEW"),
+                    group.template,
+                    group.category,
+                    group.severity,
+                    group.occurrences
+                ));
+            }
+            Some(before) if group.occurrences > before => {
+                let more = group.occurrences - before;
+                new_occurrences += more;
+                lines.push(format!(
+                    "+{more:<3} {level} {service}  {}  (×{} in all)",
+                    group.template, group.occurrences
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    (lines, new_groups, new_occurrences)
+}
+
+/// Watches until Ctrl-C (or SIGTERM), then prints a summary.
+pub async fn run(config: &Config, args: WatchArgs) -> Result<(), String> {
+    let store = Store::open(&config.database_url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let colour = std::io::stdout().is_terminal();
+    let level = if args.log_level == "critical" {
+        Some(Level::Critical)
+    } else {
+        None
+    };
+    let query = |since| GroupQuery {
+        sort: GroupSort::LastSeen,
+        service: args.service.clone(),
+        level,
+        since,
+        limit: signalbox::store::MAX_PAGE,
+        ..GroupQuery::default()
+    };
+    // What exists now is the baseline: only what happens from here on is printed.
+    let mut known: HashMap<String, i64> = store
+        .list_groups(&query(None))
+        .await
+        .map_err(|e| e.to_string())?
+        .items
+        .into_iter()
+        .map(|g| (g.fingerprint, g.occurrences))
+        .collect();
+    println!(
+        "watching {} for new errors every {} s (Ctrl-C to stop)",
+        signalbox::config::redact_url(&config.database_url),
+        args.interval
+    );
+    let started = Instant::now();
+    let (mut total_groups, mut total_occurrences) = (0usize, 0i64);
+    let mut last_look = Utc::now() - chrono::Duration::seconds(1);
+    let stop = crate::cli::stop_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            _ = &mut stop => break,
+            _ = tokio::time::sleep(Duration::from_secs(args.interval)) => {}
+        }
+        let look = Utc::now();
+        match store.list_groups(&query(Some(last_look))).await {
+            Ok(page) => {
+                let (lines, groups, occurrences) = changes(&mut known, &page.items, colour);
+                for line in lines {
+                    println!("{line}");
+                }
+                let _ = std::io::stdout().flush();
+                total_groups += groups;
+                total_occurrences += occurrences;
+                last_look = look - chrono::Duration::seconds(1);
+            }
+            Err(e) => eprintln!("signalbox watch: the store did not answer ({e}); trying again"),
+        }
+    }
+    store.close().await;
+    println!(
+        "watched {} s: {total_groups} new groups, {total_occurrences} new occurrences",
+        started.elapsed().as_secs()
+    );
+    Ok(())
+}
