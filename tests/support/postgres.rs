@@ -109,18 +109,25 @@ impl PgServer {
         self.dir.path().join("data")
     }
 
-    fn run(&self, tool: &str, args: &[&str]) {
+    /// A command running one of the server's tools, as the postgres user when we are root.
+    fn command(&self, tool: &str, args: &[&str]) -> Command {
         let program = self.bin.join(tool);
-        let output = if self.as_postgres_user {
-            Command::new("runuser")
-                .args(["-u", "postgres", "--"])
-                .arg(&program)
-                .args(args)
-                .output()
+        let mut command = if self.as_postgres_user {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&program);
+            c
         } else {
-            Command::new(&program).args(args).output()
-        }
-        .unwrap_or_else(|e| panic!("{tool} did not start: {e}"));
+            Command::new(&program)
+        };
+        command.args(args);
+        command
+    }
+
+    fn run(&self, tool: &str, args: &[&str]) {
+        let output = self
+            .command(tool, args)
+            .output()
+            .unwrap_or_else(|e| panic!("{tool} did not start: {e}"));
         assert!(
             output.status.success(),
             "{tool} failed: {}\n{}",

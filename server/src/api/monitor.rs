@@ -112,6 +112,25 @@ async fn groups(state: &AppState, query: GroupQuery) -> Result<Vec<Group>, ApiEr
         .items)
 }
 
+/// The groups matching `filter` seen in the last `hours`.
+async fn in_window(
+    state: &AppState,
+    hours: Option<i64>,
+    filter: GroupQuery,
+) -> Result<Json<Vec<Group>>, ApiError> {
+    let since = since(hours)?;
+    Ok(Json(
+        groups(
+            state,
+            GroupQuery {
+                since: Some(since),
+                ..filter
+            },
+        )
+        .await?,
+    ))
+}
+
 /// Groups seen in the last `hours`, most occurrences first.
 #[utoipa::path(get, path = "/error-monitor/errors/recent", tag = "error-monitor", params(HoursParams),
     responses((status = 200, description = "Groups", body = Vec<Group>), (status = 400, description = "Bad hours", body = ErrorBody)))]
@@ -119,17 +138,7 @@ pub async fn recent(
     State(state): State<AppState>,
     ApiQuery(p): ApiQuery<HoursParams>,
 ) -> Result<Json<Vec<Group>>, ApiError> {
-    let since = since(p.hours)?;
-    Ok(Json(
-        groups(
-            &state,
-            GroupQuery {
-                since: Some(since),
-                ..Default::default()
-            },
-        )
-        .await?,
-    ))
+    in_window(&state, p.hours, GroupQuery::default()).await
 }
 
 /// Critical groups seen in the last `hours`.
@@ -139,13 +148,15 @@ pub async fn critical(
     State(state): State<AppState>,
     ApiQuery(p): ApiQuery<HoursParams>,
 ) -> Result<Json<Vec<Group>>, ApiError> {
-    let since = since(p.hours)?;
-    let query = GroupQuery {
-        since: Some(since),
-        severity: Some(Severity::Critical),
-        ..Default::default()
-    };
-    Ok(Json(groups(&state, query).await?))
+    in_window(
+        &state,
+        p.hours,
+        GroupQuery {
+            severity: Some(Severity::Critical),
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 /// Fixable groups seen in the last `hours`.
@@ -155,13 +166,15 @@ pub async fn fixable(
     State(state): State<AppState>,
     ApiQuery(p): ApiQuery<HoursParams>,
 ) -> Result<Json<Vec<Group>>, ApiError> {
-    let since = since(p.hours)?;
-    let query = GroupQuery {
-        since: Some(since),
-        fixable: Some(true),
-        ..Default::default()
-    };
-    Ok(Json(groups(&state, query).await?))
+    in_window(
+        &state,
+        p.hours,
+        GroupQuery {
+            fixable: Some(true),
+            ..Default::default()
+        },
+    )
+    .await
 }
 
 /// Every group (the seed's "patterns"), most occurrences first.
