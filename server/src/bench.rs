@@ -213,3 +213,36 @@ pub fn loghub_lines(dir: &Path) -> Result<Vec<String>, String> {
     }
     Ok(all)
 }
+
+/// Events per second stored end to end (pipeline → store → counters) into a fresh SQLite file,
+/// in batches of `batch` events, with the demo source's realistic mix (about 5% errors).
+pub async fn ingest(events: usize, batch: usize) -> Result<(usize, f64), String> {
+    let dir = std::env::temp_dir().join(format!("signalbox-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let url = format!("sqlite://{}/bench.db", dir.display());
+    let store = signalbox::store::Store::open(&url)
+        .await
+        .map_err(|e| e.to_string())?;
+    let pipeline = signalbox::pipeline::Pipeline::default();
+    // Pre-generate, so that only ingest is timed.
+    let mut all = Vec::with_capacity(events);
+    let mut second = 1_800_000_000i64;
+    while all.len() < events {
+        all.extend(signalbox::sources::demo::events_at(second));
+        second += 1;
+    }
+    all.truncate(events);
+    let start = Instant::now();
+    let mut stored = 0;
+    for chunk in all.chunks(batch.max(1)) {
+        let summary =
+            signalbox::monitor::store_events(&store, &pipeline, "bench", chunk.to_vec(), None)
+                .await
+                .map_err(|e| e.to_string())?;
+        stored += summary.accepted;
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    store.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok((stored, seconds))
+}
