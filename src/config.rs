@@ -287,6 +287,11 @@ impl Config {
         Ok(config)
     }
 
+    /// The custom grouping rules as the API and the UI show them.
+    pub fn grouping_rule_views(&self) -> Vec<crate::model::RuleView> {
+        self.grouping_rules.iter().map(|r| r.view()).collect()
+    }
+
     /// The event pipeline these settings describe: scrubbing, grouping rules, scope.
     pub fn pipeline(&self) -> Pipeline {
         Pipeline::new(self.scrubber.clone())
@@ -459,7 +464,8 @@ fn is_secret_key(key: &str) -> bool {
     .any(|k| key.contains(k))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+/// Compares secrets in time independent of where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

@@ -203,14 +203,7 @@ async fn retention(store: Store, days: u32, shutdown: CancellationToken) {
 pub fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
     let store = state.store.clone();
-    let rules = app::api::RulesInForce(
-        state
-            .config
-            .grouping_rules
-            .iter()
-            .map(|r| r.view())
-            .collect(),
-    );
+    let rules = app::api::RulesInForce(state.config.grouping_rule_views());
     let routes = generate_route_list(app::App);
     let small_bodies = RequestBodyLimitLayer::new(MAX_BODY_BYTES);
     let ui = Router::new()

@@ -14,12 +14,5 @@ use crate::startup::AppState;
     responses((status = 200, description = "The rules, first match wins", body = Vec<RuleView>))
 )]
 pub async fn list_rules(State(state): State<AppState>) -> Json<Vec<RuleView>> {
-    Json(
-        state
-            .config
-            .grouping_rules
-            .iter()
-            .map(|r| r.view())
-            .collect(),
-    )
+    Json(state.config.grouping_rule_views())
 }

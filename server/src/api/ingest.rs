@@ -319,16 +319,12 @@ async fn authenticate(
     let id: i64 = project_id.parse().map_err(|_| unknown())?;
     let project = state.store.project(id).await?.ok_or_else(unknown)?;
     // Compared in constant time: the key is the project's credential.
-    if !constant_time_eq(project.public_key.as_bytes(), key.as_bytes()) {
+    if !signalbox::config::constant_time_eq(project.public_key.as_bytes(), key.as_bytes()) {
         return Err(ApiError::IngestUnauthorized(
             "the key is not this project's key".into(),
         ));
     }
     Ok(project)
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 async fn accept(

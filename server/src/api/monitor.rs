@@ -58,11 +58,7 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<MonitorStatus>
         .map(|m| m.states())
         .unwrap_or_default();
     let last_scan = sources.values().filter_map(|s| s.last_run).max();
-    let interval = state
-        .monitor
-        .as_ref()
-        .and_then(|m| m.interval_override())
-        .unwrap_or(state.config.monitor_interval);
+    let interval = scan_interval(&state);
     Ok(Json(MonitorStatus {
         enabled: state.config.monitoring_enabled,
         running: state.monitor.as_ref().is_some_and(|m| m.running()),
@@ -323,6 +319,15 @@ pub struct Running {
     pub scan_interval: u64,
 }
 
+/// Seconds between scheduled polls: the one set by `start`, else the configured one.
+fn scan_interval(state: &AppState) -> std::time::Duration {
+    state
+        .monitor
+        .as_ref()
+        .and_then(|m| m.interval_override())
+        .unwrap_or(state.config.monitor_interval)
+}
+
 fn monitor_of(state: &AppState) -> Result<&signalbox::monitor::MonitorHandle, ApiError> {
     state.monitor.as_ref().ok_or_else(|| {
         ApiError::Conflict("the monitor is off (ERROR_MONITORING_ENABLED=false)".into())
@@ -351,10 +356,7 @@ pub async fn start(
     monitor.start(interval);
     Ok(Json(Running {
         running: true,
-        scan_interval: monitor
-            .interval_override()
-            .unwrap_or(state.config.monitor_interval)
-            .as_secs(),
+        scan_interval: scan_interval(&state).as_secs(),
     }))
 }
 
@@ -370,9 +372,6 @@ pub async fn stop(
     monitor.stop();
     Ok(Json(Running {
         running: false,
-        scan_interval: monitor
-            .interval_override()
-            .unwrap_or(state.config.monitor_interval)
-            .as_secs(),
+        scan_interval: scan_interval(&state).as_secs(),
     }))
 }
