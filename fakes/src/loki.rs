@@ -1,0 +1,1 @@
+//! Fake Grafana Loki (query_range); see `../shared/specs/loki.md`.

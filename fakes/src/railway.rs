@@ -1,0 +1,1 @@
+//! Fake Railway public API (GraphQL over HTTP and graphql-transport-ws); see `../shared/specs/railway.md`.
