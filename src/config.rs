@@ -41,8 +41,18 @@ pub struct Config {
     pub monitor_interval: Duration,
     pub retention_days: u32,
     pub railway_api_token: Option<SecretString>,
+    /// `RAILWAY_TOKEN`: a project token (the Railway CLI's name for one).
+    pub railway_project_token: Option<SecretString>,
     pub railway_project_id: Option<String>,
     pub railway_environment_id: Option<String>,
+    pub railway_api_url: String,
+    pub railway_ws_url: String,
+    /// Service names or ids to follow (empty: all).
+    pub railway_services: Vec<String>,
+    pub railway_log_filter: Option<String>,
+    pub railway_stream: bool,
+    pub railway_lookback: Duration,
+    pub railway_page_size: usize,
     pub anthropic_api_key: Option<SecretString>,
     pub github_token: Option<SecretString>,
     pub auto_fix_enabled: bool,
@@ -123,14 +133,55 @@ pub const VARIABLES: &[VarDoc] = &[
         meaning: "Railway account/team or project token (Railway source)",
     },
     VarDoc {
+        name: "RAILWAY_TOKEN",
+        default: "unset",
+        meaning:
+            "Railway project token (alternative to RAILWAY_API_TOKEN; scope read from the token)",
+    },
+    VarDoc {
         name: "RAILWAY_PROJECT_ID",
         default: "unset",
-        meaning: "Railway project to watch",
+        meaning: "Railway project to watch (optional with a project token)",
     },
     VarDoc {
         name: "RAILWAY_ENVIRONMENT_ID",
         default: "unset",
-        meaning: "Railway environment to watch",
+        meaning: "Railway environment to watch (optional with a project token)",
+    },
+    VarDoc {
+        name: "RAILWAY_API_URL",
+        default: "https://backboard.railway.com/graphql/v2",
+        meaning: "Railway GraphQL endpoint (a fake server in tests)",
+    },
+    VarDoc {
+        name: "RAILWAY_WS_URL",
+        default: "from RAILWAY_API_URL",
+        meaning: "Railway WebSocket endpoint for the log stream",
+    },
+    VarDoc {
+        name: "RAILWAY_SERVICES",
+        default: "all",
+        meaning: "Comma-separated service names or ids to follow",
+    },
+    VarDoc {
+        name: "RAILWAY_LOG_FILTER",
+        default: "unset",
+        meaning: "Railway log filter applied at the source, e.g. `@level:error`",
+    },
+    VarDoc {
+        name: "RAILWAY_STREAM",
+        default: "true",
+        meaning: "Follow the log subscription (WebSocket) between polls",
+    },
+    VarDoc {
+        name: "RAILWAY_LOOKBACK_SECONDS",
+        default: "3600",
+        meaning: "How far back the very first Railway poll reads",
+    },
+    VarDoc {
+        name: "RAILWAY_PAGE_SIZE",
+        default: "500",
+        meaning: "Log lines per Railway query",
     },
     VarDoc {
         name: "ANTHROPIC_API_KEY",
@@ -211,8 +262,47 @@ impl Config {
             retention_days: parse_number("RETENTION_DAYS", get("RETENTION_DAYS"), 7, 1..=3650)?
                 as u32,
             railway_api_token: secret("RAILWAY_API_TOKEN"),
+            railway_project_token: secret("RAILWAY_TOKEN"),
             railway_project_id: get("RAILWAY_PROJECT_ID"),
             railway_environment_id: get("RAILWAY_ENVIRONMENT_ID"),
+            railway_api_url: parse_http_url(
+                "RAILWAY_API_URL",
+                get("RAILWAY_API_URL"),
+                "https://backboard.railway.com/graphql/v2",
+            )?,
+            railway_ws_url: match get("RAILWAY_WS_URL") {
+                Some(url) if !(url.starts_with("ws://") || url.starts_with("wss://")) => {
+                    return Err(invalid(
+                        "RAILWAY_WS_URL",
+                        &url,
+                        "expected a ws:// or wss:// URL",
+                    ))
+                }
+                other => other.unwrap_or_default(),
+            },
+            railway_services: get("RAILWAY_SERVICES")
+                .map(|v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            railway_log_filter: get("RAILWAY_LOG_FILTER"),
+            railway_stream: parse_bool("RAILWAY_STREAM", get("RAILWAY_STREAM"), true)?,
+            railway_lookback: Duration::from_secs(parse_number(
+                "RAILWAY_LOOKBACK_SECONDS",
+                get("RAILWAY_LOOKBACK_SECONDS"),
+                3600,
+                0..=90 * 86_400,
+            )?),
+            railway_page_size: parse_number(
+                "RAILWAY_PAGE_SIZE",
+                get("RAILWAY_PAGE_SIZE"),
+                500,
+                10..=5000,
+            )? as usize,
             anthropic_api_key: secret("ANTHROPIC_API_KEY"),
             github_token: secret("GITHUB_TOKEN"),
             auto_fix_enabled: parse_bool("AUTO_FIX_ENABLED", get("AUTO_FIX_ENABLED"), false)?,
@@ -278,6 +368,10 @@ impl Config {
             }
             None => format!("http://localhost:{}", config.port),
         };
+        if config.railway_ws_url.is_empty() {
+            config.railway_ws_url =
+                crate::sources::railway::Settings::ws_url_for(&config.railway_api_url);
+        }
         if config.loki_enabled && config.loki_url.is_none() {
             return Err(ConfigError {
                 var: "LOKI_URL",
@@ -299,20 +393,32 @@ impl Config {
             .scoped_by_service(self.scope_by_service)
     }
 
+    /// The Railway source's settings, when a Railway token is set.
+    pub fn railway(&self) -> Option<crate::sources::railway::Settings> {
+        use crate::sources::railway::client::TokenKind;
+        let (token, kind) = match (&self.railway_project_token, &self.railway_api_token) {
+            (Some(token), _) => (token.clone(), Some(TokenKind::Project)),
+            (None, Some(token)) => (token.clone(), None),
+            (None, None) => return None,
+        };
+        Some(crate::sources::railway::Settings {
+            api_url: self.railway_api_url.clone(),
+            ws_url: self.railway_ws_url.clone(),
+            token,
+            token_kind: kind,
+            project_id: self.railway_project_id.clone(),
+            environment_id: self.railway_environment_id.clone(),
+            services: self.railway_services.clone(),
+            filter: self.railway_log_filter.clone(),
+            interval: self.monitor_interval,
+            stream: self.railway_stream,
+            lookback: self.railway_lookback,
+            page_size: self.railway_page_size,
+        })
+    }
+
     /// The state of each optional feature, with the reason when it is off.
     pub fn features(&self) -> Vec<Feature> {
-        let railway_missing = [
-            ("RAILWAY_API_TOKEN", self.railway_api_token.is_some()),
-            ("RAILWAY_PROJECT_ID", self.railway_project_id.is_some()),
-            (
-                "RAILWAY_ENVIRONMENT_ID",
-                self.railway_environment_id.is_some(),
-            ),
-        ]
-        .iter()
-        .filter(|(_, set)| !set)
-        .map(|(name, _)| *name)
-        .collect::<Vec<_>>();
         vec![
             Feature::new(
                 "monitor",
@@ -322,8 +428,8 @@ impl Config {
             Feature::new("demo_source", self.demo, "SIGNALBOX_DEMO is not set"),
             Feature::new(
                 "railway_source",
-                railway_missing.is_empty(),
-                &format!("{} not set", railway_missing.join(", ")),
+                self.railway_api_token.is_some() || self.railway_project_token.is_some(),
+                "RAILWAY_API_TOKEN (or RAILWAY_TOKEN) not set",
             ),
             Feature::new("loki_source", self.loki_enabled, "LOKI_ENABLED is not set"),
             Feature::new(
@@ -370,6 +476,11 @@ impl fmt::Debug for Config {
             .field("monitor_interval", &self.monitor_interval)
             .field("retention_days", &self.retention_days)
             .field("railway_api_token", &set(&self.railway_api_token))
+            .field("railway_project_token", &set(&self.railway_project_token))
+            .field("railway_api_url", &redact_url(&self.railway_api_url))
+            .field("railway_services", &self.railway_services)
+            .field("railway_log_filter", &self.railway_log_filter)
+            .field("railway_stream", &self.railway_stream)
             .field("railway_project_id", &self.railway_project_id)
             .field("railway_environment_id", &self.railway_environment_id)
             .field("anthropic_api_key", &set(&self.anthropic_api_key))
@@ -467,6 +578,23 @@ fn is_secret_key(key: &str) -> bool {
 /// Compares secrets in time independent of where they differ.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// An http(s) URL, or `default` when unset.
+fn parse_http_url(
+    var: &'static str,
+    value: Option<String>,
+    default: &str,
+) -> Result<String, ConfigError> {
+    match value {
+        None => Ok(default.to_string()),
+        Some(url) if url.starts_with("http://") || url.starts_with("https://") => Ok(url),
+        Some(url) => Err(invalid(
+            var,
+            &redact_url(&url),
+            "expected an http:// or https:// URL",
+        )),
+    }
 }
 
 fn invalid(var: &'static str, value: &str, expected: &str) -> ConfigError {
@@ -651,7 +779,7 @@ mod tests {
 
     #[test]
     fn features_say_why_they_are_off() {
-        let c = load(&[("RAILWAY_API_TOKEN", "t")]).expect("valid");
+        let c = load(&[]).expect("valid");
         let railway = c
             .features()
             .into_iter()
@@ -660,7 +788,50 @@ mod tests {
         assert!(!railway.enabled);
         assert_eq!(
             railway.reason.as_deref(),
-            Some("RAILWAY_PROJECT_ID, RAILWAY_ENVIRONMENT_ID not set")
+            Some("RAILWAY_API_TOKEN (or RAILWAY_TOKEN) not set")
         );
+        let c = load(&[("RAILWAY_API_TOKEN", "t")]).expect("valid");
+        assert!(c
+            .features()
+            .iter()
+            .any(|f| f.name == "railway_source" && f.enabled));
+    }
+
+    #[test]
+    fn railway_settings() {
+        let c = load(&[
+            ("RAILWAY_API_TOKEN", "t"),
+            ("RAILWAY_SERVICES", "api, worker,"),
+        ])
+        .expect("valid");
+        let r = c.railway().expect("configured");
+        assert_eq!(r.api_url, "https://backboard.railway.com/graphql/v2");
+        assert_eq!(r.ws_url, "wss://backboard.railway.com/graphql/v2");
+        assert_eq!(r.services, ["api", "worker"]);
+        assert_eq!(r.token_kind, None, "an API token may be either kind");
+        assert_eq!(r.page_size, 500);
+        assert!(r.stream);
+        let p = load(&[
+            ("RAILWAY_TOKEN", "p"),
+            ("RAILWAY_API_URL", "http://127.0.0.1:9/graphql/v2"),
+        ])
+        .expect("valid");
+        let r = p.railway().expect("configured");
+        assert_eq!(r.ws_url, "ws://127.0.0.1:9/graphql/v2");
+        assert_eq!(
+            r.token_kind,
+            Some(crate::sources::railway::client::TokenKind::Project)
+        );
+        assert!(load(&[]).expect("valid").railway().is_none());
+        for (var, value) in [
+            ("RAILWAY_API_URL", "backboard.railway.com"),
+            ("RAILWAY_WS_URL", "http://x"),
+            ("RAILWAY_PAGE_SIZE", "0"),
+            ("RAILWAY_STREAM", "maybe"),
+            ("RAILWAY_LOOKBACK_SECONDS", "-1"),
+        ] {
+            let e = load(&[(var, value)]).expect_err(var);
+            assert_eq!(e.var, var);
+        }
     }
 }

@@ -1,5 +1,11 @@
-//! The monitor: polls every configured source on its interval (or now, on request), stores
-//! what it read with the source's cursor, and keeps each source's state for health and the UI.
+//! The monitor: polls every configured source on its interval (or now, on request), absorbs
+//! what streaming sources deliver, stores what it read with the source's cursor, and keeps
+//! each source's state for health and the UI.
+//!
+//! One replica runs it: the monitor holds a lease row in the store (renewed every few seconds)
+//! and only the holder reads the sources. When the holder dies its lease expires and another
+//! replica takes over within [`LEASE_TTL`] plus one renewal period. Every replica serves the UI
+//! and the API.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -10,10 +16,17 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::model::Event;
+use crate::model::{Event, Level};
 use crate::pipeline::Pipeline;
-use crate::sources::PollSource;
-use crate::store::{CursorUpdate, Store, StoreError, WriteSummary};
+use crate::sources::{Batch, PollSource, SourceError, StreamWake, Wake};
+use crate::store::{CursorUpdate, RunReport, Store, StoreError, WriteSummary};
+
+/// The lease that says which replica runs the sources.
+pub const LEASE: &str = "monitor";
+/// How long a lease lasts without renewal.
+pub const LEASE_TTL: Duration = Duration::from_secs(20);
+/// How often the holder renews it (and others try to take it).
+const LEASE_RENEW: Duration = Duration::from_secs(5);
 
 /// The state of one source as the monitor last saw it.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -25,6 +38,10 @@ pub struct SourceState {
     pub events: u64,
     /// Consecutive failed polls.
     pub failures: u32,
+    /// Seconds since the source was last read completely (`None`: never).
+    pub lag_seconds: Option<f64>,
+    /// Source-specific state (the Railway stream, rate limits …).
+    pub detail: serde_json::Value,
 }
 
 /// Processes `events` and stores them, with `cursor` in the same transaction. The one way
@@ -54,7 +71,8 @@ pub async fn store_events(
 pub struct MonitorHandle {
     trigger: mpsc::Sender<String>,
     states: Arc<RwLock<BTreeMap<String, SourceState>>>,
-    sources: Arc<Vec<String>>,
+    names: Arc<Vec<String>>,
+    sources: Arc<Vec<Arc<dyn PollSource>>>,
     control: Arc<Control>,
 }
 
@@ -64,6 +82,8 @@ struct Control {
     paused: AtomicBool,
     /// Seconds between scheduled polls of every source; 0 = each source's own interval.
     interval_override: AtomicU64,
+    /// Whether this replica holds the lease and runs the sources.
+    leader: AtomicBool,
 }
 
 impl MonitorHandle {
@@ -74,7 +94,12 @@ impl MonitorHandle {
 
     /// The configured sources' names.
     pub fn sources(&self) -> &[String] {
-        &self.sources
+        &self.names
+    }
+
+    /// Whether this replica runs the sources (holds the lease).
+    pub fn is_leader(&self) -> bool {
+        self.control.leader.load(Ordering::Relaxed)
     }
 
     /// Stops scheduled polls (requested runs still happen).
@@ -107,7 +132,17 @@ impl MonitorHandle {
 
     /// A snapshot of every source's state.
     pub fn states(&self) -> BTreeMap<String, SourceState> {
-        self.states.read().map(|s| s.clone()).unwrap_or_default()
+        let mut states = self.states.read().map(|s| s.clone()).unwrap_or_default();
+        let now = Utc::now();
+        for source in self.sources.iter() {
+            if let Some(state) = states.get_mut(source.name()) {
+                state.detail = source.status();
+                state.lag_seconds = state
+                    .last_success
+                    .map(|t| (now - t).num_milliseconds().max(0) as f64 / 1000.0);
+            }
+        }
+        states
     }
 }
 
@@ -119,6 +154,10 @@ pub struct Monitor {
     sources: Vec<Arc<dyn PollSource>>,
     states: Arc<RwLock<BTreeMap<String, SourceState>>>,
     trigger: mpsc::Receiver<String>,
+    wakes: mpsc::Receiver<(usize, Wake)>,
+    wake_tx: mpsc::Sender<(usize, Wake)>,
+    /// This replica's name in the lease.
+    holder: String,
 }
 
 impl Monitor {
@@ -129,6 +168,7 @@ impl Monitor {
         sources: Vec<Arc<dyn PollSource>>,
     ) -> (Monitor, MonitorHandle) {
         let (tx, rx) = mpsc::channel(1);
+        let (wake_tx, wakes) = mpsc::channel(64);
         let states = Arc::new(RwLock::new(
             sources
                 .iter()
@@ -139,7 +179,8 @@ impl Monitor {
         let handle = MonitorHandle {
             trigger: tx,
             states: states.clone(),
-            sources: Arc::new(sources.iter().map(|s| s.name().to_string()).collect()),
+            names: Arc::new(sources.iter().map(|s| s.name().to_string()).collect()),
+            sources: Arc::new(sources.clone()),
             control: control.clone(),
         };
         (
@@ -150,13 +191,66 @@ impl Monitor {
                 sources,
                 states,
                 trigger: rx,
+                wakes,
+                wake_tx,
+                holder: format!(
+                    "{}-{}-{}",
+                    std::env::var("RAILWAY_REPLICA_ID").unwrap_or_else(|_| "local".into()),
+                    std::process::id(),
+                    uuid::Uuid::new_v4().simple()
+                ),
             },
             handle,
         )
     }
 
-    /// Runs until `shutdown` is cancelled; a poll in progress finishes first.
+    /// Runs until `shutdown` is cancelled: waits for the lease, then runs the sources for as
+    /// long as it holds it. A poll in progress finishes first.
     pub async fn run(mut self, shutdown: CancellationToken) {
+        loop {
+            match self
+                .store
+                .acquire_lease(LEASE, &self.holder, Utc::now(), lease_ttl())
+                .await
+            {
+                Ok(true) => {
+                    tracing::info!(holder = %self.holder, "this replica runs the sources");
+                    self.control.leader.store(true, Ordering::Relaxed);
+                    self.lead(&shutdown).await;
+                    self.control.leader.store(false, Ordering::Relaxed);
+                    if shutdown.is_cancelled() {
+                        if let Err(e) = self.store.release_lease(LEASE, &self.holder).await {
+                            tracing::warn!(error = %e, "could not release the monitor lease");
+                        }
+                        return;
+                    }
+                    tracing::warn!("lost the monitor lease; another replica runs the sources");
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "could not take the monitor lease"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(LEASE_RENEW) => {}
+            }
+        }
+    }
+
+    /// Runs the sources until `shutdown` or until the lease is lost.
+    async fn lead(&mut self, shutdown: &CancellationToken) {
+        let leading = shutdown.child_token();
+        for (i, source) in self.sources.iter().enumerate() {
+            let wake = StreamWake {
+                source: i,
+                tx: self.wake_tx.clone(),
+            };
+            if let Some(task) = source.clone().stream(wake, leading.child_token()) {
+                tokio::spawn(task);
+            }
+        }
+        let mut renew = tokio::time::interval(LEASE_RENEW);
+        renew.tick().await;
+        let mut renewed = tokio::time::Instant::now();
         let mut next_due: Vec<tokio::time::Instant> = self
             .sources
             .iter()
@@ -169,41 +263,69 @@ impl Monitor {
                 .copied()
                 .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(3600));
             tokio::select! {
-                _ = shutdown.cancelled() => return,
+                _ = leading.cancelled() => break,
+                _ = renew.tick() => {
+                    match self.store.acquire_lease(LEASE, &self.holder, Utc::now(), lease_ttl()).await {
+                        Ok(true) => renewed = tokio::time::Instant::now(),
+                        Ok(false) => break,
+                        // The store is unreachable: keep going while the lease may still be ours.
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not renew the monitor lease");
+                            if renewed.elapsed() >= LEASE_TTL {
+                                break;
+                            }
+                        }
+                    }
+                }
                 _ = tokio::time::sleep_until(wake) => {
                     let now = tokio::time::Instant::now();
                     let paused = self.control.paused.load(Ordering::Relaxed);
-                    for (i, due) in next_due.iter_mut().enumerate() {
-                        if *due <= now {
+                    for i in 0..next_due.len() {
+                        if next_due[i] <= now {
                             if !paused {
-                                // Failures are recorded in the source state and logged by poll_source.
-                                let _ = self.poll_source(i, &shutdown).await;
+                                // Failures are recorded in the source state and logged.
+                                let _ = self.run_source(i, "schedule", &leading).await;
                             }
-                            *due = tokio::time::Instant::now() + self.interval_of(i);
+                            next_due[i] = tokio::time::Instant::now() + self.interval_of(i);
+                        }
+                    }
+                }
+                Some((i, kind)) = self.wakes.recv() => {
+                    if i >= self.sources.len() {
+                        continue;
+                    }
+                    match kind {
+                        Wake::Absorb => self.absorb_source(i).await,
+                        Wake::CatchUp => {
+                            let _ = self.run_source(i, "stream", &leading).await;
                         }
                     }
                 }
                 Some(run_id) = self.trigger.recv() => {
                     let started = Utc::now();
-                    if let Err(e) = self.store.start_run(&run_id, "api", started).await {
+                    if let Err(e) = self.store.start_run(&run_id, "api", None, started).await {
                         tracing::warn!(error = %e, "could not record crawl run");
                     }
-                    let mut events = 0;
+                    let mut total = RunReport::default();
                     let mut errors = Vec::new();
-                    for (i, due) in next_due.iter_mut().enumerate() {
-                        match self.poll_source(i, &shutdown).await {
-                            Ok(n) => events += n,
-                            Err(e) => errors.push(format!("{}: {e}", self.sources[i].name())),
+                    for i in 0..next_due.len() {
+                        let report = self.poll_source(i, &leading).await;
+                        total.events += report.events;
+                        total.errors_found += report.errors_found;
+                        total.api_errors += report.api_errors;
+                        if let Some(e) = report.error {
+                            errors.push(format!("{}: {e}", self.sources[i].name()));
                         }
-                        *due = tokio::time::Instant::now() + self.interval_of(i);
+                        next_due[i] = tokio::time::Instant::now() + self.interval_of(i);
                     }
-                    let error = (!errors.is_empty()).then(|| errors.join("; "));
-                    if let Err(e) = self.store.finish_run(&run_id, Utc::now(), events, error.as_deref()).await {
+                    total.error = (!errors.is_empty()).then(|| errors.join("; "));
+                    if let Err(e) = self.store.finish_run(&run_id, Utc::now(), &total).await {
                         tracing::warn!(error = %e, "could not record crawl run");
                     }
                 }
             }
         }
+        leading.cancel();
     }
 
     /// The interval of source `i`: the override set by `start`, else its own.
@@ -214,67 +336,151 @@ impl Monitor {
         }
     }
 
-    /// Polls one source until it has no backlog; returns how many events were stored.
-    async fn poll_source(
+    /// Polls source `i` and records the run when it stored or failed something (quiet polls
+    /// only count in /metrics).
+    async fn run_source(
         &self,
-        index: usize,
+        i: usize,
+        triggered_by: &str,
         shutdown: &CancellationToken,
-    ) -> Result<usize, String> {
+    ) -> RunReport {
+        let started = Utc::now();
+        let report = self.poll_source(i, shutdown).await;
+        if report.events > 0 || report.error.is_some() {
+            let id = uuid::Uuid::new_v4().to_string();
+            let name = self.sources[i].name();
+            let recorded = async {
+                self.store
+                    .start_run(&id, triggered_by, Some(name), started)
+                    .await?;
+                self.store.finish_run(&id, Utc::now(), &report).await
+            };
+            if let Err(e) = recorded.await {
+                tracing::warn!(error = %e, "could not record crawl run");
+            }
+        }
+        report
+    }
+
+    /// Polls one source until it has no backlog.
+    async fn poll_source(&self, index: usize, shutdown: &CancellationToken) -> RunReport {
         let source = &self.sources[index];
-        let name = source.name().to_string();
-        let mut stored = 0;
-        let result = loop {
-            match poll_once(&self.store, &self.pipeline, source.as_ref()).await {
-                Ok((n, more)) => {
-                    stored += n;
+        let api_errors_before = source.api_errors();
+        let started = std::time::Instant::now();
+        let mut report = RunReport::default();
+        loop {
+            match read_once(&self.store, &self.pipeline, source.as_ref(), Read::Poll).await {
+                Ok((summary, more)) => {
+                    report.events += summary.accepted;
+                    report.errors_found += errors_in(&summary);
                     if !more || shutdown.is_cancelled() {
-                        break Ok(stored);
+                        break;
                     }
                 }
-                Err(e) => break Err(e),
+                Err(e) => {
+                    report.error = Some(e);
+                    break;
+                }
             }
+        }
+        report.api_errors = source.api_errors().saturating_sub(api_errors_before) as usize;
+        let name = source.name().to_string();
+        metrics::histogram!("signalbox_source_poll_seconds", "source" => name.clone())
+            .record(started.elapsed().as_secs_f64());
+        self.record(&name, report.events, report.error.as_deref());
+        let outcome = if report.error.is_none() {
+            "ok"
+        } else {
+            "error"
         };
+        metrics::counter!("signalbox_source_polls_total", "source" => name.clone(), "outcome" => outcome)
+            .increment(1);
+        if let Some(e) = &report.error {
+            tracing::warn!(source = %name, error = %e, "poll failed; retrying at the next interval");
+        }
+        report
+    }
+
+    /// Stores what a source's stream buffered.
+    async fn absorb_source(&self, index: usize) {
+        let source = &self.sources[index];
+        let name = source.name().to_string();
+        match read_once(&self.store, &self.pipeline, source.as_ref(), Read::Absorb).await {
+            Ok((summary, _)) => {
+                if summary.accepted > 0 {
+                    if let Ok(mut states) = self.states.write() {
+                        states.entry(name).or_default().events += summary.accepted as u64;
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(source = %name, error = %e, "storing streamed lines failed"),
+        }
+    }
+
+    /// Updates a source's state after a poll.
+    fn record(&self, name: &str, stored: usize, error: Option<&str>) {
         let now = Utc::now();
         if let Ok(mut states) = self.states.write() {
-            let state = states.entry(name.clone()).or_default();
+            let state = states.entry(name.to_string()).or_default();
             state.last_run = Some(now);
             state.events += stored as u64;
-            match &result {
-                Ok(_) => {
+            match error {
+                None => {
                     state.last_success = Some(now);
                     state.last_error = None;
                     state.failures = 0;
                 }
-                Err(e) => {
-                    state.last_error = Some(e.clone());
+                Some(e) => {
+                    state.last_error = Some(e.to_string());
                     state.failures += 1;
                 }
             }
         }
-        let outcome = if result.is_ok() { "ok" } else { "error" };
-        metrics::counter!("signalbox_source_polls_total", "source" => name.clone(), "outcome" => outcome)
-            .increment(1);
-        if let Err(e) = &result {
-            tracing::warn!(source = %name, error = %e, "poll failed; retrying at the next interval");
-        }
-        result
     }
 }
 
-/// One poll: read after the stored cursor, store events and the new cursor together.
-async fn poll_once(
+/// The lease lifetime as a chrono duration.
+fn lease_ttl() -> chrono::Duration {
+    chrono::Duration::from_std(LEASE_TTL).unwrap_or_else(|_| chrono::Duration::seconds(20))
+}
+
+/// Errors and worse among the events a batch stored.
+fn errors_in(summary: &WriteSummary) -> usize {
+    summary
+        .by_level
+        .iter()
+        .filter(|(level, _)| **level >= Level::Error)
+        .map(|(_, n)| *n as usize)
+        .sum()
+}
+
+/// How a source is read.
+#[derive(Debug, Clone, Copy)]
+enum Read {
+    Poll,
+    Absorb,
+}
+
+/// One read (a poll or absorbing the stream's buffer) after the stored cursor; stores the
+/// events and the new cursor together. Returns what was stored and whether more is waiting.
+async fn read_once(
     store: &Store,
     pipeline: &Pipeline,
     source: &dyn PollSource,
-) -> Result<(usize, bool), String> {
+    read: Read,
+) -> Result<(WriteSummary, bool), String> {
     let cursor = store
         .cursor(source.name())
         .await
         .map_err(|e| e.to_string())?;
-    let batch = source
-        .poll(cursor.as_deref(), Utc::now())
-        .await
-        .map_err(|e| e.to_string())?;
+    let batch: Result<Batch, SourceError> = match read {
+        Read::Poll => source.poll(cursor.as_deref(), Utc::now()).await,
+        Read::Absorb => source.absorb(cursor.as_deref(), Utc::now()),
+    };
+    let batch = batch.map_err(|e| e.to_string())?;
+    if batch.events.is_empty() && cursor.as_deref() == Some(batch.cursor.as_str()) {
+        return Ok((WriteSummary::default(), batch.more));
+    }
     let update = CursorUpdate {
         source: source.name().to_string(),
         cursor: batch.cursor,
@@ -282,5 +488,5 @@ async fn poll_once(
     let summary = store_events(store, pipeline, source.name(), batch.events, Some(&update))
         .await
         .map_err(|e| e.to_string())?;
-    Ok((summary.accepted, batch.more))
+    Ok((summary, batch.more))
 }

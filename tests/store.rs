@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use signalbox::model::{Event, GroupStatus, Level};
 use signalbox::pipeline::{Pipeline, Processed};
-use signalbox::store::{CursorUpdate, GroupQuery, GroupSort, Store};
+use signalbox::store::{CursorUpdate, GroupQuery, GroupSort, RunReport, Store};
 use support::postgres::PgServer;
 
 fn process(e: Event) -> Processed {
@@ -520,19 +520,100 @@ async fn retention_keeps_groups_and_counts(store: Store) {
 
 async fn crawl_runs_are_recorded(store: Store) {
     let at = t("2026-11-27T00:00:00Z");
-    store.start_run("run-1", "api", at).await.expect("start");
     store
-        .finish_run("run-1", at + Duration::seconds(2), 10, None)
+        .start_run("run-1", "api", None, at)
+        .await
+        .expect("start");
+    let done = RunReport {
+        events: 10,
+        errors_found: 3,
+        api_errors: 1,
+        ..RunReport::default()
+    };
+    store
+        .finish_run("run-1", at + Duration::seconds(2), &done)
         .await
         .expect("finish");
-    store.start_run("run-2", "api", at).await.expect("start");
     store
-        .finish_run("run-2", at, 0, Some("railway: 429"))
+        .start_run(
+            "run-2",
+            "schedule",
+            Some("railway"),
+            at + Duration::seconds(5),
+        )
+        .await
+        .expect("start");
+    let failed = RunReport {
+        error: Some("railway: 429".into()),
+        ..RunReport::default()
+    };
+    store
+        .finish_run("run-2", at + Duration::seconds(5), &failed)
         .await
         .expect("finish");
     assert!(
-        store.start_run("run-1", "api", at).await.is_err(),
+        store.start_run("run-1", "api", None, at).await.is_err(),
         "run ids are unique"
+    );
+    let runs = store.recent_runs(10).await.expect("runs");
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].id, "run-2", "newest first");
+    assert_eq!(runs[0].status, "failed");
+    assert_eq!(runs[0].source.as_deref(), Some("railway"));
+    assert_eq!(runs[1].status, "succeeded");
+    assert_eq!(
+        (runs[1].events, runs[1].errors_found, runs[1].api_errors),
+        (10, 3, 1)
+    );
+    assert_eq!(runs[1].duration_ms, Some(2000));
+}
+
+async fn one_lease_holder_at_a_time(store: Store) {
+    let now = t("2026-11-27T00:00:00Z");
+    let ttl = Duration::seconds(20);
+    assert!(store
+        .acquire_lease("monitor", "a", now, ttl)
+        .await
+        .expect("lease"));
+    assert!(
+        !store
+            .acquire_lease("monitor", "b", now, ttl)
+            .await
+            .expect("lease"),
+        "held by a"
+    );
+    assert!(
+        store
+            .acquire_lease("monitor", "a", now + Duration::seconds(5), ttl)
+            .await
+            .expect("lease"),
+        "a renews"
+    );
+    assert!(
+        !store
+            .acquire_lease("monitor", "b", now + Duration::seconds(24), ttl)
+            .await
+            .expect("lease"),
+        "renewed until 25 s"
+    );
+    assert!(
+        store
+            .acquire_lease("monitor", "b", now + Duration::seconds(26), ttl)
+            .await
+            .expect("lease"),
+        "expired: b takes over"
+    );
+    assert!(!store
+        .acquire_lease("monitor", "a", now + Duration::seconds(27), ttl)
+        .await
+        .expect("lease"));
+    store.release_lease("monitor", "b").await.expect("release");
+    assert!(
+        store
+            .acquire_lease("monitor", "a", now + Duration::seconds(28), ttl)
+            .await
+            .expect("lease"),
+        "released"
     );
 }
 
@@ -595,6 +676,7 @@ const CASES: &[(&str, Case)] = cases![
     resolved_groups_reopen_on_a_new_occurrence,
     retention_keeps_groups_and_counts,
     crawl_runs_are_recorded,
+    one_lease_holder_at_a_time,
     projects_and_keys,
 ];
 

@@ -15,6 +15,7 @@ use signalbox::config::Config;
 use signalbox::monitor::{Monitor, MonitorHandle};
 use signalbox::pipeline::Pipeline;
 use signalbox::sources::demo::DemoSource;
+use signalbox::sources::railway::RailwaySource;
 use signalbox::sources::PollSource;
 use signalbox::store::{Store, StoreError};
 use tokio::net::TcpListener;
@@ -179,6 +180,9 @@ fn sources(config: &Config) -> Vec<Arc<dyn PollSource>> {
     let mut sources: Vec<Arc<dyn PollSource>> = Vec::new();
     if config.demo {
         sources.push(Arc::new(DemoSource::new(DEMO_INTERVAL)));
+    }
+    if let Some(settings) = config.railway() {
+        sources.push(Arc::new(RailwaySource::new(settings)));
     }
     sources
 }

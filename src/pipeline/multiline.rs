@@ -45,6 +45,9 @@ pub struct Assembled {
     pub text: String,
     /// Number of lines in `text`.
     pub line_count: usize,
+    /// Which line pushed to the assembler opened the event (0 for the first line ever
+    /// pushed), so a caller can tell which of its lines each event started with.
+    pub first_line: u64,
 }
 
 /// Joins the lines of one stream into events; see the module documentation.
@@ -52,12 +55,15 @@ pub struct Assembled {
 pub struct Assembler {
     config: AssemblerConfig,
     pending: Option<Pending>,
+    /// Lines pushed so far.
+    pushed: u64,
 }
 
 /// The event being assembled.
 #[derive(Debug, Clone)]
 struct Pending {
     first_line_timestamp: DateTime<Utc>,
+    first_line: u64,
     lines: Vec<String>,
     mode: Mode,
 }
@@ -68,6 +74,7 @@ impl Assembler {
         Assembler {
             config,
             pending: None,
+            pushed: 0,
         }
     }
 
@@ -80,6 +87,7 @@ impl Assembler {
     /// continue nothing are dropped.
     pub fn push(&mut self, timestamp: DateTime<Utc>, line: &str) -> Vec<Assembled> {
         let line = line.trim_end_matches(['\r', '\n']);
+        self.pushed += 1;
         let mut done = Vec::new();
         match self.continuation(timestamp, line) {
             Some(mode) if self.has_room() => self.append(line, mode, &mut done),
@@ -118,6 +126,12 @@ impl Assembler {
         pending
             .first_line_timestamp
             .checked_add_signed(self.config.window)
+    }
+
+    /// Which pushed line opened the pending event (see [`Assembled::first_line`]); `None`
+    /// when nothing is pending. Every line pushed before it belongs to an emitted event.
+    pub fn pending_first_line(&self) -> Option<u64> {
+        self.pending.as_ref().map(|p| p.first_line)
     }
 
     /// Emits the pending event at the end of the input.
@@ -159,6 +173,7 @@ impl Assembler {
     ) {
         self.pending = Some(Pending {
             first_line_timestamp: timestamp,
+            first_line: self.pushed - 1,
             lines: vec![line.to_string()],
             mode,
         });
@@ -179,6 +194,7 @@ impl Assembler {
             first_line_timestamp: pending.first_line_timestamp,
             text: kept.join("\n"),
             line_count: kept.len(),
+            first_line: pending.first_line,
         })
     }
 }
@@ -1006,7 +1022,38 @@ mod tests {
                 first_line_timestamp: at(10),
                 text: "ValueError: x\n    at f (a.js:1:2)".into(),
                 line_count: 2,
+                first_line: 0,
             }]
         );
+    }
+
+    #[test]
+    fn events_name_the_line_they_started_with() {
+        let mut assembler = Assembler::default();
+        let mut starts = Vec::new();
+        for (i, line) in [
+            "INFO a",
+            "",
+            "Traceback (most recent call last):",
+            "  File \"/app/x.py\", line 1, in f",
+            "ValueError: x",
+            "INFO b",
+        ]
+        .iter()
+        .enumerate()
+        {
+            starts.extend(
+                assembler
+                    .push(at(i as i64), line)
+                    .iter()
+                    .map(|e| e.first_line),
+            );
+            if i == 3 {
+                assert_eq!(assembler.pending_first_line(), Some(2));
+            }
+        }
+        starts.extend(assembler.finish().map(|e| e.first_line));
+        assert_eq!(starts, vec![0, 2, 5]);
+        assert_eq!(assembler.pending_first_line(), None);
     }
 }

@@ -105,6 +105,30 @@ fn from_text(line: &str, ctx: &LineContext) -> Event {
 
 /// The level a plain-text line announces: the most severe level word among its first tokens.
 pub fn level_of_text(line: &str) -> Level {
+    level_word(line).unwrap_or(Level::Info)
+}
+
+/// The level a plain-text line states, if it states one (a level word after an optional
+/// leading timestamp, or an upper-case level word or trace marker among its first tokens).
+/// Sources that also know a level of their own (Railway's stderr = error) use theirs only
+/// when the line states none.
+pub fn stated_level(line: &str) -> Option<Level> {
+    let mut rest = line.trim();
+    if let Some(m) = TIME_PREFIX.find(rest) {
+        rest = &rest[m.end()..];
+    }
+    if let Some(level) = LEVEL_PREFIX
+        .captures(rest)
+        .and_then(|caps| caps.name("level"))
+        .and_then(|m| m.as_str().parse::<Level>().ok())
+    {
+        return Some(level);
+    }
+    level_word(rest)
+}
+
+/// The most severe level word (or trace marker) among the first tokens of `line`.
+fn level_word(line: &str) -> Option<Level> {
     let head: String = line.chars().take(120).collect();
     let mut found: Option<Level> = None;
     for token in head.split(|c: char| !c.is_ascii_alphabetic()) {
@@ -125,7 +149,7 @@ pub fn level_of_text(line: &str) -> Level {
             found = Some(found.map_or(level, |f| f.max(level)));
         }
     }
-    found.unwrap_or(Level::Info)
+    found
 }
 
 fn from_json(mut map: Map<String, Value>, ctx: &LineContext) -> Event {
@@ -280,5 +304,20 @@ mod tests {
     fn broken_json_is_text() {
         let e = parse_line(r#"{"level":"error", oops"#, &ctx()).expect("a line");
         assert_eq!(e.message, r#"{"level":"error", oops"#);
+    }
+
+    #[test]
+    fn stated_levels() {
+        for (line, want) in [
+            ("2026-11-27 10:00:00 INFO started", Some(Level::Info)),
+            ("[WARN] disk almost full", Some(Level::Warn)),
+            ("ERROR: boom", Some(Level::Error)),
+            ("Traceback (most recent call last):", Some(Level::Error)),
+            ("listening on :8080", None),
+            ("an error in prose is not a level", None),
+            ("", None),
+        ] {
+            assert_eq!(stated_level(line), want, "{line:?}");
+        }
     }
 }

@@ -6,11 +6,16 @@
 pub mod demo;
 pub mod file;
 pub mod otlp;
+pub mod railway;
 pub mod sentry;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use chrono::{DateTime, Utc};
 
@@ -38,7 +43,14 @@ pub enum SourceError {
 /// A boxed future, so sources can be held as trait objects.
 pub type PollFuture<'a> = Pin<Box<dyn Future<Output = Result<Batch, SourceError>> + Send + 'a>>;
 
-/// A source the monitor polls.
+/// A boxed task a source runs beside its polls (its live stream).
+pub type StreamTask = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A source the monitor polls, and that may also stream.
+///
+/// A streaming source buffers what its stream delivers and calls [`StreamWake::absorb`]; the
+/// monitor then calls [`PollSource::absorb`] with the stored cursor, in turn with the polls,
+/// so that one cursor covers both ways in.
 pub trait PollSource: Send + Sync {
     /// Stable name, used as the cursor key and the `source` of its events.
     fn name(&self) -> &str;
@@ -46,4 +58,61 @@ pub trait PollSource: Send + Sync {
     fn interval(&self) -> Duration;
     /// Reads what arrived after `cursor` (None: first run), up to `now`.
     fn poll<'a>(&'a self, cursor: Option<&'a str>, now: DateTime<Utc>) -> PollFuture<'a>;
+
+    /// The source's live stream, run by the monitor until `shutdown`; `None` (the default)
+    /// for poll-only sources.
+    fn stream(
+        self: Arc<Self>,
+        _wake: StreamWake,
+        _shutdown: CancellationToken,
+    ) -> Option<StreamTask> {
+        None
+    }
+
+    /// Turns what the stream buffered into a batch after `cursor`.
+    fn absorb(&self, cursor: Option<&str>, _now: DateTime<Utc>) -> Result<Batch, SourceError> {
+        Ok(Batch {
+            events: Vec::new(),
+            cursor: cursor.unwrap_or_default().to_string(),
+            more: false,
+        })
+    }
+
+    /// Failed requests to the source's API since start (crawler bookkeeping).
+    fn api_errors(&self) -> u64 {
+        0
+    }
+
+    /// Source-specific state for the status endpoint (stream, rate limits …).
+    fn status(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
+}
+
+/// What a source's stream asks of the monitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Lines wait in the source's buffer: absorb them.
+    Absorb,
+    /// The stream may have missed lines (it reconnected): poll now.
+    CatchUp,
+}
+
+/// A stream's line to the monitor.
+#[derive(Clone)]
+pub struct StreamWake {
+    pub(crate) source: usize,
+    pub(crate) tx: mpsc::Sender<(usize, Wake)>,
+}
+
+impl StreamWake {
+    /// Asks the monitor to absorb the buffer (requests made while one is queued merge).
+    pub fn absorb(&self) {
+        let _ = self.tx.try_send((self.source, Wake::Absorb));
+    }
+
+    /// Asks the monitor to poll the source now.
+    pub fn catch_up(&self) {
+        let _ = self.tx.try_send((self.source, Wake::CatchUp));
+    }
 }

@@ -27,6 +27,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0003_projects.sql"),
         include_str!("../../migrations/postgres/0003_projects.sql"),
     ),
+    (
+        4,
+        "leases and runs",
+        include_str!("../../migrations/sqlite/0004_leases_and_runs.sql"),
+        include_str!("../../migrations/postgres/0004_leases_and_runs.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

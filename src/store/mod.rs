@@ -18,7 +18,7 @@ use sqlx::{AnyPool, Row};
 
 use crate::model::{Category, Group, GroupStatus, Level, Occurrence, Severity};
 
-pub use queries::{GroupQuery, GroupSort, MAX_PAGE};
+pub use queries::{GroupQuery, GroupSort, RunRecord, RunReport, MAX_PAGE};
 pub use write::{CursorUpdate, WriteSummary};
 
 /// A storage failure.

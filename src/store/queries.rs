@@ -30,6 +30,37 @@ impl GroupSort {
     }
 }
 
+/// What one run of the sources did (crawler bookkeeping).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunReport {
+    /// Log lines (events) stored.
+    pub events: usize,
+    /// Of those, errors and worse.
+    pub errors_found: usize,
+    pub tasks_created: usize,
+    /// Failed requests to the source's API.
+    pub api_errors: usize,
+    /// Why the run failed, if it did.
+    pub error: Option<String>,
+}
+
+/// A stored run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RunRecord {
+    pub id: String,
+    pub triggered_by: String,
+    pub source: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub status: String,
+    pub events: i64,
+    pub error: Option<String>,
+    pub errors_found: i64,
+    pub tasks_created: i64,
+    pub api_errors: i64,
+    pub duration_ms: Option<i64>,
+}
+
 /// Filters and paging for the group list.
 #[derive(Debug, Clone, Default)]
 pub struct GroupQuery {
@@ -328,42 +359,111 @@ impl Store {
         Ok(row.map(|r| r.try_get("cursor")).transpose()?)
     }
 
-    /// Records the start of a source run.
+    /// Records the start of a run of the sources (`source`: one source, or `None` for all).
     pub async fn start_run(
         &self,
         id: &str,
         triggered_by: &str,
+        source: Option<&str>,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO crawl_runs (id, triggered_by, started_at, status) VALUES ($1, $2, $3, 'running')",
+            "INSERT INTO crawl_runs (id, triggered_by, source, started_at, status) VALUES ($1, $2, $3, $4, 'running')",
         )
         .bind(id)
         .bind(triggered_by)
+        .bind(source)
         .bind(to_millis(at))
         .execute(self.pool())
         .await?;
         Ok(())
     }
 
-    /// Records the end of a source run.
+    /// Records the end of a run with what it did.
     pub async fn finish_run(
         &self,
         id: &str,
         at: DateTime<Utc>,
-        events: usize,
-        error: Option<&str>,
+        run: &RunReport,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE crawl_runs SET finished_at = $1, status = $2, events = $3, error = $4 WHERE id = $5",
+            "UPDATE crawl_runs SET finished_at = $1, status = $2, events = $3, error = $4, \
+             errors_found = $5, tasks_created = $6, api_errors = $7, duration_ms = $1 - started_at WHERE id = $8",
         )
         .bind(to_millis(at))
-        .bind(if error.is_some() { "failed" } else { "succeeded" })
-        .bind(events as i64)
-        .bind(error)
+        .bind(if run.error.is_some() { "failed" } else { "succeeded" })
+        .bind(run.events as i64)
+        .bind(run.error.as_deref())
+        .bind(run.errors_found as i64)
+        .bind(run.tasks_created as i64)
+        .bind(run.api_errors as i64)
         .bind(id)
         .execute(self.pool())
         .await?;
+        Ok(())
+    }
+
+    /// The most recent runs, newest first.
+    pub async fn recent_runs(&self, limit: i64) -> Result<Vec<RunRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, triggered_by, source, started_at, finished_at, status, events, error, \
+             errors_found, tasks_created, api_errors, duration_ms FROM crawl_runs ORDER BY started_at DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RunRecord {
+                    id: r.try_get("id")?,
+                    triggered_by: r.try_get("triggered_by")?,
+                    source: r.try_get("source")?,
+                    started_at: from_millis(r.try_get("started_at")?),
+                    finished_at: r.try_get::<Option<i64>, _>("finished_at")?.map(from_millis),
+                    status: r.try_get("status")?,
+                    events: r.try_get("events")?,
+                    error: r.try_get("error")?,
+                    errors_found: r.try_get("errors_found")?,
+                    tasks_created: r.try_get("tasks_created")?,
+                    api_errors: r.try_get("api_errors")?,
+                    duration_ms: r.try_get("duration_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Takes or renews the lease `name` for `holder` until `now + ttl`; true when `holder`
+    /// holds it. A lease whose holder stopped renewing passes to the next taker once expired.
+    pub async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let expires = to_millis(now + ttl);
+        let done = sqlx::query(
+            "INSERT INTO leases (name, holder, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE leases.holder = excluded.holder OR leases.expires_at < $4",
+        )
+        .bind(name)
+        .bind(holder)
+        .bind(expires)
+        .bind(to_millis(now))
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(done == 1)
+    }
+
+    /// Gives the lease up (on shutdown), so another replica takes over at once.
+    pub async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM leases WHERE name = $1 AND holder = $2")
+            .bind(name)
+            .bind(holder)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 
@@ -381,6 +481,7 @@ impl Store {
             "DELETE FROM railway_logs WHERE id IN (SELECT id FROM railway_logs WHERE ts < $1 LIMIT $2)",
             "DELETE FROM error_occurrences WHERE id IN (SELECT id FROM error_occurrences WHERE ts < $1 LIMIT $2)",
             "DELETE FROM seen_events WHERE (source, source_id) IN (SELECT source, source_id FROM seen_events WHERE ts < $1 LIMIT $2)",
+            "DELETE FROM crawl_runs WHERE id IN (SELECT id FROM crawl_runs WHERE started_at < $1 LIMIT $2)",
         ];
         let mut total = 0;
         for statement in statements {

@@ -43,8 +43,13 @@ pub struct MonitorStatus {
     /// Occurrences since the last generated fix (no fix generator yet: all of them).
     pub errors_since_last_fix: i64,
     pub total_patterns: i64,
+    /// Whether this replica runs the sources (one replica does, holding the monitor lease).
+    pub leader: bool,
     #[schema(value_type = Object)]
     pub sources: std::collections::BTreeMap<String, signalbox::monitor::SourceState>,
+    /// The most recent source runs (crawler bookkeeping), newest first.
+    #[schema(value_type = Vec<Object>)]
+    pub recent_runs: Vec<signalbox::store::RunRecord>,
 }
 
 /// The monitor's state.
@@ -67,7 +72,9 @@ pub async fn status(State(state): State<AppState>) -> Result<Json<MonitorStatus>
         last_scan,
         errors_since_last_fix: stats.errors,
         total_patterns: stats.groups,
+        leader: state.monitor.as_ref().is_some_and(|m| m.is_leader()),
         sources,
+        recent_runs: state.store.recent_runs(10).await?,
     }))
 }
 

@@ -1,0 +1,463 @@
+//! Where the Railway source is in each deployment's logs, and how new lines become events.
+//!
+//! Railway's `deploymentLogs` has no offset: a query is a time window, many lines share one
+//! timestamp, and the lines of a deployment's replicas interleave. So the cursor keeps, per
+//! deployment and per replica (deployment instance), the timestamp of the last line consumed
+//! and the ids of the lines consumed at exactly that timestamp. A query starts at the oldest
+//! of those timestamps, inclusive; what was consumed before is recognised and dropped.
+//!
+//! A stack trace arrives as many lines. [`absorb`] joins them with the multi-line
+//! [`Assembler`], one per replica, and consumes a trace only once it is complete: a trace
+//! whose end may still be on its way stays unconsumed, and the next query reads it again
+//! whole. Everything here is pure; the poll and the stream both use it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::pipeline::multiline::{Assembler, AssemblerConfig};
+
+/// One line as Railway returns it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RawLine {
+    pub timestamp: DateTime<Utc>,
+    pub message: String,
+    /// Railway's severity (`info`, `err`/`error`, `warn` …): stderr is `error`.
+    pub severity: Option<String>,
+    /// The replica that wrote it (`tags.deploymentInstanceId`), empty when unknown.
+    pub instance: String,
+    /// Structured attributes (single-line JSON logs), values without surrounding quotes.
+    pub attributes: Vec<(String, String)>,
+}
+
+/// The whole source's position: one entry per followed deployment.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Cursor {
+    #[serde(default)]
+    pub deployments: BTreeMap<String, DeploymentCursor>,
+}
+
+/// The position in one deployment's logs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentCursor {
+    /// Where the next query starts: no line older than this is still to be consumed.
+    pub floor: DateTime<Utc>,
+    /// Per replica: the last consumed line.
+    #[serde(default)]
+    pub instances: BTreeMap<String, Position>,
+}
+
+/// The last consumed line of one replica.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Position {
+    pub ts: DateTime<Utc>,
+    /// Ids of the lines consumed at exactly `ts`.
+    #[serde(default)]
+    pub seen: Vec<String>,
+}
+
+impl Cursor {
+    /// Reads a stored cursor.
+    pub fn decode(text: &str) -> Result<Cursor, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// The stored form.
+    pub fn encode(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| "{}".to_string())
+    }
+}
+
+impl DeploymentCursor {
+    /// A cursor that starts reading at `floor`.
+    pub fn starting_at(floor: DateTime<Utc>) -> DeploymentCursor {
+        DeploymentCursor {
+            floor,
+            instances: BTreeMap::new(),
+        }
+    }
+
+    /// Whether a line (with its id) has not been consumed yet.
+    fn is_new(&self, line: &RawLine, id: &str) -> bool {
+        match self.instances.get(&line.instance) {
+            Some(p) => {
+                line.timestamp > p.ts || (line.timestamp == p.ts && !p.seen.iter().any(|s| s == id))
+            }
+            // A replica never consumed from: every line of it is new, even one older than the
+            // floor (replicas' logs arrive with different delays).
+            None => true,
+        }
+    }
+}
+
+/// One event made of one or more consecutive lines of one replica.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LineEvent {
+    /// Id of the event's first line: deterministic, so reading it twice stores it once.
+    pub id: String,
+    /// The event's first line (timestamp, severity, attributes, replica).
+    pub first: RawLine,
+    /// The lines joined with `\n`.
+    pub text: String,
+    pub line_count: usize,
+}
+
+/// Ids for `lines` of `deployment`: a hash of replica, timestamp (ns), message and how many
+/// identical lines came before it at the same timestamp, so that two identical lines written
+/// in the same nanosecond stay two lines.
+pub fn line_ids(deployment: &str, lines: &[RawLine]) -> Vec<String> {
+    let mut ordinal: HashMap<(&str, i64, &str), u32> = HashMap::new();
+    lines
+        .iter()
+        .map(|line| {
+            let nanos = line
+                .timestamp
+                .timestamp_nanos_opt()
+                .unwrap_or_else(|| line.timestamp.timestamp_micros().saturating_mul(1000));
+            let k = ordinal
+                .entry((line.instance.as_str(), nanos, line.message.as_str()))
+                .or_default();
+            let mut h = Sha256::new();
+            for part in [
+                deployment,
+                &line.instance,
+                &nanos.to_string(),
+                &line.message,
+                &k.to_string(),
+            ] {
+                h.update(part.as_bytes());
+                h.update([0]);
+            }
+            *k += 1;
+            hex::encode(&h.finalize()[..16])
+        })
+        .collect()
+}
+
+/// Consumes the new lines of one deployment: `lines` are what a query (or the stream) returned,
+/// oldest first. Lines already consumed are skipped; complete events come back and the cursor
+/// moves past them. A trace that lines at or after `horizon` could still continue is left
+/// unconsumed (the caller reads it again next time); past the horizon it is emitted as it is.
+///
+/// `window_end`: a query's end, when `lines` are ALL the lines before it (from the cursor's
+/// floor); the next query then starts there, or at a trace left unconsumed. Without it (the
+/// stream) the next query starts at the oldest replica position.
+pub fn absorb(
+    deployment: &str,
+    cursor: &mut DeploymentCursor,
+    lines: &[RawLine],
+    horizon: DateTime<Utc>,
+    window_end: Option<DateTime<Utc>>,
+    assembly: AssemblerConfig,
+) -> Vec<LineEvent> {
+    let ids = line_ids(deployment, lines);
+    // Per replica, in order: the new lines and their ids.
+    let mut replicas: BTreeMap<&str, Vec<(&RawLine, &str)>> = BTreeMap::new();
+    for (line, id) in lines.iter().zip(&ids) {
+        if cursor.is_new(line, id) {
+            replicas.entry(&line.instance).or_default().push((line, id));
+        }
+    }
+    let mut events = Vec::new();
+    let mut pending_starts = Vec::new();
+    for (instance, new) in replicas {
+        let mut assembler = Assembler::new(assembly);
+        let mut emitted = Vec::new();
+        for (line, _) in &new {
+            emitted.extend(assembler.push(line.timestamp, &line.message));
+        }
+        emitted.extend(assembler.flush_expired(horizon));
+        // Lines before the pending event's first line are consumed; the rest is read again.
+        let consumed = assembler
+            .pending_first_line()
+            .map_or(new.len(), |first| first as usize);
+        if let Some((line, _)) = new.get(consumed) {
+            pending_starts.push(line.timestamp);
+        }
+        for e in emitted {
+            let Some((first, id)) = new.get(e.first_line as usize) else {
+                continue;
+            };
+            events.push(LineEvent {
+                id: (*id).to_string(),
+                first: (*first).clone(),
+                text: e.text,
+                line_count: e.line_count,
+            });
+        }
+        if let Some((last, _)) = consumed.checked_sub(1).and_then(|i| new.get(i)) {
+            let ts = last.timestamp;
+            let position = cursor
+                .instances
+                .entry(instance.to_string())
+                .or_insert_with(|| Position {
+                    ts,
+                    seen: Vec::new(),
+                });
+            if position.ts != ts {
+                *position = Position {
+                    ts,
+                    seen: Vec::new(),
+                };
+            }
+            position.seen.extend(
+                new[..consumed]
+                    .iter()
+                    .filter(|(l, _)| l.timestamp == ts)
+                    .map(|(_, id)| (*id).to_string()),
+            );
+        }
+    }
+    let pending = pending_starts.iter().min().copied();
+    let floor = match window_end {
+        Some(end) => Some(pending.map_or(end, |p| p.min(end))),
+        None => cursor.instances.values().map(|p| p.ts).chain(pending).min(),
+    };
+    if let Some(floor) = floor {
+        cursor.floor = floor;
+    }
+    events.sort_by(|a, b| a.first.timestamp.cmp(&b.first.timestamp));
+    events
+}
+
+/// Keeps the lines of a stream buffer that are not consumed yet (after [`absorb`]).
+pub fn unconsumed(
+    deployment: &str,
+    cursor: &DeploymentCursor,
+    lines: Vec<RawLine>,
+) -> Vec<RawLine> {
+    let ids = line_ids(deployment, &lines);
+    lines
+        .into_iter()
+        .zip(ids)
+        .filter(|(line, id)| cursor.is_new(line, id))
+        .map(|(line, _)| line)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn at(ms: i64) -> DateTime<Utc> {
+        DateTime::UNIX_EPOCH + Duration::milliseconds(1_800_000_000_000 + ms)
+    }
+
+    fn line(ms: i64, instance: &str, message: &str) -> RawLine {
+        RawLine {
+            timestamp: at(ms),
+            message: message.to_string(),
+            severity: Some("error".into()),
+            instance: instance.to_string(),
+            attributes: Vec::new(),
+        }
+    }
+
+    fn texts(events: &[LineEvent]) -> Vec<&str> {
+        events.iter().map(|e| e.text.as_str()).collect()
+    }
+
+    const FAR: i64 = 1_000_000;
+
+    #[test]
+    fn identical_lines_in_one_nanosecond_get_distinct_ids() {
+        let lines = vec![line(0, "a", "x"), line(0, "a", "x"), line(0, "b", "x")];
+        let ids = line_ids("d", &lines);
+        assert_eq!(ids.len(), 3);
+        assert_ne!(ids[0], ids[1]);
+        assert_ne!(ids[0], ids[2]);
+        assert_eq!(ids, line_ids("d", &lines), "ids are deterministic");
+        assert_ne!(
+            ids,
+            line_ids("other", &lines),
+            "ids depend on the deployment"
+        );
+    }
+
+    #[test]
+    fn reading_the_same_window_twice_consumes_once() {
+        let lines = vec![
+            line(0, "a", "INFO one"),
+            line(0, "a", "INFO two"),
+            line(5, "a", "INFO three"),
+        ];
+        let mut cursor = DeploymentCursor::starting_at(at(0));
+        let first = absorb(
+            "d",
+            &mut cursor,
+            &lines,
+            at(FAR),
+            None,
+            AssemblerConfig::default(),
+        );
+        assert_eq!(texts(&first), ["INFO one", "INFO two", "INFO three"]);
+        assert!(absorb(
+            "d",
+            &mut cursor,
+            &lines,
+            at(FAR),
+            None,
+            AssemblerConfig::default()
+        )
+        .is_empty());
+        // The next query starts at the last timestamp and returns a tie written later.
+        let later = vec![
+            line(5, "a", "INFO three"),
+            line(5, "a", "INFO tie"),
+            line(9, "a", "INFO four"),
+        ];
+        let next = absorb(
+            "d",
+            &mut cursor,
+            &later,
+            at(FAR),
+            None,
+            AssemblerConfig::default(),
+        );
+        assert_eq!(texts(&next), ["INFO tie", "INFO four"]);
+        assert_eq!(cursor.floor, at(9));
+    }
+
+    #[test]
+    fn a_trace_near_the_horizon_waits_to_be_read_whole() {
+        let head = vec![
+            line(0, "a", "INFO ok"),
+            line(100, "a", "Traceback (most recent call last):"),
+            line(100, "a", "  File \"/app/x.py\", line 3, in f"),
+        ];
+        let mut cursor = DeploymentCursor::starting_at(at(0));
+        let horizon = at(500);
+        let first = absorb(
+            "d",
+            &mut cursor,
+            &head,
+            horizon,
+            Some(horizon),
+            AssemblerConfig::default(),
+        );
+        assert_eq!(texts(&first), ["INFO ok"]);
+        assert_eq!(cursor.floor, at(100), "the next query starts at the trace");
+        let mut whole = head.clone();
+        whole.push(line(101, "a", "ValueError: bad"));
+        whole.push(line(200, "a", "INFO after"));
+        let second = absorb(
+            "d",
+            &mut cursor,
+            &whole[1..],
+            at(FAR),
+            None,
+            AssemblerConfig::default(),
+        );
+        assert_eq!(
+            texts(&second),
+            [
+                "Traceback (most recent call last):\n  File \"/app/x.py\", line 3, in f\nValueError: bad",
+                "INFO after"
+            ]
+        );
+        assert_eq!(
+            second[0].id,
+            line_ids("d", &whole[1..])[0],
+            "the trace has its first line's id"
+        );
+    }
+
+    #[test]
+    fn a_trace_past_the_horizon_is_emitted_as_it_is() {
+        let lines = vec![line(0, "a", "Traceback (most recent call last):")];
+        let mut cursor = DeploymentCursor::starting_at(at(0));
+        let events = absorb(
+            "d",
+            &mut cursor,
+            &lines,
+            at(10_000),
+            None,
+            AssemblerConfig::default(),
+        );
+        assert_eq!(events.len(), 1);
+        assert!(absorb(
+            "d",
+            &mut cursor,
+            &lines,
+            at(FAR),
+            None,
+            AssemblerConfig::default()
+        )
+        .is_empty());
+    }
+
+    #[test]
+    fn replicas_are_assembled_and_positioned_apart() {
+        // Two replicas crash at once; their lines interleave.
+        let lines = vec![
+            line(0, "a", "Traceback (most recent call last):"),
+            line(0, "b", "Traceback (most recent call last):"),
+            line(1, "a", "  File \"/app/x.py\", line 3, in f"),
+            line(1, "b", "  File \"/app/y.py\", line 9, in g"),
+            line(2, "a", "KeyError: 'a'"),
+            line(2, "b", "KeyError: 'b'"),
+        ];
+        let mut cursor = DeploymentCursor::starting_at(at(0));
+        let events = absorb(
+            "d",
+            &mut cursor,
+            &lines,
+            at(FAR),
+            None,
+            AssemblerConfig::default(),
+        );
+        assert_eq!(events.len(), 2);
+        assert!(events.iter().all(|e| e.line_count == 3));
+        assert_eq!(cursor.instances.len(), 2);
+        // A replica that started later with older lines is still read.
+        let late = vec![line(-5, "c", "ERROR late replica")];
+        let events = absorb(
+            "d",
+            &mut cursor,
+            &late,
+            at(FAR),
+            None,
+            AssemblerConfig::default(),
+        );
+        assert_eq!(texts(&events), ["ERROR late replica"]);
+    }
+
+    #[test]
+    fn stream_buffer_keeps_only_unconsumed_lines() {
+        let lines = vec![
+            line(0, "a", "INFO done"),
+            line(50, "a", "Traceback (most recent call last):"),
+        ];
+        let mut cursor = DeploymentCursor::starting_at(at(0));
+        absorb(
+            "d",
+            &mut cursor,
+            &lines,
+            at(100),
+            None,
+            AssemblerConfig::default(),
+        );
+        let left = unconsumed("d", &cursor, lines);
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].message, "Traceback (most recent call last):");
+    }
+
+    #[test]
+    fn cursor_round_trips() {
+        let mut cursor = Cursor::default();
+        let mut d = DeploymentCursor::starting_at(at(0));
+        d.instances.insert(
+            "a".into(),
+            Position {
+                ts: at(3) + Duration::nanoseconds(7),
+                seen: vec!["x".into()],
+            },
+        );
+        cursor.deployments.insert("dep".into(), d);
+        assert_eq!(Cursor::decode(&cursor.encode()).expect("decodes"), cursor);
+        assert!(Cursor::decode("not json").is_err());
+    }
+}

@@ -1,0 +1,869 @@
+//! The Railway source: the logs of a project's services, read with Railway's public GraphQL API
+//! (`../shared/specs/railway.md`).
+//!
+//! Two ways in, one cursor:
+//! - **poll** (every `ERROR_MONITOR_INTERVAL`, and on request): discovers the services and
+//!   their current deployments, then pages through each deployment's logs from the cursor up
+//!   to a few seconds ago (late lines), halving the time window whenever a page comes back
+//!   full, since `deploymentLogs` has no offset;
+//! - **stream**: the `deploymentLogs` subscription over WebSocket delivers lines within a
+//!   second; they wait in a buffer until the monitor absorbs them against the same cursor.
+//!   After every (re)connection the monitor polls once to catch up on what the stream missed.
+//!
+//! Both go through [`cursor::absorb`], so a line is stored once whichever way it came, and the
+//! cursor is committed with the events it covers (see the monitor).
+
+pub mod client;
+pub mod cursor;
+pub mod wire;
+pub mod ws;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use secrecy::SecretString;
+use serde_json::json;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use self::client::{Client, RailwayError, TokenKind};
+use self::cursor::{absorb, unconsumed, Cursor, DeploymentCursor, LineEvent, RawLine};
+use self::wire::{Deployment, DeploymentsData, LogsData, Named, ProjectData, ProjectTokenData};
+use super::{Batch, PollFuture, PollSource, SourceError, StreamWake};
+use crate::model::{Event, Level};
+use crate::pipeline::multiline::AssemblerConfig;
+use crate::pipeline::parse::{parse_line, stated_level, LineContext};
+
+/// The source's name: its cursor key and the `source` of its events.
+pub const NAME: &str = "railway";
+/// Lines younger than this may still be on their way into Railway's log store.
+const INGESTION_LAG: Duration = Duration::from_secs(5);
+/// How often the services and deployments are looked up again.
+const DISCOVERY_TTL: Duration = Duration::from_secs(60);
+/// Requests one poll may make before it stores what it has (and goes on at once).
+const REQUESTS_PER_POLL: usize = 40;
+/// Events one poll gathers before it stores them (and goes on at once).
+const EVENTS_PER_POLL: usize = 5_000;
+/// Lines the stream may hold for one deployment before it gives up on them and polls instead.
+const STREAM_BUFFER_CAP: usize = 50_000;
+/// Deployment states whose runtime logs are followed.
+const FOLLOWED_STATES: [&str; 6] = [
+    "SUCCESS",
+    "DEPLOYING",
+    "CRASHED",
+    "SLEEPING",
+    "REMOVING",
+    "FAILED",
+];
+/// Deployments followed per service: the current one and the one it replaces (overlap).
+const DEPLOYMENTS_PER_SERVICE: usize = 2;
+
+/// What the Railway source needs to know.
+#[derive(Clone)]
+pub struct Settings {
+    /// The GraphQL endpoint (`RAILWAY_API_URL`).
+    pub api_url: String,
+    /// The WebSocket endpoint (`RAILWAY_WS_URL`, else derived from the API URL).
+    pub ws_url: String,
+    pub token: SecretString,
+    /// `None`: find out (account first, then project token).
+    pub token_kind: Option<TokenKind>,
+    pub project_id: Option<String>,
+    pub environment_id: Option<String>,
+    /// Service names or ids to follow; empty = every service.
+    pub services: Vec<String>,
+    /// Railway log filter (`@level:error`, …) applied by Railway.
+    pub filter: Option<String>,
+    pub interval: Duration,
+    pub stream: bool,
+    /// How far back the very first poll reads.
+    pub lookback: Duration,
+    /// `limit` of one logs query.
+    pub page_size: usize,
+}
+
+impl Settings {
+    /// The WebSocket URL for an API URL: same host and path, `ws` / `wss` scheme.
+    pub fn ws_url_for(api_url: &str) -> String {
+        if let Some(rest) = api_url.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = api_url.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            api_url.to_string()
+        }
+    }
+}
+
+/// One deployment being followed.
+#[derive(Debug, Clone)]
+struct Target {
+    deployment: Deployment,
+    service: Named,
+    environment: Option<String>,
+}
+
+/// What the status endpoint shows about the source.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Status {
+    pub stream_enabled: bool,
+    pub stream_connected: bool,
+    pub stream_last_error: Option<String>,
+    pub stream_reconnects: u64,
+    pub deployments: Vec<String>,
+    pub last_discovery_error: Option<String>,
+    pub api_requests: u64,
+    pub api_errors: u64,
+    pub rate_limited: u64,
+    pub truncated_windows: u64,
+    /// Seconds between now and the oldest position among the followed deployments.
+    pub lag_seconds: Option<f64>,
+}
+
+/// The Railway source; see the module documentation.
+pub struct RailwaySource {
+    settings: Settings,
+    client: Client,
+    assembly: AssemblerConfig,
+    /// Deployments the stream follows.
+    followed: watch::Sender<BTreeSet<String>>,
+    targets: Mutex<Option<(Instant, Vec<Target>)>>,
+    buffers: Mutex<HashMap<String, Vec<RawLine>>>,
+    status: Mutex<Status>,
+}
+
+impl RailwaySource {
+    pub fn new(settings: Settings) -> RailwaySource {
+        let client = Client::new(
+            &settings.api_url,
+            settings.token.clone(),
+            settings.token_kind,
+        );
+        let status = Status {
+            stream_enabled: settings.stream,
+            ..Status::default()
+        };
+        RailwaySource {
+            client,
+            settings,
+            assembly: AssemblerConfig::default(),
+            followed: watch::Sender::new(BTreeSet::new()),
+            targets: Mutex::new(None),
+            buffers: Mutex::new(HashMap::new()),
+            status: Mutex::new(status),
+        }
+    }
+
+    /// A snapshot of the source's status.
+    pub fn status(&self) -> Status {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    fn note(&self, f: impl FnOnce(&mut Status)) {
+        if let Ok(mut s) = self.status.lock() {
+            f(&mut s);
+        }
+    }
+
+    async fn query<T: serde::de::DeserializeOwned>(
+        &self,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> Result<T, RailwayError> {
+        let result = self.client.query(query, variables).await;
+        self.note(|s| {
+            s.api_requests += 1;
+            match &result {
+                Err(RailwayError::RateLimited(_)) => {
+                    s.api_errors += 1;
+                    s.rate_limited += 1;
+                }
+                Err(_) => s.api_errors += 1,
+                Ok(_) => {}
+            }
+        });
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(RailwayError::RateLimited(_)) => "rate_limited",
+            Err(_) => "error",
+        };
+        metrics::counter!("signalbox_railway_requests_total", "outcome" => outcome).increment(1);
+        result
+    }
+
+    /// The deployments to follow, looked up again when the last lookup is older than a minute.
+    async fn targets(&self, fresh: bool) -> Result<Vec<Target>, RailwayError> {
+        if !fresh {
+            if let Some((at, targets)) = self.targets.lock().ok().and_then(|t| t.clone()) {
+                if at.elapsed() < DISCOVERY_TTL {
+                    return Ok(targets);
+                }
+            }
+        }
+        let result = self.discover().await;
+        match &result {
+            Ok(targets) => {
+                if let Ok(mut t) = self.targets.lock() {
+                    *t = Some((Instant::now(), targets.clone()));
+                }
+                let ids: BTreeSet<String> =
+                    targets.iter().map(|t| t.deployment.id.clone()).collect();
+                self.note(|s| {
+                    s.deployments = ids.iter().cloned().collect();
+                    s.last_discovery_error = None;
+                });
+                self.followed.send_if_modified(|current| {
+                    let changed = *current != ids;
+                    *current = ids;
+                    changed
+                });
+            }
+            Err(e) => {
+                let message = e.to_string();
+                self.note(|s| s.last_discovery_error = Some(message));
+            }
+        }
+        result
+    }
+
+    async fn discover(&self) -> Result<Vec<Target>, RailwayError> {
+        let (project_id, environment_id) = match (
+            &self.settings.project_id,
+            &self.settings.environment_id,
+        ) {
+            (Some(p), Some(e)) => (p.clone(), e.clone()),
+            (project, environment) => {
+                let scope: ProjectTokenData = self.query(wire::PROJECT_TOKEN_QUERY, json!({})).await.map_err(|e| match e {
+                    RailwayError::Unauthorized(_) => RailwayError::Unauthorized(
+                        "RAILWAY_PROJECT_ID and RAILWAY_ENVIRONMENT_ID are needed with an account token".into(),
+                    ),
+                    other => other,
+                })?;
+                (
+                    project.clone().unwrap_or(scope.project_token.project_id),
+                    environment
+                        .clone()
+                        .unwrap_or(scope.project_token.environment_id),
+                )
+            }
+        };
+        let project: ProjectData = self
+            .query(wire::PROJECT_QUERY, json!({ "id": project_id }))
+            .await?;
+        let environment = project
+            .project
+            .environments
+            .edges
+            .iter()
+            .find(|e| e.node.id == environment_id)
+            .map(|e| e.node.name.clone());
+        let mut targets = Vec::new();
+        for service in project.project.services.edges.into_iter().map(|e| e.node) {
+            if !wanted(&self.settings.services, &service) {
+                continue;
+            }
+            let input = json!({ "projectId": project_id, "environmentId": environment_id, "serviceId": service.id });
+            let data: DeploymentsData = self
+                .query(
+                    wire::DEPLOYMENTS_QUERY,
+                    json!({ "input": input, "first": 20 }),
+                )
+                .await?;
+            let deployments = data.deployments.edges.into_iter().map(|e| e.node).collect();
+            for deployment in followed_deployments(deployments) {
+                targets.push(Target {
+                    deployment,
+                    service: service.clone(),
+                    environment: environment.clone(),
+                });
+            }
+        }
+        Ok(targets)
+    }
+
+    /// One logs query.
+    async fn fetch(
+        &self,
+        deployment: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<RawLine>, RailwayError> {
+        let mut variables = json!({
+            "deploymentId": deployment,
+            "limit": self.settings.page_size,
+            "startDate": rfc3339(start),
+            "endDate": rfc3339(end),
+        });
+        if let Some(filter) = &self.settings.filter {
+            variables["filter"] = json!(filter);
+        }
+        let data: LogsData = self
+            .query(&wire::deployment_logs_query(), variables)
+            .await?;
+        let (lines, dropped) = wire::into_lines(data.deployment_logs);
+        if dropped > 0 {
+            tracing::warn!(
+                deployment,
+                dropped,
+                "Railway returned log lines without a readable timestamp"
+            );
+        }
+        Ok(lines)
+    }
+
+    /// The lines of `[start, end)` for the largest `end` up to `horizon` whose lines fit in one
+    /// page (Railway has no offset: a full page may be cut off, so the window is halved).
+    async fn fetch_window(
+        &self,
+        deployment: &str,
+        start: DateTime<Utc>,
+        horizon: DateTime<Utc>,
+        requests: &mut usize,
+    ) -> Result<(Vec<RawLine>, DateTime<Utc>), SourceError> {
+        let mut end = horizon;
+        loop {
+            *requests += 1;
+            let lines = self.fetch(deployment, start, end).await.map_err(upstream)?;
+            let full = lines.len() >= self.settings.page_size;
+            match halve(start, end) {
+                Some(mid) if full && *requests < REQUESTS_PER_POLL => end = mid,
+                _ => {
+                    if full {
+                        self.note(|s| s.truncated_windows += 1);
+                        metrics::counter!("signalbox_railway_truncated_windows_total").increment(1);
+                        tracing::warn!(deployment, at = %start, "more log lines in one instant than a page holds; some may be missed");
+                    }
+                    return Ok((lines, end));
+                }
+            }
+        }
+    }
+
+    async fn poll_inner(
+        &self,
+        stored: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Batch, SourceError> {
+        let mut cursor = match stored {
+            Some(text) => Cursor::decode(text)
+                .map_err(|_| SourceError::BadCursor(text.chars().take(80).collect()))?,
+            None => Cursor::default(),
+        };
+        let first_run = stored.is_none();
+        let targets = self.targets(false).await.map_err(upstream)?;
+        let horizon = now - chrono::Duration::from_std(INGESTION_LAG).unwrap_or_default();
+        let lookback_start =
+            now - chrono::Duration::from_std(self.settings.lookback).unwrap_or_default();
+        let mut events = Vec::new();
+        let mut requests = 0;
+        let mut more = false;
+        // Forget deployments no longer followed.
+        let followed: BTreeSet<&str> = targets.iter().map(|t| t.deployment.id.as_str()).collect();
+        cursor
+            .deployments
+            .retain(|id, _| followed.contains(id.as_str()));
+
+        'targets: for target in &targets {
+            let id = target.deployment.id.clone();
+            let dc = cursor.deployments.entry(id.clone()).or_insert_with(|| {
+                let created = target.deployment.created_at;
+                DeploymentCursor::starting_at(if first_run {
+                    created.max(lookback_start)
+                } else {
+                    created
+                })
+            });
+            while dc.floor < horizon {
+                if requests >= REQUESTS_PER_POLL || events.len() >= EVENTS_PER_POLL {
+                    more = true;
+                    break 'targets;
+                }
+                let start = dc.floor;
+                let (lines, end) = self
+                    .fetch_window(&id, start, horizon, &mut requests)
+                    .await?;
+                let mut absorbed = absorb(&id, dc, &lines, end, Some(end), self.assembly);
+                if dc.floor <= start {
+                    if end >= horizon {
+                        // A trace at the horizon may still grow: read it next time.
+                        events.extend(absorbed.into_iter().map(|e| to_event(e, target)));
+                        break;
+                    }
+                    // A burst so dense that a trace's lines do not fit in one page: take the
+                    // trace as far as it goes rather than stall.
+                    absorbed.extend(absorb(
+                        &id,
+                        dc,
+                        &lines,
+                        DateTime::<Utc>::MAX_UTC,
+                        Some(end),
+                        self.assembly,
+                    ));
+                }
+                events.extend(absorbed.into_iter().map(|e| to_event(e, target)));
+            }
+        }
+        self.note_lag(&cursor, now);
+        Ok(Batch {
+            events,
+            cursor: cursor.encode(),
+            more,
+        })
+    }
+
+    fn note_lag(&self, cursor: &Cursor, now: DateTime<Utc>) {
+        let oldest = cursor.deployments.values().map(|d| d.floor).min();
+        let lag = oldest.map(|o| (now - o).num_milliseconds().max(0) as f64 / 1000.0);
+        self.note(|s| s.lag_seconds = lag);
+    }
+
+    /// Absorbs what the stream buffered against the cursor.
+    fn absorb_buffered(
+        &self,
+        stored: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<Batch, SourceError> {
+        let mut cursor = match stored {
+            Some(text) => Cursor::decode(text)
+                .map_err(|_| SourceError::BadCursor(text.chars().take(80).collect()))?,
+            None => Cursor::default(),
+        };
+        let targets: Vec<Target> = self
+            .targets
+            .lock()
+            .ok()
+            .and_then(|t| t.clone())
+            .map(|(_, t)| t)
+            .unwrap_or_default();
+        let horizon = now - chrono::Duration::seconds(1);
+        let mut events = Vec::new();
+        let Ok(mut buffers) = self.buffers.lock() else {
+            return Ok(Batch {
+                events,
+                cursor: cursor.encode(),
+                more: false,
+            });
+        };
+        for (deployment, lines) in buffers.iter_mut() {
+            let Some(target) = targets.iter().find(|t| &t.deployment.id == deployment) else {
+                lines.clear();
+                continue;
+            };
+            let mut taken = std::mem::take(lines);
+            taken.sort_by_key(|l| l.timestamp);
+            let Some(first) = taken.first().map(|l| l.timestamp) else {
+                continue;
+            };
+            let dc = cursor
+                .deployments
+                .entry(deployment.clone())
+                .or_insert_with(|| {
+                    DeploymentCursor::starting_at(
+                        first.min(target.deployment.created_at.max(first)),
+                    )
+                });
+            let absorbed = absorb(deployment, dc, &taken, horizon, None, self.assembly);
+            events.extend(absorbed.into_iter().map(|e| to_event(e, target)));
+            *lines = unconsumed(deployment, dc, taken);
+        }
+        buffers.retain(|_, lines| !lines.is_empty());
+        drop(buffers);
+        self.note_lag(&cursor, now);
+        Ok(Batch {
+            events,
+            cursor: cursor.encode(),
+            more: false,
+        })
+    }
+
+    /// The stream: keeps a subscription per followed deployment, reconnecting with backoff.
+    async fn run_stream(self: Arc<Self>, wake: StreamWake, shutdown: CancellationToken) {
+        let discovery = {
+            let source = self.clone();
+            let shutdown = shutdown.clone();
+            async move {
+                loop {
+                    if let Err(e) = source.targets(true).await {
+                        tracing::warn!(error = %e, "Railway discovery failed");
+                    }
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(DISCOVERY_TTL) => {}
+                    }
+                }
+            }
+        };
+        let flusher = {
+            // Pending traces in the buffer are flushed once their window has passed.
+            let source = self.clone();
+            let wake = wake.clone();
+            let shutdown = shutdown.clone();
+            async move {
+                loop {
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = tokio::time::sleep(Duration::from_millis(1000)) => {}
+                    }
+                    let waiting = source
+                        .buffers
+                        .lock()
+                        .map(|b| !b.is_empty())
+                        .unwrap_or(false);
+                    if waiting {
+                        wake.absorb();
+                    }
+                }
+            }
+        };
+        let connection = async {
+            let mut followed = self.followed.subscribe();
+            let mut attempt: u32 = 0;
+            while !shutdown.is_cancelled() {
+                if followed.borrow().is_empty() {
+                    // Nothing to follow yet (discovery pending or failed).
+                    tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        _ = followed.changed() => continue,
+                        _ = tokio::time::sleep(DISCOVERY_TTL) => continue,
+                    }
+                }
+                let auth = self.client.auth_headers(self.client.token_kind());
+                let source = self.clone();
+                let wake_lines = wake.clone();
+                let result = ws::run_connection(
+                    &self.settings.ws_url,
+                    auth,
+                    self.settings.filter.as_deref(),
+                    &mut followed,
+                    |delivery| match delivery {
+                        ws::Delivery::Connected => {
+                            source.note(|s| {
+                                s.stream_connected = true;
+                                s.stream_last_error = None;
+                            });
+                            // Catch up on what happened while the stream was down.
+                            wake_lines.catch_up();
+                        }
+                        ws::Delivery::Lines { deployment, lines } => {
+                            if source.buffer(deployment, lines) {
+                                wake_lines.absorb();
+                            } else {
+                                wake_lines.catch_up();
+                            }
+                        }
+                    },
+                    &shutdown,
+                )
+                .await;
+                let connected = self.status().stream_connected;
+                self.note(|s| s.stream_connected = false);
+                let Err(error) = result else { return };
+                if connected {
+                    attempt = 0;
+                }
+                attempt += 1;
+                self.note(|s| {
+                    s.stream_last_error = Some(error.to_string());
+                    s.stream_reconnects += 1;
+                });
+                metrics::counter!("signalbox_railway_stream_disconnects_total").increment(1);
+                let jitter: f64 = rand::rng().random();
+                let delay = reconnect_delay(&error, attempt, jitter);
+                tracing::warn!(%error, ?delay, "Railway log stream interrupted; reconnecting");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(delay) => {}
+                }
+            }
+        };
+        tokio::join!(discovery, flusher, connection);
+    }
+
+    /// Adds streamed lines to a deployment's buffer; false when the buffer overflowed (its
+    /// lines were dropped, and a poll must catch up instead).
+    fn buffer(&self, deployment: String, lines: Vec<RawLine>) -> bool {
+        let Ok(mut buffers) = self.buffers.lock() else {
+            return false;
+        };
+        let buffer = buffers.entry(deployment).or_default();
+        if buffer.len() + lines.len() > STREAM_BUFFER_CAP {
+            buffer.clear();
+            return false;
+        }
+        buffer.extend(lines);
+        true
+    }
+}
+
+fn upstream(e: RailwayError) -> SourceError {
+    SourceError::Upstream(e.to_string())
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
+/// The middle of a window, or `None` when it cannot be split (one nanosecond).
+fn halve(start: DateTime<Utc>, end: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let span = (end - start).num_nanoseconds()?;
+    (span > 1).then(|| start + chrono::Duration::nanoseconds(span / 2))
+}
+
+/// Whether a service is among the configured ones (by name or id; none configured = all).
+fn wanted(configured: &[String], service: &Named) -> bool {
+    configured.is_empty()
+        || configured
+            .iter()
+            .any(|c| c == &service.name || c == &service.id)
+}
+
+/// The deployments of one service worth following: the newest ones that run or ran (the
+/// connection's order is undocumented, so sort by creation time).
+fn followed_deployments(mut deployments: Vec<Deployment>) -> Vec<Deployment> {
+    deployments.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    deployments
+        .into_iter()
+        .filter(|d| FOLLOWED_STATES.contains(&d.status.as_str()))
+        .take(DEPLOYMENTS_PER_SERVICE)
+        .collect()
+}
+
+/// Backoff before reconnecting: 1 s growing ×1.5 to 30 s, ±25 % jitter; a refused token waits
+/// a minute (it will not change by itself soon).
+fn reconnect_delay(error: &ws::StreamError, attempt: u32, jitter: f64) -> Duration {
+    if matches!(error, ws::StreamError::Unauthorized(_)) {
+        return Duration::from_secs(60);
+    }
+    let base = (1.5f64.powi(attempt.saturating_sub(1).min(20) as i32)).min(30.0);
+    Duration::from_secs_f64(base * (0.75 + 0.5 * jitter.clamp(0.0, 1.0)))
+}
+
+/// The level of a Railway line: a `level` attribute (JSON logs), else what the text states,
+/// else Railway's severity (stderr = error), else info.
+fn level_of(line: &RawLine, text: &str) -> Level {
+    let attribute = line
+        .attributes
+        .iter()
+        .find(|(k, _)| k == "level" || k == "severity")
+        .and_then(|(_, v)| v.parse::<Level>().ok());
+    attribute
+        .or_else(|| stated_level(text))
+        .or_else(|| {
+            line.severity
+                .as_deref()
+                .and_then(|s| s.parse::<Level>().ok())
+        })
+        .unwrap_or(Level::Info)
+}
+
+/// An assembled Railway event as an [`Event`].
+fn to_event(e: LineEvent, target: &Target) -> Event {
+    let ctx = LineContext {
+        source: NAME.to_string(),
+        service: Some(target.service.name.clone()),
+        received_at: e.first.timestamp,
+    };
+    let (head, trace) = match e.text.split_once('\n') {
+        Some((head, _)) => (head, Some(e.text.as_str())),
+        None => (e.text.as_str(), None),
+    };
+    let mut event = parse_line(head, &ctx).unwrap_or_else(|| Event {
+        timestamp: e.first.timestamp,
+        level: Level::Info,
+        message: head.to_string(),
+        exception: None,
+        stack_trace: None,
+        service: ctx.service.clone(),
+        deployment: None,
+        environment: None,
+        attributes: BTreeMap::new(),
+        source: NAME.to_string(),
+        source_id: None,
+    });
+    // Railway's timestamp is when the line was written; a time inside the text is ignored.
+    event.timestamp = e.first.timestamp;
+    if !head.trim_start().starts_with('{') {
+        event.level = level_of(&e.first, head);
+    }
+    if let Some(trace) = trace {
+        event.stack_trace = Some(trace.to_string());
+        event.level = event.level.max(Level::Error);
+    }
+    event.deployment = Some(target.deployment.id.clone());
+    event.environment = target.environment.clone();
+    for (k, v) in &e.first.attributes {
+        if k != "level" && k != "severity" {
+            event
+                .attributes
+                .entry(k.clone())
+                .or_insert_with(|| v.clone());
+        }
+    }
+    if !e.first.instance.is_empty() {
+        event
+            .attributes
+            .insert("railway.instance".into(), e.first.instance.clone());
+    }
+    event.source_id = Some(e.id);
+    event
+}
+
+impl PollSource for RailwaySource {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn interval(&self) -> Duration {
+        self.settings.interval
+    }
+
+    fn poll<'a>(&'a self, cursor: Option<&'a str>, now: DateTime<Utc>) -> PollFuture<'a> {
+        Box::pin(self.poll_inner(cursor, now))
+    }
+
+    fn stream(
+        self: Arc<Self>,
+        wake: StreamWake,
+        shutdown: CancellationToken,
+    ) -> Option<Pin<Box<dyn Future<Output = ()> + Send>>> {
+        if !self.settings.stream {
+            return None;
+        }
+        Some(Box::pin(self.run_stream(wake, shutdown)))
+    }
+
+    fn absorb(&self, cursor: Option<&str>, now: DateTime<Utc>) -> Result<Batch, SourceError> {
+        self.absorb_buffered(cursor, now)
+    }
+
+    fn api_errors(&self) -> u64 {
+        self.status().api_errors
+    }
+
+    fn status(&self) -> serde_json::Value {
+        serde_json::to_value(self.status()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(id: &str, status: &str, minute: i64) -> Deployment {
+        Deployment {
+            id: id.into(),
+            status: status.into(),
+            created_at: DateTime::UNIX_EPOCH + chrono::Duration::minutes(minute),
+        }
+    }
+
+    #[test]
+    fn follows_the_newest_running_deployments() {
+        let ids = |ds: Vec<Deployment>| {
+            followed_deployments(ds)
+                .into_iter()
+                .map(|d| d.id)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            ids(vec![
+                deployment("old", "REMOVED", 1),
+                deployment("prev", "SUCCESS", 2),
+                deployment("building", "BUILDING", 4),
+                deployment("current", "SUCCESS", 3),
+            ]),
+            ["current", "prev"]
+        );
+        assert_eq!(ids(vec![deployment("crashed", "CRASHED", 1)]), ["crashed"]);
+        assert!(ids(vec![deployment("queued", "QUEUED", 1)]).is_empty());
+    }
+
+    #[test]
+    fn services_filter_by_name_or_id() {
+        let s = Named {
+            id: "s1".into(),
+            name: "api".into(),
+        };
+        assert!(wanted(&[], &s));
+        assert!(wanted(&["api".into()], &s));
+        assert!(wanted(&["s1".into()], &s));
+        assert!(!wanted(&["worker".into()], &s));
+    }
+
+    #[test]
+    fn windows_halve_down_to_a_nanosecond() {
+        let t = DateTime::UNIX_EPOCH;
+        assert_eq!(
+            halve(t, t + chrono::Duration::seconds(2)),
+            Some(t + chrono::Duration::seconds(1))
+        );
+        assert_eq!(halve(t, t + chrono::Duration::nanoseconds(1)), None);
+        assert_eq!(halve(t, t), None);
+    }
+
+    #[test]
+    fn ws_url_follows_the_api_url() {
+        assert_eq!(
+            Settings::ws_url_for("https://backboard.railway.com/graphql/v2"),
+            "wss://backboard.railway.com/graphql/v2"
+        );
+        assert_eq!(
+            Settings::ws_url_for("http://127.0.0.1:9/graphql/v2"),
+            "ws://127.0.0.1:9/graphql/v2"
+        );
+    }
+
+    #[test]
+    fn reconnects_back_off() {
+        let lost = ws::StreamError::Closed {
+            code: 1006,
+            reason: String::new(),
+        };
+        assert_eq!(reconnect_delay(&lost, 1, 0.5), Duration::from_secs(1));
+        assert_eq!(
+            reconnect_delay(&lost, 3, 0.5),
+            Duration::from_secs_f64(2.25)
+        );
+        assert_eq!(reconnect_delay(&lost, 40, 0.5), Duration::from_secs(30));
+        assert_eq!(
+            reconnect_delay(&ws::StreamError::Unauthorized(4401), 1, 0.5),
+            Duration::from_secs(60)
+        );
+    }
+
+    #[test]
+    fn levels_come_from_attributes_text_then_severity() {
+        let line = |severity: Option<&str>, attrs: &[(&str, &str)]| RawLine {
+            timestamp: DateTime::UNIX_EPOCH,
+            message: String::new(),
+            severity: severity.map(str::to_string),
+            instance: String::new(),
+            attributes: attrs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        assert_eq!(
+            level_of(&line(Some("error"), &[("level", "warn")]), "x"),
+            Level::Warn
+        );
+        assert_eq!(
+            level_of(&line(Some("error"), &[]), "INFO: started"),
+            Level::Info,
+            "stderr INFO stays info"
+        );
+        assert_eq!(
+            level_of(&line(Some("error"), &[]), "connection refused"),
+            Level::Error
+        );
+        assert_eq!(
+            level_of(&line(None, &[]), "connection refused"),
+            Level::Info
+        );
+    }
+}
