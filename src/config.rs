@@ -53,6 +53,7 @@ pub struct Config {
     pub railway_stream: bool,
     pub railway_lookback: Duration,
     pub railway_page_size: usize,
+    pub railway_lag: Duration,
     pub anthropic_api_key: Option<SecretString>,
     pub github_token: Option<SecretString>,
     pub auto_fix_enabled: bool,
@@ -179,6 +180,11 @@ pub const VARIABLES: &[VarDoc] = &[
         meaning: "How far back the very first Railway poll reads",
     },
     VarDoc {
+        name: "RAILWAY_LAG_SECONDS",
+        default: "5",
+        meaning: "A Railway poll reads up to this many seconds ago (lines still arriving)",
+    },
+    VarDoc {
         name: "RAILWAY_PAGE_SIZE",
         default: "500",
         meaning: "Log lines per Railway query",
@@ -303,6 +309,12 @@ impl Config {
                 500,
                 10..=5000,
             )? as usize,
+            railway_lag: Duration::from_secs(parse_number(
+                "RAILWAY_LAG_SECONDS",
+                get("RAILWAY_LAG_SECONDS"),
+                5,
+                0..=3600,
+            )?),
             anthropic_api_key: secret("ANTHROPIC_API_KEY"),
             github_token: secret("GITHUB_TOKEN"),
             auto_fix_enabled: parse_bool("AUTO_FIX_ENABLED", get("AUTO_FIX_ENABLED"), false)?,
@@ -414,6 +426,7 @@ impl Config {
             stream: self.railway_stream,
             lookback: self.railway_lookback,
             page_size: self.railway_page_size,
+            lag: self.railway_lag,
         })
     }
 

@@ -216,8 +216,10 @@ impl Monitor {
                 Ok(true) => {
                     tracing::info!(holder = %self.holder, "this replica runs the sources");
                     self.control.leader.store(true, Ordering::Relaxed);
+                    metrics::gauge!("signalbox_monitor_leader").set(1.0);
                     self.lead(&shutdown).await;
                     self.control.leader.store(false, Ordering::Relaxed);
+                    metrics::gauge!("signalbox_monitor_leader").set(0.0);
                     if shutdown.is_cancelled() {
                         if let Err(e) = self.store.release_lease(LEASE, &self.holder).await {
                             tracing::warn!(error = %e, "could not release the monitor lease");
@@ -387,6 +389,14 @@ impl Monitor {
         let name = source.name().to_string();
         metrics::histogram!("signalbox_source_poll_seconds", "source" => name.clone())
             .record(started.elapsed().as_secs_f64());
+        metrics::counter!("signalbox_source_errors_found_total", "source" => name.clone())
+            .increment(report.errors_found as u64);
+        metrics::counter!("signalbox_source_api_errors_total", "source" => name.clone())
+            .increment(report.api_errors as u64);
+        if report.error.is_none() {
+            metrics::gauge!("signalbox_source_last_success_timestamp_seconds", "source" => name.clone())
+                .set(Utc::now().timestamp_millis() as f64 / 1000.0);
+        }
         self.record(&name, report.events, report.error.as_deref());
         let outcome = if report.error.is_none() {
             "ok"

@@ -58,6 +58,40 @@ fn describe() {
         "signalbox_source_polls_total",
         "Source polls, by source and outcome."
     );
+    describe_histogram!(
+        "signalbox_source_poll_seconds",
+        Unit::Seconds,
+        "Duration of one source run (a poll and its backlog), by source."
+    );
+    describe_counter!(
+        "signalbox_source_errors_found_total",
+        "Error and critical events found by source runs, by source."
+    );
+    describe_counter!(
+        "signalbox_source_api_errors_total",
+        "Failed requests to a source's API, by source."
+    );
+    describe_gauge!(
+        "signalbox_source_last_success_timestamp_seconds",
+        Unit::Seconds,
+        "When a source was last read completely (Unix time), by source."
+    );
+    describe_gauge!(
+        "signalbox_monitor_leader",
+        "1 when this replica runs the sources (holds the monitor lease), else 0."
+    );
+    describe_counter!(
+        "signalbox_railway_requests_total",
+        "Requests to Railway's API, by outcome (ok, error, rate_limited)."
+    );
+    describe_counter!(
+        "signalbox_railway_stream_disconnects_total",
+        "Interruptions of the Railway log stream."
+    );
+    describe_counter!(
+        "signalbox_railway_truncated_windows_total",
+        "Railway log windows with more lines in one instant than the largest page."
+    );
     describe_counter!(
         "signalbox_ingest_rejected_total",
         "Pushed events refused, by reason."

@@ -24,6 +24,9 @@ pub struct AssemblerConfig {
     pub max_lines: usize,
     /// How long after an event's first line a continuation may still join it.
     pub window: Duration,
+    /// How long a lone warning or error line waits for a trace to follow it (a logger writes
+    /// the message and its trace at once, so this can be short: the line is not held back).
+    pub message_window: Duration,
 }
 
 impl Default for AssemblerConfig {
@@ -32,6 +35,7 @@ impl Default for AssemblerConfig {
         AssemblerConfig {
             max_lines: 200,
             window: Duration::seconds(2),
+            message_window: Duration::milliseconds(500),
         }
     }
 }
@@ -112,7 +116,7 @@ impl Assembler {
         let expired = self
             .pending
             .as_ref()
-            .is_some_and(|p| now - p.first_line_timestamp > self.config.window);
+            .is_some_and(|p| now - p.first_line_timestamp > self.window_of(p));
         if expired {
             self.take()
         } else {
@@ -125,7 +129,7 @@ impl Assembler {
         let pending = self.pending.as_ref()?;
         pending
             .first_line_timestamp
-            .checked_add_signed(self.config.window)
+            .checked_add_signed(self.window_of(pending))
     }
 
     /// Which pushed line opened the pending event (see [`Assembled::first_line`]); `None`
@@ -142,10 +146,19 @@ impl Assembler {
     /// The mode the pending event moves to if `line` continues it, in time.
     fn continuation(&self, timestamp: DateTime<Utc>, line: &str) -> Option<Mode> {
         let pending = self.pending.as_ref()?;
-        if timestamp - pending.first_line_timestamp > self.config.window {
+        if timestamp - pending.first_line_timestamp > self.window_of(pending) {
             return None;
         }
         continues(pending.mode, line)
+    }
+
+    /// How long `pending` stays open: a lone message line less long than a trace.
+    fn window_of(&self, pending: &Pending) -> Duration {
+        if pending.mode == Mode::Message {
+            self.config.message_window.min(self.config.window)
+        } else {
+            self.config.window
+        }
     }
 
     fn has_room(&self) -> bool {
@@ -902,7 +915,7 @@ mod tests {
     fn bounds_cut_events() {
         let small = AssemblerConfig {
             max_lines: 3,
-            window: Duration::seconds(2),
+            ..AssemblerConfig::default()
         };
         let frames = [
             "java.lang.IllegalStateException: boom",
@@ -937,10 +950,45 @@ mod tests {
     }
 
     #[test]
+    fn a_lone_error_line_waits_briefly_for_its_trace() {
+        let lines = [
+            (0, "ERROR charge failed"),
+            (100, "Traceback (most recent call last):"),
+            (100, "ValueError: x"),
+        ];
+        assert_eq!(
+            assemble(AssemblerConfig::default(), &lines),
+            vec![
+                "ERROR charge failed\nTraceback (most recent call last):\nValueError: x"
+                    .to_string()
+            ],
+            "a trace right after the message is its trace"
+        );
+        let late = [
+            (0, "ERROR charge failed"),
+            (900, "Traceback (most recent call last):"),
+            (900, "ValueError: x"),
+        ];
+        assert_eq!(
+            assemble(AssemblerConfig::default(), &late).len(),
+            2,
+            "too late to belong to it"
+        );
+        let mut assembler = Assembler::default();
+        assert!(assembler.push(at(0), "ERROR lone").is_empty());
+        assert!(assembler.flush_expired(at(400)).is_none());
+        assert!(
+            assembler.flush_expired(at(501)).is_some(),
+            "released after half a second"
+        );
+    }
+
+    #[test]
     fn line_flood_is_cut_in_chunks() {
         let mut assembler = Assembler::new(AssemblerConfig {
             max_lines: 10,
             window: Duration::seconds(60),
+            message_window: Duration::seconds(60),
         });
         let mut counts = Vec::new();
         for _ in 0..35 {

@@ -41,8 +41,8 @@ use crate::pipeline::parse::{parse_line, stated_level, LineContext};
 
 /// The source's name: its cursor key and the `source` of its events.
 pub const NAME: &str = "railway";
-/// Lines younger than this may still be on their way into Railway's log store.
-const INGESTION_LAG: Duration = Duration::from_secs(5);
+/// Largest page asked for when one instant holds more lines than a normal page.
+const MAX_PAGE: usize = 10_000;
 /// How often the services and deployments are looked up again.
 const DISCOVERY_TTL: Duration = Duration::from_secs(60);
 /// Requests one poll may make before it stores what it has (and goes on at once).
@@ -85,6 +85,9 @@ pub struct Settings {
     pub lookback: Duration,
     /// `limit` of one logs query.
     pub page_size: usize,
+    /// Lines younger than this may still be on their way into Railway's log store: a poll
+    /// reads up to `now - lag`.
+    pub lag: Duration,
 }
 
 impl Settings {
@@ -292,10 +295,11 @@ impl RailwaySource {
         deployment: &str,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
+        limit: usize,
     ) -> Result<Vec<RawLine>, RailwayError> {
         let mut variables = json!({
             "deploymentId": deployment,
-            "limit": self.settings.page_size,
+            "limit": limit,
             "startDate": rfc3339(start),
             "endDate": rfc3339(end),
         });
@@ -317,7 +321,8 @@ impl RailwaySource {
     }
 
     /// The lines of `[start, end)` for the largest `end` up to `horizon` whose lines fit in one
-    /// page (Railway has no offset: a full page may be cut off, so the window is halved).
+    /// page. Railway has no offset: a full page may be cut off, so the window is halved, and
+    /// when one nanosecond holds more lines than a page the page grows (up to [`MAX_PAGE`]).
     async fn fetch_window(
         &self,
         deployment: &str,
@@ -326,18 +331,33 @@ impl RailwaySource {
         requests: &mut usize,
     ) -> Result<(Vec<RawLine>, DateTime<Utc>), SourceError> {
         let mut end = horizon;
+        let mut limit = self.settings.page_size;
         loop {
             *requests += 1;
-            let lines = self.fetch(deployment, start, end).await.map_err(upstream)?;
-            let full = lines.len() >= self.settings.page_size;
+            let lines = match self.fetch(deployment, start, end, limit).await {
+                // A bigger page than the server allows: keep what the smaller one gave.
+                Err(RailwayError::Query(message)) if limit > self.settings.page_size => {
+                    tracing::warn!(deployment, %message, "Railway refused a larger page");
+                    limit = self.settings.page_size;
+                    self.fetch(deployment, start, end, limit)
+                        .await
+                        .map_err(upstream)?
+                }
+                other => other.map_err(upstream)?,
+            };
+            let full = lines.len() >= limit;
+            if !full {
+                return Ok((lines, end));
+            }
             match halve(start, end) {
-                Some(mid) if full && *requests < REQUESTS_PER_POLL => end = mid,
+                Some(mid) if *requests < REQUESTS_PER_POLL => end = mid,
+                None if limit < MAX_PAGE && *requests < REQUESTS_PER_POLL => {
+                    limit = (limit * 4).min(MAX_PAGE)
+                }
                 _ => {
-                    if full {
-                        self.note(|s| s.truncated_windows += 1);
-                        metrics::counter!("signalbox_railway_truncated_windows_total").increment(1);
-                        tracing::warn!(deployment, at = %start, "more log lines in one instant than a page holds; some may be missed");
-                    }
+                    self.note(|s| s.truncated_windows += 1);
+                    metrics::counter!("signalbox_railway_truncated_windows_total").increment(1);
+                    tracing::warn!(deployment, at = %start, "more log lines in one instant than a page holds; some may be missed");
                     return Ok((lines, end));
                 }
             }
@@ -356,7 +376,7 @@ impl RailwaySource {
         };
         let first_run = stored.is_none();
         let targets = self.targets(false).await.map_err(upstream)?;
-        let horizon = now - chrono::Duration::from_std(INGESTION_LAG).unwrap_or_default();
+        let horizon = now - chrono::Duration::from_std(self.settings.lag).unwrap_or_default();
         let lookback_start =
             now - chrono::Duration::from_std(self.settings.lookback).unwrap_or_default();
         let mut events = Vec::new();
@@ -440,7 +460,7 @@ impl RailwaySource {
             .and_then(|t| t.clone())
             .map(|(_, t)| t)
             .unwrap_or_default();
-        let horizon = now - chrono::Duration::seconds(1);
+        let horizon = now - chrono::Duration::milliseconds(250);
         let mut events = Vec::new();
         let Ok(mut buffers) = self.buffers.lock() else {
             return Ok(Batch {
@@ -507,7 +527,7 @@ impl RailwaySource {
                 loop {
                     tokio::select! {
                         _ = shutdown.cancelled() => return,
-                        _ = tokio::time::sleep(Duration::from_millis(1000)) => {}
+                        _ = tokio::time::sleep(Duration::from_millis(250)) => {}
                     }
                     let waiting = source
                         .buffers
