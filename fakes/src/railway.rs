@@ -122,6 +122,16 @@ pub struct FakeRailway {
     _stop: Arc<StopOnDrop>,
 }
 
+impl std::fmt::Debug for FakeRailway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeRailway")
+            .field("url", &self.url())
+            .field("project_id", &self.shared.project.id)
+            .field("environment_id", &self.shared.project.environment_id)
+            .finish_non_exhaustive()
+    }
+}
+
 struct StopOnDrop(CancellationToken);
 
 impl Drop for StopOnDrop {

@@ -463,7 +463,13 @@ pub enum TypeDefinition {
 struct Parser {
     toks: Vec<(Tok, Pos)>,
     at: usize,
+    /// Nesting of selection sets and list/object values, bounded so hostile input can't
+    /// overflow the stack.
+    depth: usize,
 }
+
+/// Deepest nesting of selection sets or values accepted.
+const MAX_DEPTH: usize = 64;
 
 type PResult<T> = Result<T, SyntaxError>;
 
@@ -472,6 +478,7 @@ impl Parser {
         Ok(Parser {
             toks: lex(src)?,
             at: 0,
+            depth: 0,
         })
     }
 
@@ -667,7 +674,24 @@ impl Parser {
         Ok(())
     }
 
+    fn nested<T>(&mut self, parse: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        if self.depth >= MAX_DEPTH {
+            return Err(SyntaxError {
+                message: format!("Syntax Error: Document nested deeper than {MAX_DEPTH} levels."),
+                pos: self.pos(),
+            });
+        }
+        self.depth += 1;
+        let result = parse(self);
+        self.depth -= 1;
+        result
+    }
+
     fn selection_set(&mut self) -> PResult<Vec<Selection>> {
+        self.nested(Self::selection_set_inner)
+    }
+
+    fn selection_set_inner(&mut self) -> PResult<Vec<Selection>> {
         self.expect("{")?;
         let mut out = Vec::new();
         loop {
@@ -752,6 +776,10 @@ impl Parser {
     }
 
     fn value(&mut self, constant: bool) -> PResult<Value> {
+        self.nested(|p| p.value_inner(constant))
+    }
+
+    fn value_inner(&mut self, constant: bool) -> PResult<Value> {
         let pos = self.pos();
         match self.bump() {
             Tok::Punct("$") if !constant => Ok(Value::Variable(self.name()?)),
@@ -940,6 +968,14 @@ mod tests {
         assert!(parse_document("").is_err());
         assert!(parse_document("{ }").is_err());
         assert!(parse_document("{ a(b: 1x) }").is_err());
+        let deep = format!(
+            "{{ a(b: {}1{}) }}",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        assert!(parse_document(&deep).is_err());
+        let deep = format!("{}{}", "{ a ".repeat(100_000), "}".repeat(100_000));
+        assert!(parse_document(&deep).is_err());
     }
 
     #[test]

@@ -138,6 +138,7 @@ impl Connected<IncomingStream<'_, ResettableListener>> for Killer {
     }
 }
 
+/// Cloudflare's "Access denied" (error 1020) page, as the edge in front of Railway serves it.
 const CLOUDFLARE_ACCESS_DENIED: &str = r#"<!DOCTYPE html>
 <!--[if lt IE 7]> <html class="no-js ie6 oldie" lang="en-US"> <![endif]-->
 <!--[if gt IE 8]><!--> <html class="no-js" lang="en-US"> <!--<![endif]-->
@@ -145,21 +146,26 @@ const CLOUDFLARE_ACCESS_DENIED: &str = r#"<!DOCTYPE html>
 <title>Access denied | backboard.railway.com used Cloudflare to restrict access</title>
 <meta charset="UTF-8" />
 <meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
+<meta http-equiv="X-UA-Compatible" content="IE=Edge" />
 <meta name="robots" content="noindex, nofollow" />
+<meta name="viewport" content="width=device-width,initial-scale=1" />
 </head>
 <body>
   <div id="cf-wrapper">
     <div id="cf-error-details" class="p-0">
       <header class="mx-auto pt-10 lg:pt-6 lg:px-8 w-240 lg:w-full mb-15 antialiased">
-         <h1 class="inline-block md:block mr-2 md:mb-2 font-light text-60 md:text-3xl text-black-dark leading-tight">
-           <span data-translate="error">Error</span>
-           <span>1015</span>
-         </h1>
-         <span class="inline-block md:block heading-ray-id font-mono text-15 lg:text-sm lg:leading-relaxed">Ray ID: 8e5c2f1a9b3d4e7f &bull;</span>
-         <h2 class="text-gray-600 leading-1.3 text-3xl lg:text-2xl font-light">Access denied</h2>
+        <h1 class="inline-block md:block mr-2 md:mb-2 font-light text-60 md:text-3xl text-black-dark leading-tight">
+          <span data-translate="error">Error</span>
+          <span>1020</span>
+        </h1>
+        <span class="inline-block md:block heading-ray-id font-mono text-15 lg:text-sm lg:leading-relaxed">Ray ID: 8e5c2f1a9b3d4e7f &bull;</span>
+        <h2 class="text-gray-600 leading-1.3 text-3xl lg:text-2xl font-light">Access denied</h2>
       </header>
       <section class="w-240 lg:w-full mx-auto mb-8 lg:px-8">
-        <p>The owner of this website (backboard.railway.com) has banned you temporarily from accessing this website.</p>
+        <div id="what-happened-section" class="w-1/2 md:w-full">
+          <h2 class="text-3xl leading-tight font-normal mb-4 text-black-dark antialiased" data-translate="what_happened">What happened?</h2>
+          <p>This website is using a security service to protect itself from online attacks.</p>
+        </div>
       </section>
     </div>
   </div>

@@ -42,7 +42,7 @@ pub(crate) fn rfc3339_nanos(t: &DateTime<Utc>) -> String {
 /// already JSON stay as they are), lines with an odd one send the value as given.
 pub(crate) fn log_json(stored: &StoredLine, tags: &Tags) -> Json {
     let line = &stored.line;
-    let quoted = stored.seq % 2 == 0;
+    let quoted = stored.seq & 1 == 0;
     let attributes: Vec<Json> = line
         .attributes
         .iter()
@@ -100,6 +100,9 @@ pub(crate) enum Filter {
     And(Vec<Filter>),
     Or(Vec<Filter>),
 }
+
+/// Deepest nesting of parentheses and negations a filter may use.
+const MAX_FILTER_DEPTH: usize = 64;
 
 /// The value side of `@key:value`.
 #[derive(Clone, Debug, PartialEq)]
@@ -209,12 +212,12 @@ impl Filter {
     pub fn parse(src: &str) -> Filter {
         let toks = filter_tokens(src);
         let mut at = 0;
-        let f = Self::or(&toks, &mut at);
+        let f = Self::or(&toks, &mut at, 0);
         // Unbalanced `)`: read what's after it too.
         let mut rest = vec![f];
         while at < toks.len() {
             at += 1;
-            rest.push(Self::or(&toks, &mut at));
+            rest.push(Self::or(&toks, &mut at, 0));
         }
         let rest: Vec<Filter> = rest.into_iter().filter(|f| *f != Filter::All).collect();
         match rest.len() {
@@ -224,11 +227,11 @@ impl Filter {
         }
     }
 
-    fn or(toks: &[FTok], at: &mut usize) -> Filter {
-        let mut alts = vec![Self::and(toks, at)];
+    fn or(toks: &[FTok], at: &mut usize, depth: usize) -> Filter {
+        let mut alts = vec![Self::and(toks, at, depth)];
         while matches!(toks.get(*at), Some(FTok::Word(w)) if w == "OR") {
             *at += 1;
-            alts.push(Self::and(toks, at));
+            alts.push(Self::and(toks, at, depth));
         }
         if alts.len() == 1 {
             alts.pop().unwrap_or(Filter::All)
@@ -237,14 +240,14 @@ impl Filter {
         }
     }
 
-    fn and(toks: &[FTok], at: &mut usize) -> Filter {
+    fn and(toks: &[FTok], at: &mut usize, depth: usize) -> Filter {
         let mut all = Vec::new();
         loop {
             match toks.get(*at) {
                 None | Some(FTok::Close) => break,
                 Some(FTok::Word(w)) if w == "OR" => break,
                 Some(FTok::Word(w)) if w == "AND" => *at += 1,
-                Some(_) => all.push(Self::unary(toks, at)),
+                Some(_) => all.push(Self::unary(toks, at, depth)),
             }
         }
         if all.len() == 1 {
@@ -256,13 +259,30 @@ impl Filter {
         }
     }
 
-    fn unary(toks: &[FTok], at: &mut usize) -> Filter {
+    fn unary(toks: &[FTok], at: &mut usize, depth: usize) -> Filter {
+        // Negations are counted, not recursed into.
+        let mut negated = false;
+        while toks.get(*at) == Some(&FTok::Not) {
+            negated = !negated;
+            *at += 1;
+        }
+        let operand = Self::operand(toks, at, depth);
+        if negated {
+            Filter::Not(Box::new(operand))
+        } else {
+            operand
+        }
+    }
+
+    fn operand(toks: &[FTok], at: &mut usize, depth: usize) -> Filter {
         let tok = toks.get(*at).cloned();
         *at += 1;
         match tok {
-            Some(FTok::Not) => Filter::Not(Box::new(Self::unary(toks, at))),
+            Some(FTok::Not) => Filter::All, // unreachable: `unary` took the negations
+            // Deeper nesting is ignored rather than overflowing the stack.
+            Some(FTok::Open) if depth >= MAX_FILTER_DEPTH => Filter::All,
             Some(FTok::Open) => {
-                let inner = Self::or(toks, at);
+                let inner = Self::or(toks, at, depth + 1);
                 if toks.get(*at) == Some(&FTok::Close) {
                     *at += 1;
                 }
@@ -415,6 +435,9 @@ mod tests {
         assert!(matches("payment AND order", &err));
         assert!(matches("(unclosed", &line(0, "unclosed paren", None, &[])));
         assert!(matches(")stray", &line(0, "stray", None, &[])));
+        assert!(matches(&"(".repeat(100_000), &err));
+        assert!(!matches(&format!("{}x", "-".repeat(100_000)), &err));
+        assert!(matches(&format!("{}x", "-".repeat(99_999)), &err));
     }
 
     #[test]

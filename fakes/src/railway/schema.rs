@@ -382,61 +382,61 @@ impl Schema {
                     .map(Json::Array),
                 single => Ok(Json::Array(vec![self.coerce(single, inner, path)?])),
             },
-            TypeRef::Named(name) => {
-                match self.get(name) {
-                    Some(TypeDefinition::Scalar) => {
-                        coerce_scalar(name, value).map_err(|e| (path.to_string(), e))
-                    }
-                    Some(TypeDefinition::Enum(values)) => match value {
-                        Json::String(s) if values.contains(s) => Ok(value.clone()),
-                        Json::String(s) => Err((
+            TypeRef::Named(name) => match self.get(name) {
+                Some(TypeDefinition::Scalar) => {
+                    coerce_scalar(name, value).map_err(|e| (path.to_string(), e))
+                }
+                Some(TypeDefinition::Enum(values)) => match value {
+                    Json::String(s) if values.contains(s) => Ok(value.clone()),
+                    Json::String(s) => Err((
+                        path.to_string(),
+                        format!("Value \"{s}\" does not exist in \"{name}\" enum."),
+                    )),
+                    other => Err((
+                        path.to_string(),
+                        format!("Enum \"{name}\" cannot represent non-string value: {other}."),
+                    )),
+                },
+                Some(TypeDefinition::Input(fields)) => {
+                    let Json::Object(given) = value else {
+                        return Err((
                             path.to_string(),
-                            format!("Value \"{s}\" does not exist in \"{name}\" enum."),
-                        )),
-                        other => Err((
-                            path.to_string(),
-                            format!("Enum \"{name}\" cannot represent non-string value: {other}."),
-                        )),
-                    },
-                    Some(TypeDefinition::Input(fields)) => {
-                        let Json::Object(given) = value else {
+                            format!("Expected type \"{name}\" to be an object."),
+                        ));
+                    };
+                    let mut out = Map::new();
+                    for key in given.keys() {
+                        if !fields.iter().any(|f| &f.name == key) {
                             return Err((
                                 path.to_string(),
-                                format!("Expected type \"{name}\" to be an object."),
+                                format!("Field \"{key}\" is not defined by type \"{name}\"."),
                             ));
-                        };
-                        let mut out = Map::new();
-                        for key in given.keys() {
-                            if !fields.iter().any(|f| &f.name == key) {
-                                return Err((
-                                    path.to_string(),
-                                    format!("Field \"{key}\" is not defined by type \"{name}\"."),
-                                ));
-                            }
                         }
-                        for f in fields {
-                            match given.get(&f.name) {
-                                Some(v) => {
-                                    out.insert(
-                                        f.name.clone(),
-                                        self.coerce(v, &f.ty, &format!("{path}.{}", f.name))?,
-                                    );
-                                }
-                                None if f.ty.is_non_null() => return Err((
+                    }
+                    for f in fields {
+                        match given.get(&f.name) {
+                            Some(v) => {
+                                out.insert(
+                                    f.name.clone(),
+                                    self.coerce(v, &f.ty, &format!("{path}.{}", f.name))?,
+                                );
+                            }
+                            None if f.ty.is_non_null() => {
+                                return Err((
                                     path.to_string(),
                                     format!(
                                         "Field \"{}\" of required type \"{}\" was not provided.",
                                         f.name, f.ty
                                     ),
-                                )),
-                                None => {}
+                                ))
                             }
+                            None => {}
                         }
-                        Ok(Json::Object(out))
                     }
-                    _ => Err((path.to_string(), format!("Unknown type \"{name}\"."))),
+                    Ok(Json::Object(out))
                 }
-            }
+                _ => Err((path.to_string(), format!("Unknown type \"{name}\"."))),
+            },
         }
     }
 

@@ -182,7 +182,7 @@ impl Traffic {
         let replicas = &self.replicas[service];
         let instance = replicas[r.below(replicas.len() as u64) as usize].clone();
         let roll = r.below(1000);
-        let lines: Vec<(String, Option<&str>, Vec<(String, String)>)> = if roll < 600 {
+        let lines: Vec<Line> = if roll < 600 {
             vec![info(r)]
         } else if roll < 730 {
             vec![structured(r)]
@@ -254,7 +254,7 @@ fn iso(r: &mut Rng) -> String {
 
 fn info(r: &mut Rng) -> Line {
     let message = match r.below(6) {
-        0 | 1 | 2 => format!(
+        0..=2 => format!(
             "{} {}/{} {} {}ms",
             r.pick(METHODS),
             r.pick(PATHS),
