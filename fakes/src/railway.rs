@@ -69,8 +69,8 @@ pub struct Options {
     pub token_kind: TokenKind,
     /// Requests per hour before answering 429 (`None`: no limit and no `X-RateLimit-*` headers).
     /// Fixed one-hour windows (from the start, then from the first request after one ends);
-    /// `X-RateLimit-Reset` is the window's end in Unix
-    /// seconds. Only HTTP `POST`s count (WebSocket upgrades don't).
+    /// `X-RateLimit-Reset` is the window's end in Unix seconds. Only HTTP `POST`s count
+    /// (WebSocket upgrades don't).
     pub rate_limit_per_hour: Option<u32>,
     /// Largest `limit` a log query accepts (`None`: any); above it, HTTP 400 `BAD_USER_INPUT`.
     pub max_limit: Option<usize>,
