@@ -39,6 +39,8 @@ pub struct Config {
     pub demo: bool,
     pub monitoring_enabled: bool,
     pub monitor_interval: Duration,
+    /// How long the monitor lease lasts without renewal (takeover time across replicas).
+    pub lease: Duration,
     pub retention_days: u32,
     pub railway_api_token: Option<SecretString>,
     /// `RAILWAY_TOKEN`: a project token (the Railway CLI's name for one).
@@ -122,6 +124,11 @@ pub const VARIABLES: &[VarDoc] = &[
         name: "ERROR_MONITOR_INTERVAL",
         default: "300",
         meaning: "Seconds between two polls of the poll sources",
+    },
+    VarDoc {
+        name: "SIGNALBOX_LEASE_SECONDS",
+        default: "20",
+        meaning: "With several replicas, one runs the sources; another takes over this long after it dies",
     },
     VarDoc {
         name: "RETENTION_DAYS",
@@ -264,6 +271,12 @@ impl Config {
                 get("ERROR_MONITOR_INTERVAL"),
                 300,
                 1..=86_400,
+            )?),
+            lease: Duration::from_secs(parse_number(
+                "SIGNALBOX_LEASE_SECONDS",
+                get("SIGNALBOX_LEASE_SECONDS"),
+                20,
+                2..=600,
             )?),
             retention_days: parse_number("RETENTION_DAYS", get("RETENTION_DAYS"), 7, 1..=3650)?
                 as u32,

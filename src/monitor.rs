@@ -4,7 +4,8 @@
 //!
 //! One replica runs it: the monitor holds a lease row in the store (renewed every few seconds)
 //! and only the holder reads the sources. When the holder dies its lease expires and another
-//! replica takes over within [`LEASE_TTL`] plus one renewal period. Every replica serves the UI
+//! replica takes over within the lease's lifetime (`SIGNALBOX_LEASE_SECONDS`, default 20) plus
+//! a quarter of it (how often candidates try). Every replica serves the UI
 //! and the API.
 
 use std::collections::BTreeMap;
@@ -23,10 +24,8 @@ use crate::store::{CursorUpdate, RunReport, Store, StoreError, WriteSummary};
 
 /// The lease that says which replica runs the sources.
 pub const LEASE: &str = "monitor";
-/// How long a lease lasts without renewal.
+/// How long a lease lasts without renewal, unless configured.
 pub const LEASE_TTL: Duration = Duration::from_secs(20);
-/// How often the holder renews it (and others try to take it).
-const LEASE_RENEW: Duration = Duration::from_secs(5);
 
 /// The state of one source as the monitor last saw it.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -158,6 +157,8 @@ pub struct Monitor {
     wake_tx: mpsc::Sender<(usize, Wake)>,
     /// This replica's name in the lease.
     holder: String,
+    /// How long the lease lasts without renewal; renewed (and tried) every quarter of it.
+    lease_ttl: Duration,
 }
 
 impl Monitor {
@@ -199,9 +200,24 @@ impl Monitor {
                     std::process::id(),
                     uuid::Uuid::new_v4().simple()
                 ),
+                lease_ttl: LEASE_TTL,
             },
             handle,
         )
+    }
+
+    /// The lease lasts `ttl` without renewal (a dead replica's sources resume elsewhere after it).
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> Monitor {
+        self.lease_ttl = ttl.max(Duration::from_secs(1));
+        self
+    }
+
+    fn renew_every(&self) -> Duration {
+        self.lease_ttl / 4
+    }
+
+    fn lease_ttl(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.lease_ttl).unwrap_or_else(|_| chrono::Duration::seconds(20))
     }
 
     /// Runs until `shutdown` is cancelled: waits for the lease, then runs the sources for as
@@ -210,7 +226,7 @@ impl Monitor {
         loop {
             match self
                 .store
-                .acquire_lease(LEASE, &self.holder, Utc::now(), lease_ttl())
+                .acquire_lease(LEASE, &self.holder, Utc::now(), self.lease_ttl())
                 .await
             {
                 Ok(true) => {
@@ -233,7 +249,7 @@ impl Monitor {
             }
             tokio::select! {
                 _ = shutdown.cancelled() => return,
-                _ = tokio::time::sleep(LEASE_RENEW) => {}
+                _ = tokio::time::sleep(self.renew_every()) => {}
             }
         }
     }
@@ -250,7 +266,7 @@ impl Monitor {
                 tokio::spawn(task);
             }
         }
-        let mut renew = tokio::time::interval(LEASE_RENEW);
+        let mut renew = tokio::time::interval(self.renew_every());
         renew.tick().await;
         let mut renewed = tokio::time::Instant::now();
         let mut next_due: Vec<tokio::time::Instant> = self
@@ -267,13 +283,13 @@ impl Monitor {
             tokio::select! {
                 _ = leading.cancelled() => break,
                 _ = renew.tick() => {
-                    match self.store.acquire_lease(LEASE, &self.holder, Utc::now(), lease_ttl()).await {
+                    match self.store.acquire_lease(LEASE, &self.holder, Utc::now(), self.lease_ttl()).await {
                         Ok(true) => renewed = tokio::time::Instant::now(),
                         Ok(false) => break,
                         // The store is unreachable: keep going while the lease may still be ours.
                         Err(e) => {
                             tracing::warn!(error = %e, "could not renew the monitor lease");
-                            if renewed.elapsed() >= LEASE_TTL {
+                            if renewed.elapsed() >= self.lease_ttl {
                                 break;
                             }
                         }
@@ -282,13 +298,13 @@ impl Monitor {
                 _ = tokio::time::sleep_until(wake) => {
                     let now = tokio::time::Instant::now();
                     let paused = self.control.paused.load(Ordering::Relaxed);
-                    for i in 0..next_due.len() {
-                        if next_due[i] <= now {
+                    for (i, due) in next_due.iter_mut().enumerate() {
+                        if *due <= now {
                             if !paused {
                                 // Failures are recorded in the source state and logged.
                                 let _ = self.run_source(i, "schedule", &leading).await;
                             }
-                            next_due[i] = tokio::time::Instant::now() + self.interval_of(i);
+                            *due = tokio::time::Instant::now() + self.interval_of(i);
                         }
                     }
                 }
@@ -310,7 +326,7 @@ impl Monitor {
                     }
                     let mut total = RunReport::default();
                     let mut errors = Vec::new();
-                    for i in 0..next_due.len() {
+                    for (i, due) in next_due.iter_mut().enumerate() {
                         let report = self.poll_source(i, &leading).await;
                         total.events += report.events;
                         total.errors_found += report.errors_found;
@@ -318,7 +334,7 @@ impl Monitor {
                         if let Some(e) = report.error {
                             errors.push(format!("{}: {e}", self.sources[i].name()));
                         }
-                        next_due[i] = tokio::time::Instant::now() + self.interval_of(i);
+                        *due = tokio::time::Instant::now() + self.interval_of(i);
                     }
                     total.error = (!errors.is_empty()).then(|| errors.join("; "));
                     if let Err(e) = self.store.finish_run(&run_id, Utc::now(), &total).await {
@@ -447,11 +463,6 @@ impl Monitor {
             }
         }
     }
-}
-
-/// The lease lifetime as a chrono duration.
-fn lease_ttl() -> chrono::Duration {
-    chrono::Duration::from_std(LEASE_TTL).unwrap_or_else(|_| chrono::Duration::seconds(20))
 }
 
 /// Errors and worse among the events a batch stored.

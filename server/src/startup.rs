@@ -95,6 +95,7 @@ impl Application {
         let pipeline = Arc::new(config.pipeline());
         let (monitor, handle) = if config.monitoring_enabled {
             let (monitor, handle) = Monitor::new(store.clone(), pipeline.clone(), sources(&config));
+            let monitor = monitor.with_lease_ttl(config.lease);
             (Some(monitor), Some(handle))
         } else {
             (None, None)

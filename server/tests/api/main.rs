@@ -1,7 +1,9 @@
 //! The server, started in-process, exercised over HTTP like a user would.
 
+mod crash;
 mod helpers;
 mod ingest;
 mod logs;
 mod monitor;
 mod operations;
+mod railway;

@@ -47,6 +47,11 @@ pub struct DeploymentCursor {
     /// Per replica: the last consumed line.
     #[serde(default)]
     pub instances: BTreeMap<String, Position>,
+    /// Polls have read every line before this time (the end of the last window read whole).
+    /// The stream's lines are consumed only when the stream reaches back to it, so that the
+    /// stream never skips what happened before it connected.
+    #[serde(default)]
+    pub polled_until: Option<DateTime<Utc>>,
 }
 
 /// The last consumed line of one replica.
@@ -76,6 +81,7 @@ impl DeploymentCursor {
         DeploymentCursor {
             floor,
             instances: BTreeMap::new(),
+            polled_until: None,
         }
     }
 
@@ -218,7 +224,10 @@ pub fn absorb(
     if let Some(floor) = floor {
         cursor.floor = floor;
     }
-    events.sort_by(|a, b| a.first.timestamp.cmp(&b.first.timestamp));
+    if let Some(end) = window_end {
+        cursor.polled_until = Some(cursor.polled_until.map_or(end, |p| p.max(end)));
+    }
+    events.sort_by_key(|e| e.first.timestamp);
     events
 }
 

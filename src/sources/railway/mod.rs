@@ -137,6 +137,11 @@ pub struct RailwaySource {
     followed: watch::Sender<BTreeSet<String>>,
     targets: Mutex<Option<(Instant, Vec<Target>)>>,
     buffers: Mutex<HashMap<String, Vec<RawLine>>>,
+    /// Per deployment: from when its current subscription misses nothing.
+    stream_since: Mutex<HashMap<String, DateTime<Utc>>>,
+    /// How the stream asks the monitor for a catch-up poll, and when it last did.
+    wake: Mutex<Option<StreamWake>>,
+    last_catch_up: Mutex<Option<Instant>>,
     status: Mutex<Status>,
 }
 
@@ -158,6 +163,9 @@ impl RailwaySource {
             followed: watch::Sender::new(BTreeSet::new()),
             targets: Mutex::new(None),
             buffers: Mutex::new(HashMap::new()),
+            stream_since: Mutex::new(HashMap::new()),
+            wake: Mutex::new(None),
+            last_catch_up: Mutex::new(None),
             status: Mutex::new(status),
         }
     }
@@ -323,13 +331,14 @@ impl RailwaySource {
     /// The lines of `[start, end)` for the largest `end` up to `horizon` whose lines fit in one
     /// page. Railway has no offset: a full page may be cut off, so the window is halved, and
     /// when one nanosecond holds more lines than a page the page grows (up to [`MAX_PAGE`]).
+    /// `None` when the poll's request budget ran out first (the next poll goes on).
     async fn fetch_window(
         &self,
         deployment: &str,
         start: DateTime<Utc>,
         horizon: DateTime<Utc>,
         requests: &mut usize,
-    ) -> Result<(Vec<RawLine>, DateTime<Utc>), SourceError> {
+    ) -> Result<Option<(Vec<RawLine>, DateTime<Utc>)>, SourceError> {
         let mut end = horizon;
         let mut limit = self.settings.page_size;
         loop {
@@ -347,18 +356,19 @@ impl RailwaySource {
             };
             let full = lines.len() >= limit;
             if !full {
-                return Ok((lines, end));
+                return Ok(Some((lines, end)));
+            }
+            if *requests >= REQUESTS_PER_POLL {
+                return Ok(None);
             }
             match halve(start, end) {
-                Some(mid) if *requests < REQUESTS_PER_POLL => end = mid,
-                None if limit < MAX_PAGE && *requests < REQUESTS_PER_POLL => {
-                    limit = (limit * 4).min(MAX_PAGE)
-                }
-                _ => {
+                Some(mid) => end = mid,
+                None if limit < MAX_PAGE => limit = (limit * 4).min(MAX_PAGE),
+                None => {
                     self.note(|s| s.truncated_windows += 1);
                     metrics::counter!("signalbox_railway_truncated_windows_total").increment(1);
                     tracing::warn!(deployment, at = %start, "more log lines in one instant than a page holds; some may be missed");
-                    return Ok((lines, end));
+                    return Ok(Some((lines, end)));
                 }
             }
         }
@@ -404,9 +414,13 @@ impl RailwaySource {
                     break 'targets;
                 }
                 let start = dc.floor;
-                let (lines, end) = self
+                let Some((lines, end)) = self
                     .fetch_window(&id, start, horizon, &mut requests)
-                    .await?;
+                    .await?
+                else {
+                    more = true;
+                    break 'targets;
+                };
                 let mut absorbed = absorb(&id, dc, &lines, end, Some(end), self.assembly);
                 if dc.floor <= start {
                     if end >= horizon {
@@ -469,27 +483,42 @@ impl RailwaySource {
                 more: false,
             });
         };
+        let since = self
+            .stream_since
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default();
+        let mut gap = false;
         for (deployment, lines) in buffers.iter_mut() {
             let Some(target) = targets.iter().find(|t| &t.deployment.id == deployment) else {
                 lines.clear();
                 continue;
             };
-            let mut taken = std::mem::take(lines);
-            taken.sort_by_key(|l| l.timestamp);
-            let Some(first) = taken.first().map(|l| l.timestamp) else {
+            // The stream's lines join the cursor only once polls reach back to where the
+            // stream starts; until then they wait and a poll closes the gap.
+            let polled = cursor
+                .deployments
+                .get(deployment)
+                .and_then(|d| d.polled_until);
+            let contiguous = match (since.get(deployment), polled) {
+                (Some(since), Some(polled)) => polled >= *since,
+                _ => false,
+            };
+            if !contiguous {
+                gap = true;
+                continue;
+            }
+            let Some(dc) = cursor.deployments.get_mut(deployment) else {
                 continue;
             };
-            let dc = cursor
-                .deployments
-                .entry(deployment.clone())
-                .or_insert_with(|| {
-                    DeploymentCursor::starting_at(
-                        first.min(target.deployment.created_at.max(first)),
-                    )
-                });
+            let mut taken = std::mem::take(lines);
+            taken.sort_by_key(|l| l.timestamp);
             let absorbed = absorb(deployment, dc, &taken, horizon, None, self.assembly);
             events.extend(absorbed.into_iter().map(|e| to_event(e, target)));
             *lines = unconsumed(deployment, dc, taken);
+        }
+        if gap {
+            self.request_catch_up();
         }
         buffers.retain(|_, lines| !lines.is_empty());
         drop(buffers);
@@ -503,6 +532,9 @@ impl RailwaySource {
 
     /// The stream: keeps a subscription per followed deployment, reconnecting with backoff.
     async fn run_stream(self: Arc<Self>, wake: StreamWake, shutdown: CancellationToken) {
+        if let Ok(mut w) = self.wake.lock() {
+            *w = Some(wake.clone());
+        }
         let discovery = {
             let source = self.clone();
             let shutdown = shutdown.clone();
@@ -569,8 +601,12 @@ impl RailwaySource {
                             // Catch up on what happened while the stream was down.
                             wake_lines.catch_up();
                         }
-                        ws::Delivery::Lines { deployment, lines } => {
-                            if source.buffer(deployment, lines) {
+                        ws::Delivery::Lines {
+                            deployment,
+                            lines,
+                            since,
+                        } => {
+                            if source.buffer(deployment, lines, since) {
                                 wake_lines.absorb();
                             } else {
                                 wake_lines.catch_up();
@@ -604,15 +640,45 @@ impl RailwaySource {
         tokio::join!(discovery, flusher, connection);
     }
 
+    /// Asks the monitor for a poll, at most once a second.
+    fn request_catch_up(&self) {
+        let due = self.last_catch_up.lock().map(|mut last| {
+            let due = last.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+            if due {
+                *last = Some(Instant::now());
+            }
+            due
+        });
+        if due.unwrap_or(false) {
+            if let Some(wake) = self.wake.lock().ok().and_then(|w| w.clone()) {
+                wake.catch_up();
+            }
+        }
+    }
+
     /// Adds streamed lines to a deployment's buffer; false when the buffer overflowed (its
     /// lines were dropped, and a poll must catch up instead).
-    fn buffer(&self, deployment: String, lines: Vec<RawLine>) -> bool {
+    fn buffer(
+        &self,
+        deployment: String,
+        lines: Vec<RawLine>,
+        since: Option<DateTime<Utc>>,
+    ) -> bool {
+        if let Some(since) = since {
+            if let Ok(mut s) = self.stream_since.lock() {
+                s.insert(deployment.clone(), since);
+            }
+        }
         let Ok(mut buffers) = self.buffers.lock() else {
             return false;
         };
-        let buffer = buffers.entry(deployment).or_default();
+        let buffer = buffers.entry(deployment.clone()).or_default();
         if buffer.len() + lines.len() > STREAM_BUFFER_CAP {
+            // Lines are lost to the stream: it starts again now, and polls cover the rest.
             buffer.clear();
+            if let Ok(mut s) = self.stream_since.lock() {
+                s.insert(deployment, Utc::now());
+            }
             return false;
         }
         buffer.extend(lines);
@@ -645,7 +711,7 @@ fn wanted(configured: &[String], service: &Named) -> bool {
 /// The deployments of one service worth following: the newest ones that run or ran (the
 /// connection's order is undocumented, so sort by creation time).
 fn followed_deployments(mut deployments: Vec<Deployment>) -> Vec<Deployment> {
-    deployments.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    deployments.sort_by_key(|d| std::cmp::Reverse(d.created_at));
     deployments
         .into_iter()
         .filter(|d| FOLLOWED_STATES.contains(&d.status.as_str()))

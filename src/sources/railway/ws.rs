@@ -2,9 +2,10 @@
 //! (`connection_init` → `connection_ack`, `subscribe` / `next` / `error` / `complete`,
 //! `ping` / `pong`). The token goes in the headers of the upgrade request, as the CLI does.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
@@ -19,6 +20,8 @@ use super::wire::{deployment_logs_subscription, into_lines, LogsData};
 
 /// How long the server has to acknowledge `connection_init`.
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
+/// Allowance for the difference between our clock and Railway's.
+const CLOCK_SKEW: chrono::Duration = chrono::Duration::seconds(2);
 /// A silent connection is probed with a ping this often, and dropped if nothing comes back.
 const KEEPALIVE: Duration = Duration::from_secs(30);
 
@@ -37,10 +40,12 @@ pub enum StreamError {
 
 /// What the connection delivers.
 pub enum Delivery {
-    /// Lines of one deployment, oldest first.
+    /// Lines of one deployment, oldest first. `since` comes with the first lines of a
+    /// subscription: from then on (give or take clock skew) the subscription misses nothing.
     Lines {
         deployment: String,
         lines: Vec<RawLine>,
+        since: Option<DateTime<Utc>>,
     },
     /// The connection is up and subscribed: time to catch up from the cursor.
     Connected,
@@ -113,6 +118,8 @@ pub async fn run_connection(
 
     let query = deployment_logs_subscription();
     let mut subscribed: BTreeSet<String> = BTreeSet::new();
+    // Subscriptions whose first lines have not come yet, with when they were made.
+    let mut awaiting_first: BTreeMap<String, DateTime<Utc>> = BTreeMap::new();
     let mut first = true;
     let mut keepalive = tokio::time::interval(KEEPALIVE);
     keepalive.tick().await;
@@ -134,6 +141,7 @@ pub async fn run_connection(
             sink.send(send(json!({"id": new, "type": "subscribe", "payload": {"query": query, "variables": variables}})))
                 .await
                 .map_err(|e| StreamError::Closed { code: 1006, reason: e.to_string() })?;
+            awaiting_first.insert(new.clone(), Utc::now());
             subscribed.insert(new);
         }
         if first {
@@ -172,7 +180,12 @@ pub async fn run_connection(
                 };
                 match handle_frame(&text) {
                     Frame::Lines { id, lines } if subscribed.contains(&id) => {
-                        deliver(Delivery::Lines { deployment: id, lines });
+                        // The replay reaches back before the subscription; without one, the
+                        // subscription's own time is where the stream starts.
+                        let since = awaiting_first.remove(&id).map(|at| {
+                            lines.first().map_or(at, |l| l.timestamp.min(at)) - CLOCK_SKEW
+                        });
+                        deliver(Delivery::Lines { deployment: id, lines, since });
                     }
                     Frame::Ping => {
                         let _ = sink.send(send(json!({"type": "pong"}))).await;

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Sources load and latency report: the release binary against the fake Railway server on
+# loopback (events/s through the GraphQL API and the JSON push endpoint, detection latency
+# through the stream and through polling, resident memory idle and under load).
+# Usage: scripts/bench-sources.sh [--events N] [--samples N]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -q -p signalbox-server --bin signalbox --example loadtest
+target/release/examples/loadtest --bin target/release/signalbox "$@"

@@ -1,0 +1,441 @@
+//! Load and latency report for the sources (a report, not a timed test): runs the real
+//! `signalbox` binary as a child process on loopback, against the fake Railway server, and
+//! prints events/s, detection latency and the child's resident memory.
+//!
+//! ```sh
+//! scripts/bench-sources.sh            # builds in release, then runs this with --bin
+//! ```
+//!
+//! Sections: idle memory; a Railway backlog read through the GraphQL API; the JSON push
+//! endpoint under load; detection latency through the stream and through polling.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use signalbox_fakes::railway::traffic::Traffic;
+use signalbox_fakes::railway::{FakeRailway, LogLine, Options};
+
+struct Args {
+    bin: String,
+    events: usize,
+    samples: usize,
+}
+
+fn args() -> Result<Args, String> {
+    let mut args = Args {
+        bin: "target/release/signalbox".into(),
+        events: 200_000,
+        samples: 20,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--bin" => args.bin = value()?,
+            "--events" => {
+                args.events = value()?
+                    .parse()
+                    .map_err(|_| "--events: expected a number")?
+            }
+            "--samples" => {
+                args.samples = value()?
+                    .parse()
+                    .map_err(|_| "--samples: expected a number")?
+            }
+            other => {
+                return Err(format!(
+                    "unknown flag {other} (flags: --bin PATH --events N --samples N)"
+                ))
+            }
+        }
+    }
+    Ok(args)
+}
+
+/// A running `signalbox serve` and what it needs to be reached.
+struct Server {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    fn start(bin: &str, env: &[(&str, String)]) -> Server {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let port = free_port();
+        let child = Command::new(bin)
+            .arg("serve")
+            .env("PORT", port.to_string())
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}/signalbox.db", dir.path().display()),
+            )
+            .env("LOG_LEVEL", "error")
+            .env("LEPTOS_SITE_ROOT", "target/site")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start {bin}: {e} (build it: cargo build --release -p signalbox-server)"
+                )
+            });
+        Server {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    async fn ready(&self, client: &reqwest::Client) {
+        for _ in 0..600 {
+            if let Ok(r) = client.get(self.url("/health/readiness")).send().await {
+                if r.status().is_success() {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("signalbox did not become ready");
+    }
+
+    /// Resident memory of the child, in MiB.
+    fn rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+
+    async fn stats(&self, client: &reqwest::Client) -> serde_json::Value {
+        match client.get(self.url("/api/logs/stats")).send().await {
+            Ok(r) => r.json().await.unwrap_or_default(),
+            Err(_) => serde_json::Value::Null,
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn railway_env(fake: &FakeRailway) -> Vec<(&'static str, String)> {
+    vec![
+        ("RAILWAY_API_TOKEN", fake.token()),
+        ("RAILWAY_API_URL", fake.url()),
+        ("RAILWAY_PROJECT_ID", fake.project_id()),
+        ("RAILWAY_ENVIRONMENT_ID", fake.environment_id()),
+    ]
+}
+
+/// `n` realistic lines of `services` services, one microsecond apart from `start`.
+fn lines(
+    seed: u64,
+    services: usize,
+    n: usize,
+    start: chrono::DateTime<Utc>,
+) -> Vec<(usize, LogLine)> {
+    let mut traffic = Traffic::new(seed, services, start);
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        out.extend(traffic.next_event());
+    }
+    out.truncate(n);
+    // Keep the order and the ties, squeeze the time span (the backlog is in the past).
+    let mut previous = None;
+    let mut t = start;
+    for (_, line) in out.iter_mut() {
+        if previous != Some(line.timestamp) {
+            previous = Some(line.timestamp);
+            t += chrono::Duration::microseconds(1);
+        }
+        line.timestamp = t;
+    }
+    out
+}
+
+/// Events the backlog makes: what a reference read would store (traces are one event).
+async fn wait_until_stable(
+    server: &Server,
+    client: &reqwest::Client,
+    started: Instant,
+    peak: &mut f64,
+) -> (i64, Duration) {
+    let mut last = -1;
+    let mut last_change = Instant::now();
+    let mut done_at = started.elapsed();
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        *peak = peak.max(server.rss_mib());
+        let lines = server.stats(client).await["lines"].as_i64().unwrap_or(0);
+        if lines != last {
+            last = lines;
+            last_change = Instant::now();
+            done_at = started.elapsed();
+        } else if last > 0 && last_change.elapsed() > Duration::from_secs(3) {
+            return (last, done_at);
+        }
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn latency(
+    server: &Server,
+    client: &reqwest::Client,
+    fake: &FakeRailway,
+    deployment: &str,
+    samples: usize,
+) -> Vec<Duration> {
+    let mut out = Vec::new();
+    for i in 0..samples {
+        let marker = format!("checkout{}x{}", i, Utc::now().timestamp_micros());
+        let started = Instant::now();
+        fake.push_logs(
+            deployment,
+            vec![LogLine {
+                timestamp: Utc::now(),
+                message: format!("ERROR payment declined by provider {marker}"),
+                severity: Some("error".into()),
+                attributes: Vec::new(),
+                instance_id: "replica-1".into(),
+            }],
+        );
+        loop {
+            let url = server.url(&format!("/api/logs/errors?q={marker}"));
+            let body: serde_json::Value = match client.get(url).send().await {
+                Ok(r) => r.json().await.unwrap_or_default(),
+                Err(_) => serde_json::Value::Null,
+            };
+            if body["items"].as_array().is_some_and(|a| !a.is_empty()) {
+                out.push(started.elapsed());
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(60) {
+                out.push(started.elapsed());
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    out.sort();
+    out
+}
+
+fn report_latency(name: &str, sorted: &[Duration]) {
+    println!(
+        "{name:<44} p50 {:>6.2} s   p95 {:>6.2} s   max {:>6.2} s   ({} samples)",
+        percentile(sorted, 0.5).as_secs_f64(),
+        percentile(sorted, 0.95).as_secs_f64(),
+        sorted.last().copied().unwrap_or_default().as_secs_f64(),
+        sorted.len()
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let args = match args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("loadtest: {e}");
+            std::process::exit(2);
+        }
+    };
+    let client = reqwest::Client::new();
+    println!(
+        "signalbox load report ({} events; binary {})",
+        args.events, args.bin
+    );
+
+    // 1. Idle, with the Railway source configured and its stream connected.
+    {
+        let fake = FakeRailway::start(Options::default()).await;
+        let service = fake.add_service("api");
+        fake.add_deployment(&service, "SUCCESS");
+        let server = Server::start(&args.bin, &railway_env(&fake));
+        server.ready(&client).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        println!(
+            "{:<44} {:>8.1} MiB (Railway stream connected: {})",
+            "RSS idle",
+            server.rss_mib(),
+            fake.active_subscriptions() > 0
+        );
+    }
+
+    // 2. A Railway backlog, read through the GraphQL API in pages.
+    {
+        let fake = FakeRailway::start(Options::default()).await;
+        let services: Vec<String> = (0..3)
+            .map(|i| fake.add_service(&format!("service-{i}")))
+            .collect();
+        let deployments: Vec<String> = services
+            .iter()
+            .map(|s| fake.add_deployment(s, "SUCCESS"))
+            .collect();
+        let start = Utc::now();
+        let mut by_deployment: Vec<Vec<LogLine>> = vec![Vec::new(); deployments.len()];
+        for (service, line) in lines(7, deployments.len(), args.events, start) {
+            by_deployment[service].push(line);
+        }
+        for (deployment, lines) in deployments.iter().zip(by_deployment) {
+            fake.push_logs(deployment, lines);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let mut env = railway_env(&fake);
+        env.extend([
+            ("RAILWAY_PAGE_SIZE", "5000".to_string()),
+            ("RAILWAY_LAG_SECONDS", "0".to_string()),
+            ("RAILWAY_STREAM", "false".to_string()),
+        ]);
+        let started = Instant::now();
+        let server = Server::start(&args.bin, &env);
+        let mut peak = 0.0;
+        let (events, took) = wait_until_stable(&server, &client, started, &mut peak).await;
+        println!(
+            "{:<44} {:>8.0} events/s ({events} events from {} lines in {:.1} s; peak RSS {peak:.1} MiB; {} API requests)",
+            "Railway backlog (GraphQL pages of 5000)",
+            events as f64 / took.as_secs_f64(),
+            args.events,
+            took.as_secs_f64(),
+            fake.http_requests()
+        );
+    }
+
+    // 3. The JSON push endpoint: JSON lines in batches of 1000, four at a time.
+    {
+        let server = Server::start(&args.bin, &[("INGEST_RATE_LIMIT", "100000000".to_string())]);
+        server.ready(&client).await;
+        let project: serde_json::Value = client
+            .post(server.url("/api/projects"))
+            .json(&serde_json::json!({"name": "load"}))
+            .send()
+            .await
+            .expect("project created")
+            .json()
+            .await
+            .expect("a project");
+        let key = project["public_key"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let all = lines(11, 3, args.events, Utc::now());
+        let bodies: Vec<String> = all
+            .chunks(1000)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .map(|(service, l)| {
+                        serde_json::json!({
+                            "timestamp": l.timestamp.to_rfc3339(),
+                            "level": l.severity.as_deref().unwrap_or("info"),
+                            "message": l.message,
+                            "service": format!("service-{service}"),
+                        })
+                        .to_string()
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .collect();
+        let started = Instant::now();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(bodies));
+        let mut workers = Vec::new();
+        for _ in 0..4 {
+            let queue = queue.clone();
+            let client = client.clone();
+            let url = server.url("/api/ingest");
+            let key = key.clone();
+            workers.push(tokio::spawn(async move {
+                let mut rejected = 0;
+                loop {
+                    let Some(body) = queue.lock().ok().and_then(|mut q| q.pop()) else {
+                        return rejected;
+                    };
+                    let ok = client
+                        .post(&url)
+                        .header("x-signalbox-key", &key)
+                        .header("content-type", "application/x-ndjson")
+                        .body(body)
+                        .send()
+                        .await
+                        .is_ok_and(|r| r.status().is_success());
+                    if !ok {
+                        rejected += 1;
+                    }
+                }
+            }));
+        }
+        let mut peak: f64 = 0.0;
+        let mut rejected = 0;
+        for w in workers {
+            while !w.is_finished() {
+                peak = peak.max(server.rss_mib());
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            rejected += w.await.unwrap_or(0);
+        }
+        let took = started.elapsed();
+        let stored = server.stats(&client).await["lines"].as_i64().unwrap_or(0);
+        println!(
+            "{:<44} {:>8.0} events/s ({stored} stored in {:.1} s; {rejected} batches refused; peak RSS {peak:.1} MiB)",
+            "JSON push (POST /api/ingest, 4 clients)",
+            stored as f64 / took.as_secs_f64(),
+            took.as_secs_f64()
+        );
+    }
+
+    // 4. Detection latency: a line appears at the source → its group is in the API.
+    for (name, extra) in [
+        (
+            "detection latency, Railway stream",
+            vec![("ERROR_MONITOR_INTERVAL", "300".to_string())],
+        ),
+        (
+            "detection latency, Railway polling every 2 s",
+            vec![
+                ("ERROR_MONITOR_INTERVAL", "2".to_string()),
+                ("RAILWAY_STREAM", "false".to_string()),
+                ("RAILWAY_LAG_SECONDS", "0".to_string()),
+            ],
+        ),
+    ] {
+        let fake = FakeRailway::start(Options::default()).await;
+        let service = fake.add_service("api");
+        let deployment = fake.add_deployment(&service, "SUCCESS");
+        let mut env = railway_env(&fake);
+        env.extend(extra);
+        let server = Server::start(&args.bin, &env);
+        server.ready(&client).await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let samples = latency(&server, &client, &fake, &deployment, args.samples).await;
+        report_latency(name, &samples);
+    }
+}
