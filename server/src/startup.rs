@@ -15,6 +15,7 @@ use signalbox::config::Config;
 use signalbox::monitor::{Monitor, MonitorHandle};
 use signalbox::pipeline::Pipeline;
 use signalbox::sources::demo::DemoSource;
+use signalbox::sources::loki::{LokiSettings, LokiSource};
 use signalbox::sources::PollSource;
 use signalbox::store::{Store, StoreError};
 use tokio::net::TcpListener;
@@ -179,6 +180,12 @@ fn sources(config: &Config) -> Vec<Arc<dyn PollSource>> {
     let mut sources: Vec<Arc<dyn PollSource>> = Vec::new();
     if config.demo {
         sources.push(Arc::new(DemoSource::new(DEMO_INTERVAL)));
+    }
+    if let Some(settings) = LokiSettings::from_config(config) {
+        match LokiSource::new(settings) {
+            Ok(loki) => sources.push(Arc::new(loki)),
+            Err(e) => tracing::error!(error = %e, "the Loki source is off"),
+        }
     }
     sources
 }
