@@ -454,3 +454,25 @@ async fn labels_become_service_level_and_attributes() {
         .collect();
     assert_eq!(event.attributes, expected);
 }
+
+#[tokio::test]
+async fn a_query_loki_rejects_is_a_one_line_error() {
+    let loki = fake(FakeLokiOptions::default()).await;
+    let ready = reqwest::get(format!("{}/ready", loki.url()))
+        .await
+        .expect("the fake answers");
+    assert_eq!(ready.status(), reqwest::StatusCode::OK);
+    let error = source(LokiSettings {
+        query: r#"{job=~".*"}"#.into(),
+        ..settings(&loki)
+    })
+    .poll(None, at(BASE))
+    .await
+    .expect_err("rejected");
+    assert_eq!(
+        error.to_string(),
+        "upstream error: Loki answered 400 Bad Request: parse error : queries require at least \
+         one regexp or equality matcher that does not have an empty-compatible value. For \
+         instance, app=~\".*\" does not meet this requirement, but app=~\".+\" will"
+    );
+}
