@@ -476,3 +476,100 @@ async fn a_query_loki_rejects_is_a_one_line_error() {
          instance, app=~\".*\" does not meet this requirement, but app=~\".+\" will"
     );
 }
+
+#[tokio::test]
+async fn stored_with_its_cursor_every_entry_lands_once_across_a_crash() {
+    use signalbox::monitor::store_events;
+    use signalbox::pipeline::Pipeline;
+    use signalbox::store::{CursorUpdate, Store};
+
+    let loki = fake(FakeLokiOptions::default()).await;
+    let lines = push_many(&loki, 2_000, 700);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(&format!("sqlite://{}/loki.db", dir.path().display()))
+        .await
+        .expect("open sqlite");
+    let pipeline = Pipeline::default();
+    let now = at(BASE + 60 * SECOND);
+    let small = || {
+        source(LokiSettings {
+            batch_size: 300,
+            ..settings(&loki)
+        })
+    };
+    // What the monitor does: read the stored cursor, poll, store events and cursor together.
+    let mut stored = 0;
+    let mut duplicates = 0;
+    for (round, crash_after) in [(0, Some(3)), (1, None)] {
+        let source = small();
+        for poll in 0.. {
+            let cursor = store.cursor("loki").await.expect("reads the cursor");
+            let batch = source.poll(cursor.as_deref(), now).await.expect("polls");
+            if crash_after == Some(poll) {
+                break; // read, never committed
+            }
+            let update = CursorUpdate {
+                source: "loki".into(),
+                cursor: batch.cursor,
+            };
+            let summary = store_events(&store, &pipeline, "loki", batch.events, Some(&update))
+                .await
+                .expect("stores");
+            stored += summary.accepted;
+            duplicates += summary.duplicates;
+            if !batch.more {
+                break;
+            }
+        }
+        assert!(round < 2);
+    }
+    assert_eq!((stored, duplicates), (lines.len(), 0));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn more_entries_at_one_nanosecond_than_loki_returns_at_once_is_an_error() {
+    let loki = fake(FakeLokiOptions {
+        max_entries_limit_per_query: 200,
+        ..FakeLokiOptions::default()
+    })
+    .await;
+    for i in 0..250 {
+        loki.push(
+            &[("job", "api")],
+            i128::from(BASE),
+            &format!("INFO burst {i}"),
+        );
+    }
+    let source = source(LokiSettings {
+        batch_size: 100,
+        ..settings(&loki)
+    });
+    let now = at(BASE + 60 * SECOND);
+    let mut cursor = None;
+    let mut read = 0;
+    let error = loop {
+        match source.poll(cursor.as_deref(), now).await {
+            Ok(batch) => {
+                read += batch.events.len();
+                cursor = Some(batch.cursor);
+            }
+            Err(error) => break error,
+        }
+    };
+    assert_eq!(read, 200, "as many as one query returns");
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "upstream error: more than 200 Loki entries share the timestamp {BASE} ns, more than \
+             one query may return; raise Loki's max_entries_limit_per_query"
+        )
+    );
+    let limits: Vec<String> = loki
+        .queries()
+        .into_iter()
+        .filter_map(|q| q.params.get("limit").cloned())
+        .collect();
+    // Twice the page when a page holds nothing new, up to what Loki allows.
+    assert_eq!(limits, ["100", "100", "200", "100", "200", "400", "200"]);
+}

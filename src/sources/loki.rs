@@ -3,8 +3,10 @@
 //! Each poll reads one page forward with logcli's algorithm: `direction=forward`, `start` at
 //! the cursor's timestamp (inclusive, so entries sharing it come back and those already read
 //! are dropped by id), a fixed `end` of now minus a delay (late lines are not missed), `limit`
-//! of the batch size. A full page means more is waiting. Stack traces Loki holds as one entry
-//! per line become one event; see [`page`] for how a trace cut by the page end is read whole.
+//! of the batch size. A full page means more is waiting. When more entries share one timestamp
+//! than a page holds, that query asks for twice as many, up to Loki's
+//! `max_entries_limit_per_query` (logcli gives up instead). Stack traces Loki holds as one entry
+//! per line become one event; a trace cut by the page end is left for the next poll to read whole.
 
 mod cursor;
 mod page;
@@ -122,6 +124,8 @@ pub struct LokiSource {
     client: reqwest::Client,
     /// The page size in force: the batch size, or less when Loki said its maximum is lower.
     limit: AtomicUsize,
+    /// The largest page Loki allows, as far as the source knows.
+    max_limit: AtomicUsize,
 }
 
 /// What one query_range request returned.
@@ -161,6 +165,7 @@ impl LokiSource {
             settings,
             client,
             limit: AtomicUsize::new(limit),
+            max_limit: AtomicUsize::new(MAX_BATCH_SIZE),
         })
     }
 
@@ -180,38 +185,56 @@ impl LokiSource {
             });
         }
         let query_end = end.min(from.ts.saturating_add(duration_nanos(MAX_QUERY_SPAN)));
-        let (entries, limit) = self.fetch(from.ts, query_end).await?;
-        let page = Page {
-            full: entries.len() >= limit,
-            entries,
-            end: query_end,
-        };
-        let read = read_page(&page, &from, self.settings.assembly).map_err(|stuck| {
-            SourceError::Upstream(format!(
-                "more than {limit} Loki entries share the timestamp {} ns; raise LOKI_BATCH_SIZE (at most {MAX_BATCH_SIZE})",
-                stuck.ts
-            ))
-        })?;
-        Ok(Batch {
-            events: read.events,
-            cursor: read.cursor.encode(),
-            more: page.full || query_end < end,
-        })
+        let mut limit = self.limit.load(Ordering::Relaxed);
+        loop {
+            let (entries, asked) = self.fetch(from.ts, query_end, limit).await?;
+            let page = Page {
+                full: entries.len() >= asked,
+                entries,
+                end: query_end,
+            };
+            match read_page(&page, &from, self.settings.assembly) {
+                Ok(read) => {
+                    return Ok(Batch {
+                        events: read.events,
+                        cursor: read.cursor.encode(),
+                        more: page.full || query_end < end,
+                    })
+                }
+                // More entries share one timestamp than a page holds: a larger page, this once.
+                Err(_) if asked < self.max_limit.load(Ordering::Relaxed) => {
+                    limit = asked.saturating_mul(2);
+                }
+                Err(stuck) => {
+                    return Err(SourceError::Upstream(format!(
+                        "more than {asked} Loki entries share the timestamp {} ns, more than one query may return; raise Loki's max_entries_limit_per_query",
+                        stuck.ts
+                    )))
+                }
+            }
+        }
     }
 
-    /// One page from `start` (inclusive) to `end` (exclusive), and the limit it was asked
-    /// with. When Loki's maximum is below the page size, the page size drops to it for good.
-    async fn fetch(&self, start: i64, end: i64) -> Result<(Vec<page::Entry>, usize), SourceError> {
-        let limit = self.limit.load(Ordering::Relaxed);
+    /// One page of at most `limit` entries (no more than Loki allows) from `start`
+    /// (inclusive) to `end` (exclusive), and the limit it was asked with. When Loki answers
+    /// that its maximum is lower, the page size drops to it for good.
+    async fn fetch(
+        &self,
+        start: i64,
+        end: i64,
+        limit: usize,
+    ) -> Result<(Vec<page::Entry>, usize), SourceError> {
+        let limit = limit.min(self.max_limit.load(Ordering::Relaxed));
         match self.query(start, end, limit).await? {
             Answer::Entries(entries) => Ok((entries, limit)),
             Answer::LimitTooLarge { max, .. } if (1..limit).contains(&max) => {
                 tracing::warn!(
                     from = limit,
                     to = max,
-                    "Loki's max entries per query is lower than LOKI_BATCH_SIZE; using it"
+                    "Loki allows fewer entries per query than asked for; asking for its maximum"
                 );
-                self.limit.store(max, Ordering::Relaxed);
+                self.max_limit.store(max, Ordering::Relaxed);
+                self.limit.fetch_min(max, Ordering::Relaxed);
                 match self.query(start, end, max).await? {
                     Answer::Entries(entries) => Ok((entries, max)),
                     Answer::LimitTooLarge { message, .. } => Err(self.rejected(400, &message)),
