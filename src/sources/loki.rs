@@ -185,29 +185,35 @@ impl LokiSource {
             });
         }
         let query_end = end.min(from.ts.saturating_add(duration_nanos(MAX_QUERY_SPAN)));
+        let (read, full) = self.read_range(&from, query_end).await?;
+        Ok(Batch {
+            events: read.events,
+            cursor: read.cursor.encode(),
+            more: full || query_end < end,
+        })
+    }
+
+    /// Reads one page from `from` to `end` (exclusive) and whether it was full. When more
+    /// entries share one timestamp than a page holds, the page is doubled for this query, up
+    /// to what Loki allows.
+    async fn read_range(&self, from: &Cursor, end: i64) -> Result<(page::Read, bool), SourceError> {
         let mut limit = self.limit.load(Ordering::Relaxed);
         loop {
-            let (entries, asked) = self.fetch(from.ts, query_end, limit).await?;
+            let (entries, asked) = self.fetch(from.ts, end, limit).await?;
             let page = Page {
                 full: entries.len() >= asked,
                 entries,
-                end: query_end,
+                end,
             };
-            match read_page(&page, &from, self.settings.assembly) {
-                Ok(read) => {
-                    return Ok(Batch {
-                        events: read.events,
-                        cursor: read.cursor.encode(),
-                        more: page.full || query_end < end,
-                    })
-                }
-                // More entries share one timestamp than a page holds: a larger page, this once.
+            match read_page(&page, from, self.settings.assembly) {
+                Ok(read) => return Ok((read, page.full)),
                 Err(_) if asked < self.max_limit.load(Ordering::Relaxed) => {
                     limit = asked.saturating_mul(2);
                 }
                 Err(stuck) => {
                     return Err(SourceError::Upstream(format!(
-                        "more than {asked} Loki entries share the timestamp {} ns, more than one query may return; raise Loki's max_entries_limit_per_query",
+                        "more than {asked} Loki entries share the timestamp {} ns, more than one \
+                         query may return; raise Loki's max_entries_limit_per_query",
                         stuck.ts
                     )))
                 }

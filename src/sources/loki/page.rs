@@ -156,33 +156,18 @@ pub(crate) fn read_page(
     if page.full && fresh.is_empty() {
         return Err(Stuck { ts: from.ts });
     }
-    let mut streams: BTreeMap<&str, StreamAssembly> = BTreeMap::new();
-    let mut done: Vec<Covered> = Vec::new();
-    for (index, entry) in fresh.iter().enumerate() {
-        let assembly = streams
-            .entry(&entry.stream)
-            .or_insert_with(|| StreamAssembly::new(config));
-        done.extend(assembly.push(index, entry));
-    }
     // No later line can join an event that opened more than a window before this.
     let horizon = match fresh.last() {
         Some(last) if page.full => last.ts,
         _ => page.end,
     };
-    for assembly in streams.values_mut() {
-        done.extend(assembly.flush_expired(horizon));
-    }
-    let open = streams
-        .values()
-        .filter_map(StreamAssembly::first_open)
-        .min();
-    let mut cut = consumed_up_to(open.unwrap_or(fresh.len()), &done);
+    let (mut done, mut open) = assemble(&fresh, horizon, config);
+    let first_open = open.iter().filter_map(StreamAssembly::first_open).min();
+    let mut cut = consumed_up_to(first_open.unwrap_or(fresh.len()), &done);
     if cut == 0 && page.full {
         // An open event at the start of a full page would hold the source back forever:
         // read what is there, cut short.
-        for assembly in streams.values_mut() {
-            done.extend(assembly.finish());
-        }
+        done.extend(open.iter_mut().filter_map(StreamAssembly::finish));
         cut = fresh.len();
     }
     done.retain(|c| c.last() < cut);
@@ -195,6 +180,31 @@ pub(crate) fn read_page(
         events,
         cursor: cursor_after(&fresh, cut, page, from),
     })
+}
+
+/// Runs each stream's entries through its own assembler. Returns the events complete by
+/// `horizon` (the time no later entry can precede) and the streams still holding an open one.
+fn assemble(
+    fresh: &[&Entry],
+    horizon: i64,
+    config: AssemblerConfig,
+) -> (Vec<Covered>, Vec<StreamAssembly>) {
+    let mut streams: BTreeMap<&str, StreamAssembly> = BTreeMap::new();
+    let mut done: Vec<Covered> = Vec::new();
+    for (index, entry) in fresh.iter().enumerate() {
+        let assembly = streams
+            .entry(&entry.stream)
+            .or_insert_with(|| StreamAssembly::new(config));
+        done.extend(assembly.push(index, entry));
+    }
+    for assembly in streams.values_mut() {
+        done.extend(assembly.flush_expired(horizon));
+    }
+    let open = streams
+        .into_values()
+        .filter(|a| a.first_open().is_some())
+        .collect();
+    (done, open)
 }
 
 /// The number of leading fresh entries consumed when `open` is the first entry of the first
