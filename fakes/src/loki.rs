@@ -279,10 +279,11 @@ async fn query_range(
         });
         (fake.failures.pop_front(), fake.options.clone())
     };
-    match failure {
-        Some(Failure::Slow(delay)) => tokio::time::sleep(delay).await,
-        Some(failure) => return failure_response(failure),
-        None => {}
+    if let Some(Failure::Slow(delay)) = failure {
+        tokio::time::sleep(delay).await;
+    }
+    if let Some(response) = failure.and_then(failure_response) {
+        return response;
     }
     if !authorized(&options.auth, &headers) {
         return text(StatusCode::UNAUTHORIZED, "Unauthorized");
@@ -322,23 +323,25 @@ fn authorized(auth: &FakeAuth, headers: &HeaderMap) -> bool {
     header_text(headers, header::AUTHORIZATION.as_str()).as_deref() == Some(expected.as_str())
 }
 
-fn failure_response(failure: Failure) -> Response {
-    match failure {
-        Failure::TooManyRequests => text(
+/// The answer a failure stands in for the real one with (None: the real one, late).
+fn failure_response(failure: Failure) -> Option<Response> {
+    let (status, message) = match failure {
+        Failure::TooManyRequests => (
             StatusCode::TOO_MANY_REQUESTS,
             "too many outstanding requests",
         ),
-        Failure::Internal => text(
+        Failure::Internal => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "rpc error: code = Internal desc = failed to fetch chunks",
         ),
-        Failure::Timeout => text(
+        Failure::Timeout => (
             StatusCode::GATEWAY_TIMEOUT,
             "request timed out, decrease the duration of the request or add more label matchers \
              (prefer exact match over regex match) to reduce the amount of data processed",
         ),
-        Failure::Slow(_) => StatusCode::OK.into_response(),
-    }
+        Failure::Slow(_) => return None,
+    };
+    Some(text(status, message))
 }
 
 /// An error as Loki writes it: text/plain, one line.

@@ -3,5 +3,6 @@
 mod helpers;
 mod ingest;
 mod logs;
+mod loki;
 mod monitor;
 mod operations;
