@@ -61,6 +61,19 @@ pub struct Config {
     pub auto_fix_enabled: bool,
     pub loki_enabled: bool,
     pub loki_url: Option<String>,
+    /// LogQL log query the Loki source reads.
+    pub loki_query: String,
+    pub loki_username: Option<String>,
+    pub loki_password: Option<SecretString>,
+    pub loki_bearer_token: Option<SecretString>,
+    /// Sent as `X-Scope-OrgID` to a multi-tenant Loki.
+    pub loki_tenant_id: Option<String>,
+    /// How far behind now the Loki source reads, so late lines are not missed.
+    pub loki_delay: Duration,
+    /// Entries per Loki query.
+    pub loki_batch_size: usize,
+    /// How far back the Loki source's first poll starts.
+    pub loki_lookback: Duration,
     pub slack_webhook_url: Option<SecretString>,
     /// Directory holding the built site (`pkg/`, stylesheet, static files).
     pub site_root: String,
@@ -75,6 +88,9 @@ pub struct Config {
     /// Events per minute one project may push before it gets 429s.
     pub ingest_rate_limit: u64,
 }
+
+/// The Loki source's query when `LOKI_QUERY` is unset: every stream that has a job.
+pub const DEFAULT_LOKI_QUERY: &str = r#"{job=~".+"}"#;
 
 /// One documented variable: the README's configuration table is checked against this list.
 pub struct VarDoc {
@@ -222,6 +238,46 @@ pub const VARIABLES: &[VarDoc] = &[
         meaning: "Loki base URL, e.g. http://loki:3100",
     },
     VarDoc {
+        name: "LOKI_QUERY",
+        default: DEFAULT_LOKI_QUERY,
+        meaning: "LogQL log query the Loki source reads (a stream selector, optionally with line filters)",
+    },
+    VarDoc {
+        name: "LOKI_USERNAME",
+        default: "unset",
+        meaning: "Loki basic-auth user (Grafana Cloud: the instance id); needs LOKI_PASSWORD",
+    },
+    VarDoc {
+        name: "LOKI_PASSWORD",
+        default: "unset",
+        meaning: "Loki basic-auth password (Grafana Cloud: an access-policy token)",
+    },
+    VarDoc {
+        name: "LOKI_BEARER_TOKEN",
+        default: "unset",
+        meaning: "Bearer token for a proxy in front of Loki (instead of basic auth)",
+    },
+    VarDoc {
+        name: "LOKI_TENANT_ID",
+        default: "unset",
+        meaning: "Tenant sent as X-Scope-OrgID to a multi-tenant Loki",
+    },
+    VarDoc {
+        name: "LOKI_DELAY_SECONDS",
+        default: "30",
+        meaning: "How far behind now the Loki source reads, so lines ingested late are not missed",
+    },
+    VarDoc {
+        name: "LOKI_BATCH_SIZE",
+        default: "1000",
+        meaning: "Entries per Loki query (1-5000; lowered to Loki's own maximum when that is less)",
+    },
+    VarDoc {
+        name: "LOKI_LOOKBACK_SECONDS",
+        default: "3600",
+        meaning: "How far back the Loki source starts on its first run",
+    },
+    VarDoc {
         name: "SLACK_WEBHOOK_URL",
         default: "unset",
         meaning: "Slack incoming webhook for notifications",
@@ -342,6 +398,29 @@ impl Config {
                 }
                 other => other,
             },
+            loki_query: get("LOKI_QUERY").unwrap_or_else(|| DEFAULT_LOKI_QUERY.to_string()),
+            loki_username: get("LOKI_USERNAME"),
+            loki_password: secret("LOKI_PASSWORD"),
+            loki_bearer_token: secret("LOKI_BEARER_TOKEN"),
+            loki_tenant_id: get("LOKI_TENANT_ID"),
+            loki_delay: Duration::from_secs(parse_number(
+                "LOKI_DELAY_SECONDS",
+                get("LOKI_DELAY_SECONDS"),
+                30,
+                0..=3600,
+            )?),
+            loki_batch_size: parse_number(
+                "LOKI_BATCH_SIZE",
+                get("LOKI_BATCH_SIZE"),
+                1000,
+                1..=5000,
+            )? as usize,
+            loki_lookback: Duration::from_secs(parse_number(
+                "LOKI_LOOKBACK_SECONDS",
+                get("LOKI_LOOKBACK_SECONDS"),
+                3600,
+                0..=30 * 86_400,
+            )?),
             slack_webhook_url: match get("SLACK_WEBHOOK_URL") {
                 Some(url) if !url.starts_with("https://") && !url.starts_with("http://") => {
                     return Err(ConfigError {
@@ -403,6 +482,7 @@ impl Config {
                 message: "must be set when LOKI_ENABLED=true".into(),
             });
         }
+        check_loki(&config)?;
         Ok(config)
     }
 
@@ -514,6 +594,14 @@ impl fmt::Debug for Config {
             .field("auto_fix_enabled", &self.auto_fix_enabled)
             .field("loki_enabled", &self.loki_enabled)
             .field("loki_url", &self.loki_url.as_deref().map(redact_url))
+            .field("loki_query", &self.loki_query)
+            .field("loki_username", &self.loki_username)
+            .field("loki_password", &set(&self.loki_password))
+            .field("loki_bearer_token", &set(&self.loki_bearer_token))
+            .field("loki_tenant_id", &self.loki_tenant_id)
+            .field("loki_delay", &self.loki_delay)
+            .field("loki_batch_size", &self.loki_batch_size)
+            .field("loki_lookback", &self.loki_lookback)
             .field("slack_webhook_url", &set(&self.slack_webhook_url))
             .field("site_root", &self.site_root)
             .field("scrubber", &self.scrubber)
@@ -627,6 +715,39 @@ fn invalid(var: &'static str, value: &str, expected: &str) -> ConfigError {
     ConfigError {
         var,
         message: format!("'{value}' is not valid: {expected}"),
+    }
+}
+
+/// The Loki settings that only make sense together: a query that starts with a stream
+/// selector (when the source is on), a user with a password, basic auth or a bearer token.
+fn check_loki(config: &Config) -> Result<(), ConfigError> {
+    let query = config.loki_query.trim_start();
+    if config.loki_enabled && !(query.starts_with('{') && query.contains('}')) {
+        return Err(invalid(
+            "LOKI_QUERY",
+            &config.loki_query,
+            &format!("expected a LogQL log query starting with a stream selector, e.g. {DEFAULT_LOKI_QUERY}"),
+        ));
+    }
+    match (
+        config.loki_username.is_some(),
+        config.loki_password.is_some(),
+        config.loki_bearer_token.is_some(),
+    ) {
+        (true, false, _) => Err(ConfigError {
+            var: "LOKI_PASSWORD",
+            message: "must be set when LOKI_USERNAME is".into(),
+        }),
+        (false, true, _) => Err(ConfigError {
+            var: "LOKI_USERNAME",
+            message: "must be set when LOKI_PASSWORD is".into(),
+        }),
+        (true, true, true) => Err(ConfigError {
+            var: "LOKI_BEARER_TOKEN",
+            message: "set either LOKI_BEARER_TOKEN or LOKI_USERNAME and LOKI_PASSWORD, not both"
+                .into(),
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -752,6 +873,43 @@ mod tests {
             (&[("LOKI_ENABLED", "true")], "LOKI_URL"),
             (&[("LOKI_URL", "loki:3100")], "LOKI_URL"),
             (
+                &[
+                    ("LOKI_ENABLED", "true"),
+                    ("LOKI_URL", "http://loki:3100"),
+                    ("LOKI_QUERY", "rate({job=\"x\"}[5m])"),
+                ],
+                "LOKI_QUERY",
+            ),
+            (
+                &[
+                    ("LOKI_ENABLED", "true"),
+                    ("LOKI_URL", "http://loki:3100"),
+                    ("LOKI_QUERY", "{job=\"x\""),
+                ],
+                "LOKI_QUERY",
+            ),
+            (&[("LOKI_USERNAME", "123456")], "LOKI_PASSWORD"),
+            (&[("LOKI_PASSWORD", "glc_secret")], "LOKI_USERNAME"),
+            (
+                &[
+                    ("LOKI_USERNAME", "123456"),
+                    ("LOKI_PASSWORD", "glc_secret"),
+                    ("LOKI_BEARER_TOKEN", "tok"),
+                ],
+                "LOKI_BEARER_TOKEN",
+            ),
+            (&[("LOKI_DELAY_SECONDS", "-5")], "LOKI_DELAY_SECONDS"),
+            (&[("LOKI_DELAY_SECONDS", "30s")], "LOKI_DELAY_SECONDS"),
+            (&[("LOKI_DELAY_SECONDS", "3601")], "LOKI_DELAY_SECONDS"),
+            (&[("LOKI_BATCH_SIZE", "0")], "LOKI_BATCH_SIZE"),
+            (&[("LOKI_BATCH_SIZE", "5001")], "LOKI_BATCH_SIZE"),
+            (&[("LOKI_BATCH_SIZE", "lots")], "LOKI_BATCH_SIZE"),
+            (&[("LOKI_LOOKBACK_SECONDS", "1h")], "LOKI_LOOKBACK_SECONDS"),
+            (
+                &[("LOKI_LOOKBACK_SECONDS", "2592001")],
+                "LOKI_LOOKBACK_SECONDS",
+            ),
+            (
                 &[("SLACK_WEBHOOK_URL", "hooks.slack.com/x")],
                 "SLACK_WEBHOOK_URL",
             ),
@@ -760,6 +918,7 @@ mod tests {
             let err = load(vars).expect_err("invalid");
             assert_eq!(err.var, *var, "{vars:?}");
             assert!(err.to_string().starts_with(var), "{err}");
+            assert!(!err.to_string().contains('\n'), "one line: {err}");
         }
     }
 
@@ -769,14 +928,50 @@ mod tests {
             ("SIGNALBOX_ADMIN_TOKEN", "tok-123456"),
             ("DATABASE_URL", "postgres://app:hunter2@db/signalbox"),
             ("GITHUB_TOKEN", "ghp_abcdef"),
+            ("LOKI_USERNAME", "123456"),
+            ("LOKI_PASSWORD", "glc_loki_pw"),
         ])
         .expect("valid");
         let printed = format!("{c:?}");
-        for secret in ["tok-123456", "hunter2", "ghp_abcdef"] {
+        let bearer = load(&[("LOKI_BEARER_TOKEN", "loki-bearer-tok")]).expect("valid");
+        let printed = format!("{printed}{bearer:?}");
+        for secret in [
+            "tok-123456",
+            "hunter2",
+            "ghp_abcdef",
+            "glc_loki_pw",
+            "loki-bearer-tok",
+        ] {
             assert!(!printed.contains(secret), "{printed}");
         }
         let err = load(&[("DATABASE_URL", "mysql://app:hunter2@db/x")]).expect_err("invalid");
         assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn loki_settings() {
+        let c = load(&[]).expect("valid");
+        assert_eq!(c.loki_query, DEFAULT_LOKI_QUERY);
+        assert_eq!(c.loki_delay, Duration::from_secs(30));
+        assert_eq!(c.loki_batch_size, 1000);
+        assert_eq!(c.loki_lookback, Duration::from_secs(3600));
+        let c = load(&[
+            ("LOKI_ENABLED", "true"),
+            ("LOKI_URL", "https://logs-prod-eu-west-0.grafana.net"),
+            ("LOKI_QUERY", r#" {service_name="api"} |= "panic""#),
+            ("LOKI_TENANT_ID", "team-a"),
+            ("LOKI_DELAY_SECONDS", "0"),
+            ("LOKI_BATCH_SIZE", "5000"),
+            ("LOKI_LOOKBACK_SECONDS", "86400"),
+        ])
+        .expect("valid");
+        assert_eq!(c.loki_query, r#"{service_name="api"} |= "panic""#);
+        assert_eq!(c.loki_tenant_id.as_deref(), Some("team-a"));
+        assert_eq!(c.loki_delay, Duration::ZERO);
+        assert_eq!(c.loki_batch_size, 5000);
+        assert_eq!(c.loki_lookback, Duration::from_secs(86_400));
+        // The query is only checked when the source is on.
+        assert!(load(&[("LOKI_QUERY", "not logql")]).is_ok());
     }
 
     #[test]

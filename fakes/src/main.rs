@@ -1,6 +1,5 @@
-//! `signalbox-fake`: runs a fake service on a loopback port, for trying Signalbox without accounts.
-//!
-//! Each subcommand hands over to its fake's module (`signalbox_fakes::<service>::run`).
+//! `signalbox-fake`: runs a fake of a service Signalbox talks to on a loopback port, for
+//! trying Signalbox without accounts (each subcommand prints how to point Signalbox at it).
 
 use clap::{Parser, Subcommand};
 
@@ -18,15 +17,28 @@ struct Cli {
 enum Command {
     /// Fake Railway public API (GraphQL + graphql-transport-ws) with generated log traffic.
     Railway(signalbox_fakes::railway::Args),
+    /// A fake Grafana Loki generating a few log lines per second, stack traces included.
+    Loki {
+        #[arg(long, default_value_t = 3100)]
+        port: u16,
+    },
 }
 
 #[tokio::main]
-async fn main() {
+async fn main() -> std::process::ExitCode {
     let result = match Cli::parse().command {
-        Command::Railway(args) => signalbox_fakes::railway::run(args).await,
+        Command::Railway(args) => signalbox_fakes::railway::run(args)
+            .await
+            .map_err(|e| e.to_string()),
+        Command::Loki { port } => signalbox_fakes::loki::run(port)
+            .await
+            .map_err(|e| e.to_string()),
     };
-    if let Err(e) = result {
-        eprintln!("signalbox-fake: {e}");
-        std::process::exit(1);
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("signalbox-fake: {e}");
+            std::process::ExitCode::FAILURE
+        }
     }
 }

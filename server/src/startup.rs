@@ -15,6 +15,7 @@ use signalbox::config::Config;
 use signalbox::monitor::{Monitor, MonitorHandle};
 use signalbox::pipeline::Pipeline;
 use signalbox::sources::demo::DemoSource;
+use signalbox::sources::loki::{LokiSettings, LokiSource};
 use signalbox::sources::railway::RailwaySource;
 use signalbox::sources::PollSource;
 use signalbox::store::{Store, StoreError};
@@ -184,6 +185,12 @@ fn sources(config: &Config) -> Vec<Arc<dyn PollSource>> {
     }
     if let Some(settings) = config.railway() {
         sources.push(Arc::new(RailwaySource::new(settings)));
+    }
+    if let Some(settings) = LokiSettings::from_config(config) {
+        match LokiSource::new(settings) {
+            Ok(loki) => sources.push(Arc::new(loki)),
+            Err(e) => tracing::error!(error = %e, "the Loki source is off"),
+        }
     }
     sources
 }

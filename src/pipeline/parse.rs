@@ -45,6 +45,19 @@ pub fn parse_line(line: &str, ctx: &LineContext) -> Option<Event> {
     Some(from_text(line, ctx))
 }
 
+/// Parses one assembled event (see `pipeline::multiline`): its first line is the event, and
+/// when more lines follow, the whole text is its stack trace and the event is at least an error.
+pub fn parse_assembled(text: &str, ctx: &LineContext) -> Option<Event> {
+    let Some((head, _)) = text.split_once('\n') else {
+        return parse_line(text, ctx);
+    };
+    let mut event = parse_line(head, ctx)?;
+    event.stack_trace = Some(text.to_string());
+    // A stack trace is an error even when its first line carries no level word.
+    event.level = event.level.max(Level::Error);
+    Some(event)
+}
+
 /// A leading timestamp, as most loggers write it.
 static TIME_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\[?(?P<ts>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)\]?\s+")

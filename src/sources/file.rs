@@ -6,7 +6,7 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt};
 
 use crate::model::Event;
 use crate::pipeline::multiline::{Assembler, AssemblerConfig};
-use crate::pipeline::parse::{parse_line, LineContext};
+use crate::pipeline::parse::{parse_assembled, LineContext};
 
 /// Reads events from lines, a batch at a time; multi-line stack traces become one event.
 ///
@@ -86,20 +86,9 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
             service: self.service.clone(),
             received_at: Utc::now(),
         };
-        let (head, trace) = match text.split_once('\n') {
-            Some((head, _)) => (head, Some(text)),
-            None => (text, None),
-        };
-        let Some(mut event) = parse_line(head, &ctx) else {
+        let Some(mut event) = parse_assembled(text, &ctx) else {
             return;
         };
-        if let Some(trace) = trace {
-            event.stack_trace = Some(trace.to_string());
-            if event.level < crate::model::Level::Error {
-                // A stack trace is an error even when its first line carries no level word.
-                event.level = crate::model::Level::Error;
-            }
-        }
         self.events += 1;
         event.source_id = self
             .origin

@@ -5,6 +5,7 @@
 
 pub mod demo;
 pub mod file;
+pub mod loki;
 pub mod otlp;
 pub mod railway;
 pub mod sentry;

@@ -4,6 +4,7 @@ mod crash;
 mod helpers;
 mod ingest;
 mod logs;
+mod loki;
 mod monitor;
 mod operations;
 mod railway;
