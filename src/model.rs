@@ -548,3 +548,197 @@ pub struct RuleView {
     pub matches: std::collections::BTreeMap<String, String>,
     pub action: RuleAction,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Alert rules, alerts and governance tasks.
+
+/// What an alert rule watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AlertRuleType {
+    /// A group is seen for the first time.
+    NewFingerprint,
+    /// A group's rate reaches `threshold` events within `window_minutes`.
+    Spike,
+    /// A group occurs in every minute for `minutes` minutes.
+    Sustained,
+    /// A CRITICAL event.
+    Critical,
+    /// A resolved group occurs again.
+    Regression,
+    /// More than `percent` % of a service's log lines are errors over `window_minutes`.
+    ErrorRate,
+}
+
+impl AlertRuleType {
+    pub const ALL: [AlertRuleType; 6] = [
+        AlertRuleType::NewFingerprint,
+        AlertRuleType::Spike,
+        AlertRuleType::Sustained,
+        AlertRuleType::Critical,
+        AlertRuleType::Regression,
+        AlertRuleType::ErrorRate,
+    ];
+
+    /// Canonical name, as stored and as shown in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertRuleType::NewFingerprint => "new_fingerprint",
+            AlertRuleType::Spike => "spike",
+            AlertRuleType::Sustained => "sustained",
+            AlertRuleType::Critical => "critical",
+            AlertRuleType::Regression => "regression",
+            AlertRuleType::ErrorRate => "error_rate",
+        }
+    }
+}
+
+impl FromStr for AlertRuleType {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AlertRuleType::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s.trim())
+            .ok_or_else(|| format!("unknown rule type '{s}'"))
+    }
+}
+
+/// What a rule does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AlertAction {
+    /// Open (or update) the group's governance task.
+    CreateTask,
+    /// Send the notifications (Slack, webhook).
+    Notify,
+    /// Both.
+    CreateTaskAndNotify,
+}
+
+impl AlertAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertAction::CreateTask => "create_task",
+            AlertAction::Notify => "notify",
+            AlertAction::CreateTaskAndNotify => "create_task_and_notify",
+        }
+    }
+
+    pub fn creates_task(self) -> bool {
+        matches!(
+            self,
+            AlertAction::CreateTask | AlertAction::CreateTaskAndNotify
+        )
+    }
+
+    pub fn notifies(self) -> bool {
+        matches!(self, AlertAction::Notify | AlertAction::CreateTaskAndNotify)
+    }
+}
+
+impl FromStr for AlertAction {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            AlertAction::CreateTask,
+            AlertAction::Notify,
+            AlertAction::CreateTaskAndNotify,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s.trim())
+        .ok_or_else(|| format!("unknown action '{s}'"))
+    }
+}
+
+/// When a rule applies and its thresholds (the `condition` JSON of a rule).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AlertCondition {
+    /// Spike: events within the window that fire (≥).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<u32>,
+    /// Spike and error rate: the window, in minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_minutes: Option<u32>,
+    /// Sustained: consecutive minutes with occurrences.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minutes: Option<u32>,
+    /// Error rate: percent of a service's lines (>).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<f64>,
+    /// Scope: only this service / environment / category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<Category>,
+    /// Scope: at least this severity / level.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<Level>,
+    /// Scope: a regular expression the template or the message matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+}
+
+/// An alert rule (the `alert_rules` table).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct AlertRule {
+    pub id: i64,
+    pub name: String,
+    pub rule_type: AlertRuleType,
+    pub condition: AlertCondition,
+    pub action: AlertAction,
+    pub enabled: bool,
+    /// No second alert for the same (rule, group) within this many minutes.
+    pub cooldown_minutes: u32,
+    pub last_triggered: Option<DateTime<Utc>>,
+    pub trigger_count: i64,
+}
+
+/// A rule fired.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct Alert {
+    /// 0 until stored.
+    pub id: i64,
+    pub rule_id: i64,
+    pub rule_name: String,
+    pub rule_type: AlertRuleType,
+    pub action: AlertAction,
+    /// The group it is about (`None` for service-wide rules: error rate).
+    pub fingerprint: Option<String>,
+    pub service: Option<String>,
+    /// When it fired (the clock of the evaluation).
+    pub fired_at: DateTime<Utc>,
+    /// One line: what happened, e.g. `12 events in 1 min (threshold 10)`.
+    pub summary: String,
+}
+
+/// Lifecycle of a governance task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Open,
+    InProgress,
+    Done,
+}
+
+/// How urgent a task is: high for new errors, medium for recurring ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum TaskPriority {
+    High,
+    Medium,
+    Low,
+}

@@ -104,7 +104,20 @@ fn traffic(rng: &mut Lcg, start: DateTime<Utc>, n: usize) -> (Vec<LogLine>, usiz
     (lines, events)
 }
 
-fn spawn(env: &[(&str, String)]) -> Child {
+/// A child process killed (SIGKILL) when dropped, so a failing test leaves none behind.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        kill(&mut self.0);
+    }
+}
+
+fn spawn(env: &[(&str, String)]) -> Killed {
+    Killed(spawn_child(env))
+}
+
+fn spawn_child(env: &[(&str, String)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_signalbox"))
         .arg("serve")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
@@ -241,7 +254,7 @@ async fn kill_9_mid_crawl_neither_loses_nor_doubles_an_event() {
         // within 2.5 s), while it reads the backlog, or while it follows the stream.
         let at = Duration::from_millis(200 + rng.next(4000));
         tokio::time::sleep(at.saturating_sub(started.elapsed())).await;
-        kill(&mut child);
+        kill(&mut child.0);
         eprintln!("round {round}: killed after {at:?}");
     }
     // Let the traces at the end complete, then one last run that is allowed to finish.
@@ -280,7 +293,7 @@ async fn kill_9_mid_crawl_neither_loses_nor_doubles_an_event() {
         };
         eprintln!("status of the last process: {status:?} {body}");
     }
-    kill(&mut child);
+    kill(&mut child.0);
     assert_eq!(got.0, want.0, "events stored (seed {seed})");
     assert_eq!(got.1, want.1, "per-group counts (seed {seed})");
 }
@@ -366,7 +379,7 @@ async fn one_replica_reads_the_sources_and_another_takes_over_when_it_dies() {
     }
     assert_eq!(counts(&store).await.0, 1);
 
-    kill(&mut children[leader]);
+    kill(&mut children[leader].0);
     let killed = Instant::now();
     let mut took_over = false;
     while killed.elapsed() < Duration::from_secs(30) {
@@ -392,5 +405,5 @@ async fn one_replica_reads_the_sources_and_another_takes_over_when_it_dies() {
         2,
         "each event once across the takeover"
     );
-    kill(&mut children[other]);
+    kill(&mut children[other].0);
 }
