@@ -136,6 +136,8 @@ pub struct RailwaySource {
     /// Deployments the stream follows.
     followed: watch::Sender<BTreeSet<String>>,
     targets: Mutex<Option<(Instant, Vec<Target>)>>,
+    /// Per deployment: the time span the next logs query should cover (see `fetch_window`).
+    spans: Mutex<HashMap<String, chrono::Duration>>,
     buffers: Mutex<HashMap<String, Vec<RawLine>>>,
     /// Per deployment: from when its current subscription misses nothing.
     stream_since: Mutex<HashMap<String, DateTime<Utc>>>,
@@ -162,6 +164,7 @@ impl RailwaySource {
             assembly: AssemblerConfig::default(),
             followed: watch::Sender::new(BTreeSet::new()),
             targets: Mutex::new(None),
+            spans: Mutex::new(HashMap::new()),
             buffers: Mutex::new(HashMap::new()),
             stream_since: Mutex::new(HashMap::new()),
             wake: Mutex::new(None),
@@ -339,7 +342,13 @@ impl RailwaySource {
         horizon: DateTime<Utc>,
         requests: &mut usize,
     ) -> Result<Option<(Vec<RawLine>, DateTime<Utc>)>, SourceError> {
-        let mut end = horizon;
+        // Start from the span that last filled most of a page, not from the whole backlog.
+        let hint = self
+            .spans
+            .lock()
+            .ok()
+            .and_then(|spans| spans.get(deployment).copied());
+        let mut end = hint.map_or(horizon, |span| (start + span).min(horizon));
         let mut limit = self.settings.page_size;
         loop {
             *requests += 1;
@@ -356,6 +365,7 @@ impl RailwaySource {
             };
             let full = lines.len() >= limit;
             if !full {
+                self.remember_span(deployment, end - start, lines.len(), end >= horizon);
                 return Ok(Some((lines, end)));
             }
             if *requests >= REQUESTS_PER_POLL {
@@ -372,6 +382,32 @@ impl RailwaySource {
                 }
             }
         }
+    }
+
+    /// Remembers how wide the next window of `deployment` should be: wide enough for about
+    /// three quarters of a page at the density just seen.
+    fn remember_span(
+        &self,
+        deployment: &str,
+        span: chrono::Duration,
+        lines: usize,
+        reached_horizon: bool,
+    ) {
+        let Ok(mut spans) = self.spans.lock() else {
+            return;
+        };
+        if reached_horizon && lines < self.settings.page_size / 2 {
+            // Caught up: the next poll starts from the whole window again.
+            spans.remove(deployment);
+            return;
+        }
+        let target = self.settings.page_size as f64 * 0.75;
+        let factor = (target / lines.max(1) as f64).clamp(0.5, 4.0);
+        let nanos = (span.num_nanoseconds().unwrap_or(i64::MAX) as f64 * factor).max(1.0);
+        spans.insert(
+            deployment.to_string(),
+            chrono::Duration::nanoseconds(nanos.min(i64::MAX as f64) as i64),
+        );
     }
 
     async fn poll_inner(
@@ -398,6 +434,11 @@ impl RailwaySource {
             .deployments
             .retain(|id, _| followed.contains(id.as_str()));
 
+        let streamed_since = self
+            .stream_since
+            .lock()
+            .map(|s| s.clone())
+            .unwrap_or_default();
         'targets: for target in &targets {
             let id = target.deployment.id.clone();
             let dc = cursor.deployments.entry(id.clone()).or_insert_with(|| {
@@ -408,14 +449,20 @@ impl RailwaySource {
                     created
                 })
             });
-            while dc.floor < horizon {
+            // Where the stream of this deployment starts, polls need not wait for the lag:
+            // the stream has everything after it.
+            let horizon_of = match streamed_since.get(&id) {
+                Some(since) if *since > horizon => (*since).min(now),
+                _ => horizon,
+            };
+            while dc.floor < horizon_of {
                 if requests >= REQUESTS_PER_POLL || events.len() >= EVENTS_PER_POLL {
                     more = true;
                     break 'targets;
                 }
                 let start = dc.floor;
                 let Some((lines, end)) = self
-                    .fetch_window(&id, start, horizon, &mut requests)
+                    .fetch_window(&id, start, horizon_of, &mut requests)
                     .await?
                 else {
                     more = true;
@@ -423,7 +470,7 @@ impl RailwaySource {
                 };
                 let mut absorbed = absorb(&id, dc, &lines, end, Some(end), self.assembly);
                 if dc.floor <= start {
-                    if end >= horizon {
+                    if end >= horizon_of {
                         // A trace at the horizon may still grow: read it next time.
                         events.extend(absorbed.into_iter().map(|e| to_event(e, target)));
                         break;
@@ -440,6 +487,10 @@ impl RailwaySource {
                     ));
                 }
                 events.extend(absorbed.into_iter().map(|e| to_event(e, target)));
+            }
+            // Nothing before the floor is unread (a deployment created moments ago, say).
+            if dc.floor >= horizon_of {
+                dc.polled_until = Some(dc.polled_until.map_or(horizon_of, |p| p.max(horizon_of)));
             }
         }
         self.note_lag(&cursor, now);
