@@ -13,6 +13,8 @@ pub mod monitor;
 #[cfg(feature = "engine")]
 pub mod pipeline;
 #[cfg(feature = "engine")]
+pub mod rules;
+#[cfg(feature = "engine")]
 pub mod sources;
 #[cfg(feature = "engine")]
 pub mod store;

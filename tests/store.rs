@@ -44,6 +44,265 @@ async fn write(store: &Store, events: Vec<Event>) -> signalbox::store::WriteSumm
 
 // ---- the cases ---------------------------------------------------------------------------
 
+/// A clock the test moves by hand.
+fn clock_at(
+    start: DateTime<Utc>,
+) -> (
+    std::sync::Arc<std::sync::atomic::AtomicI64>,
+    signalbox::store::Clock,
+) {
+    let ms = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(start.timestamp_millis()));
+    let read = ms.clone();
+    let clock: signalbox::store::Clock = std::sync::Arc::new(move || {
+        DateTime::from_timestamp_millis(read.load(std::sync::atomic::Ordering::SeqCst))
+            .unwrap_or_default()
+    });
+    (ms, clock)
+}
+
+/// Writes `n` events of one message at `at` (one batch) and returns the names of the rules
+/// that fired, the store's clock set to `at`.
+async fn minute(
+    store: &Store,
+    clock: &std::sync::atomic::AtomicI64,
+    at: DateTime<Utc>,
+    n: usize,
+    level: Level,
+    message: &str,
+) -> Vec<String> {
+    clock.store(at.timestamp_millis(), std::sync::atomic::Ordering::SeqCst);
+    let events = (0..n).map(|_| event(at, level, "api", message)).collect();
+    let summary = write(store, events).await;
+    summary.alerts.into_iter().map(|a| a.rule_name).collect()
+}
+
+async fn default_rules_fire_on_a_simulated_timeline(store: Store) {
+    let start = t("2026-11-27T10:00:00Z");
+    let (clock, read) = clock_at(start);
+    let store = store.with_clock(read);
+    let m = |n: i64| start + Duration::minutes(n) + Duration::seconds(10);
+    let names = store
+        .alert_rules()
+        .await
+        .expect("rules")
+        .into_iter()
+        .map(|r| r.name)
+        .collect::<Vec<_>>();
+    assert_eq!(
+        names,
+        [
+            "New error",
+            "Spike",
+            "Sustained",
+            "Critical",
+            "Regression",
+            "Error rate"
+        ]
+    );
+    let db = "database connection refused on 10.0.0.5:5432";
+
+    // Minute 0: a new error, then nine more of it in the same minute: the tenth is a spike.
+    assert_eq!(
+        minute(&store, &clock, m(0), 1, Level::Error, db).await,
+        ["New error"]
+    );
+    assert!(
+        minute(&store, &clock, m(0), 8, Level::Error, db)
+            .await
+            .is_empty(),
+        "nine in minute 0"
+    );
+    assert_eq!(
+        minute(&store, &clock, m(0), 1, Level::Error, db).await,
+        ["Spike"],
+        "the tenth"
+    );
+    // Minutes 1 to 4: once a minute; at minute 4 it has occurred in five minutes in a row.
+    for n in 1..=3 {
+        assert!(
+            minute(&store, &clock, m(n), 1, Level::Error, db)
+                .await
+                .is_empty(),
+            "minute {n}"
+        );
+    }
+    assert_eq!(
+        minute(&store, &clock, m(4), 1, Level::Error, db).await,
+        ["Sustained"]
+    );
+    // Minute 5: another spike, but the spike rule is cooling down for 30 minutes.
+    assert!(
+        minute(&store, &clock, m(5), 10, Level::Error, db)
+            .await
+            .is_empty(),
+        "cooldown"
+    );
+    // Minute 40: the cooldowns are over; half a spike, then (a new handle on the same
+    // database: the window's state is in the store) the other half.
+    assert!(minute(&store, &clock, m(40), 5, Level::Error, db)
+        .await
+        .is_empty());
+    store.reload_rules();
+    let again = store.clone();
+    assert_eq!(
+        minute(&again, &clock, m(40), 5, Level::Error, db).await,
+        ["Spike"]
+    );
+    // A late event, for minute 38, evaluated at minute 41: no spike (not ten in minute 38).
+    clock.store(
+        m(41).timestamp_millis(),
+        std::sync::atomic::Ordering::SeqCst,
+    );
+    assert!(write(&store, vec![event(m(38), Level::Error, "api", db)])
+        .await
+        .alerts
+        .is_empty());
+
+    // A critical event of a new group: new error and critical, together.
+    let mut fired = minute(
+        &store,
+        &clock,
+        m(42),
+        1,
+        Level::Critical,
+        "disk full on /var/lib/postgresql",
+    )
+    .await;
+    fired.sort();
+    assert_eq!(fired, ["Critical", "New error"]);
+
+    // Resolved by hand, then it occurs again: regression.
+    let fp = store
+        .list_groups(&GroupQuery {
+            limit: 10,
+            ..GroupQuery::default()
+        })
+        .await
+        .expect("groups")
+        .items
+        .into_iter()
+        .find(|g| g.template.contains("database connection refused"))
+        .expect("the db group")
+        .fingerprint;
+    assert!(store
+        .set_status(&fp, GroupStatus::Resolved)
+        .await
+        .expect("resolve"));
+    assert_eq!(
+        minute(&store, &clock, m(50), 1, Level::Error, db).await,
+        ["Regression"]
+    );
+
+    // Error rate: 2 % of the service's lines in five minutes (and enough lines to judge).
+    assert!(
+        minute(&store, &clock, m(90), 150, Level::Info, "GET /health 200")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        minute(&store, &clock, m(91), 3, Level::Warn, "slow request 900ms").await,
+        Vec::<String>::new()
+    );
+    let fired = minute(
+        &store,
+        &clock,
+        m(92),
+        3,
+        Level::Error,
+        "upstream returned 502 Bad Gateway",
+    )
+    .await;
+    // The second error of a new group: 2 of 155 lines (1.3 %) — and that group is new.
+    assert_eq!(fired, ["New error", "Error rate"]);
+
+    // Every firing is stored, newest first, and counted on its rule.
+    let alerts = store.alerts(None, 100).await.expect("alerts");
+    assert_eq!(alerts.len(), 9, "{alerts:#?}");
+    assert_eq!(alerts[0].rule_name, "Error rate");
+    assert_eq!(alerts[0].fingerprint, None);
+    let spike = store
+        .alert_rules()
+        .await
+        .expect("rules")
+        .into_iter()
+        .find(|r| r.name == "Spike")
+        .expect("spike");
+    assert_eq!(spike.trigger_count, 2);
+}
+
+async fn rules_are_edited_with_clear_errors(store: Store) {
+    use signalbox::model::{AlertAction, AlertCondition, AlertRule, AlertRuleType};
+    let rule = AlertRule {
+        id: 0,
+        name: "Checkout timeouts".into(),
+        rule_type: AlertRuleType::Spike,
+        condition: AlertCondition {
+            threshold: Some(3),
+            window_minutes: Some(5),
+            service: Some("checkout".into()),
+            pattern: Some("(?i)timeout".into()),
+            ..AlertCondition::default()
+        },
+        action: AlertAction::Notify,
+        enabled: true,
+        cooldown_minutes: 10,
+        last_triggered: None,
+        trigger_count: 0,
+    };
+    let created = store
+        .create_alert_rule(&rule)
+        .await
+        .expect("store")
+        .expect("valid");
+    assert!(created.id > 0);
+    assert_eq!(created.condition, rule.condition);
+    let duplicate = store
+        .create_alert_rule(&rule)
+        .await
+        .expect("store")
+        .expect_err("same name");
+    assert_eq!(duplicate.field, "name");
+    let bad = AlertRule {
+        condition: AlertCondition {
+            minutes: Some(5),
+            ..AlertCondition::default()
+        },
+        ..rule.clone()
+    };
+    assert_eq!(
+        store
+            .create_alert_rule(&AlertRule {
+                name: "x".into(),
+                ..bad
+            })
+            .await
+            .expect("store")
+            .expect_err("bad")
+            .field,
+        "condition.minutes"
+    );
+    let disabled = AlertRule {
+        enabled: false,
+        cooldown_minutes: 60,
+        ..created.clone()
+    };
+    let updated = store
+        .update_alert_rule(created.id, &disabled)
+        .await
+        .expect("store")
+        .expect("exists")
+        .expect("valid");
+    assert!(!updated.enabled);
+    assert_eq!(updated.cooldown_minutes, 60);
+    assert!(store
+        .update_alert_rule(999_999, &disabled)
+        .await
+        .expect("store")
+        .is_none());
+    assert!(store.delete_alert_rule(created.id).await.expect("delete"));
+    assert!(!store.delete_alert_rule(created.id).await.expect("delete"));
+}
+
 async fn migrations_are_idempotent(store: Store) {
     assert!(store.is_ready().await);
     assert_eq!(store.migrate().await.expect("second migrate"), 0);
@@ -677,6 +936,8 @@ const CASES: &[(&str, Case)] = cases![
     retention_keeps_groups_and_counts,
     crawl_runs_are_recorded,
     one_lease_holder_at_a_time,
+    default_rules_fire_on_a_simulated_timeline,
+    rules_are_edited_with_clear_errors,
     projects_and_keys,
 ];
 

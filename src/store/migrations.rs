@@ -33,6 +33,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0004_leases_and_runs.sql"),
         include_str!("../../migrations/postgres/0004_leases_and_runs.sql"),
     ),
+    (
+        5,
+        "alerting",
+        include_str!("../../migrations/sqlite/0005_alerting.sql"),
+        include_str!("../../migrations/postgres/0005_alerting.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

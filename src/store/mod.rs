@@ -4,6 +4,7 @@
 //! epoch milliseconds, `ON CONFLICT` upserts) and run through sqlx's `Any` driver; each backend
 //! has its own migrations folder for the few DDL differences.
 
+mod alerts;
 mod migrations;
 mod projects;
 mod queries;
@@ -18,8 +19,12 @@ use sqlx::{AnyPool, Row};
 
 use crate::model::{Category, Group, GroupStatus, Level, Occurrence, Severity};
 
+pub use alerts::RuleProblem;
 pub use queries::{GroupQuery, GroupSort, RunRecord, RunReport, MAX_PAGE};
 pub use write::{CursorUpdate, WriteSummary};
+
+/// The time the store stamps alerts and cooldowns with (tests drive their own).
+pub type Clock = std::sync::Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
 /// A storage failure.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +81,8 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     max_connections: u32,
+    rules_cache: std::sync::Arc<alerts::RulesCache>,
+    clock: Clock,
 }
 
 impl Store {
@@ -120,6 +127,8 @@ impl Store {
             pool,
             backend,
             max_connections,
+            rules_cache: Default::default(),
+            clock: std::sync::Arc::new(Utc::now),
         })
     }
 
@@ -163,6 +172,17 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// This store with another clock (tests replay timelines with it).
+    pub fn with_clock(mut self, clock: Clock) -> Store {
+        self.clock = clock;
+        self
+    }
+
+    /// The store's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
     }
 }
 

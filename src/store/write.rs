@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use sqlx::{Any, Transaction};
+use sqlx::{Any, Row, Transaction};
 
-use super::{to_millis, Store, StoreError};
+use super::{alerts, to_millis, Store, StoreError};
 use crate::model::Level;
 use crate::pipeline::normalize::ALGORITHM_VERSION;
 use crate::pipeline::Processed;
@@ -18,7 +18,7 @@ pub struct CursorUpdate {
 }
 
 /// What a batch changed.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct WriteSummary {
     /// Events stored (duplicates excluded).
     pub accepted: usize,
@@ -30,6 +30,10 @@ pub struct WriteSummary {
     pub new_groups: Vec<String>,
     /// Accepted events per level.
     pub by_level: BTreeMap<Level, u64>,
+    /// Resolved groups that occurred again.
+    pub regressed: Vec<String>,
+    /// Alert rules that fired on this batch.
+    pub alerts: Vec<crate::model::Alert>,
 }
 
 const MINUTE_MS: i64 = 60_000;
@@ -57,6 +61,7 @@ impl Store {
         let mut group_minutes: BTreeMap<(&str, i64), i64> = BTreeMap::new();
         let mut groups: Vec<(&str, GroupDelta)> = Vec::new();
         let mut grouped: Vec<&Processed> = Vec::new();
+        let mut accepted: Vec<&Processed> = Vec::new();
 
         for item in batch {
             let event = &item.event;
@@ -78,6 +83,7 @@ impl Store {
                 }
             }
             summary.accepted += 1;
+            accepted.push(item);
             *summary.by_level.entry(event.level).or_default() += 1;
             let minute = to_millis(event.timestamp).div_euclid(MINUTE_MS) * MINUTE_MS;
             let service = event.service.as_deref().unwrap_or("");
@@ -120,8 +126,10 @@ impl Store {
         // Groups first: occurrences reference them. Sorted, for the same reason as the counters.
         groups.sort_by(|a, b| a.0.cmp(b.0));
         for (fingerprint, delta) in &groups {
-            if upsert_group(&mut tx, fingerprint, delta).await? {
-                summary.new_groups.push(fingerprint.to_string());
+            match upsert_group(&mut tx, fingerprint, delta).await? {
+                Before::Absent => summary.new_groups.push(fingerprint.to_string()),
+                Before::Resolved => summary.regressed.push(fingerprint.to_string()),
+                Before::Present => {}
             }
         }
         for item in grouped {
@@ -149,6 +157,28 @@ impl Store {
             .bind(count)
             .execute(&mut *tx)
             .await?;
+        }
+        // The rules count what this batch stored, in the same transaction: a crash loses or
+        // doubles no count, no firing and nothing they queue.
+        let rules = self.rule_set().await?;
+        if !rules.is_empty() {
+            let mut first_of = std::collections::HashSet::new();
+            let seen: Vec<alerts::Seen<'_>> = accepted
+                .iter()
+                .map(|item| {
+                    let fp = item.group.as_ref().map(|g| g.fingerprint.as_str());
+                    // The group's first event in the batch carries "new" / "regressed".
+                    let first = fp.is_some_and(|fp| first_of.insert(fp));
+                    alerts::Seen {
+                        item,
+                        new_group: first
+                            && fp.is_some_and(|fp| summary.new_groups.iter().any(|n| n == fp)),
+                        regressed: first
+                            && fp.is_some_and(|fp| summary.regressed.iter().any(|n| n == fp)),
+                    }
+                })
+                .collect();
+            summary.alerts = alerts::evaluate_in(&mut tx, &rules, &seen, self.now()).await?;
         }
         if let Some(cursor) = cursor {
             sqlx::query(
@@ -213,20 +243,31 @@ async fn insert_occurrence(
     Ok(())
 }
 
-/// Inserts or updates a group; true when it did not exist before.
+/// What a group was before a batch touched it.
+enum Before {
+    Absent,
+    Present,
+    Resolved,
+}
+
+/// Inserts or updates a group; says what it was before.
 async fn upsert_group(
     tx: &mut Transaction<'_, Any>,
     fingerprint: &str,
     delta: &GroupDelta<'_>,
-) -> Result<bool, StoreError> {
-    let existed = sqlx::query("SELECT 1 FROM error_fingerprints WHERE fingerprint = $1")
+) -> Result<Before, StoreError> {
+    let before = match sqlx::query("SELECT status FROM error_fingerprints WHERE fingerprint = $1")
         .bind(fingerprint)
         .fetch_optional(&mut **tx)
         .await?
-        .is_some();
+    {
+        None => Before::Absent,
+        Some(row) if row.try_get::<String, _>("status")? == "resolved" => Before::Resolved,
+        Some(_) => Before::Present,
+    };
     let last = delta.last;
     let Some(group) = &last.group else {
-        return Ok(false);
+        return Ok(before);
     };
     let level = if delta.critical {
         Level::Critical
@@ -263,7 +304,7 @@ async fn upsert_group(
     .bind(ALGORITHM_VERSION)
     .execute(&mut **tx)
     .await?;
-    Ok(!existed)
+    Ok(before)
 }
 
 fn attributes_json(item: &Processed) -> String {

@@ -1,0 +1,414 @@
+//! Alert rules in the store: CRUD, and their evaluation inside the write transaction.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use super::{from_millis, to_millis, Store, StoreError};
+use crate::model::{Alert, AlertCondition, AlertRule, AlertRuleType};
+use crate::pipeline::Processed;
+use crate::rules::{Compiled, GroupFacts, KeyState, Observation, RuleSet};
+
+const RULE_COLUMNS: &str = "id, name, rule_type, condition, action, \
+    CAST(CASE WHEN enabled THEN 1 ELSE 0 END AS BIGINT) AS enabled, cooldown_minutes, last_triggered, trigger_count";
+
+const ALERT_COLUMNS: &str =
+    "id, rule_id, rule_name, rule_type, action, fingerprint, service, fired_at, summary";
+
+/// The compiled rules, kept for a few seconds between reloads.
+#[derive(Default)]
+pub(crate) struct RulesCache(Mutex<Option<(Instant, RuleSet)>>);
+
+/// How long compiled rules are used before the table is read again.
+const RULES_TTL: Duration = Duration::from_secs(5);
+
+impl RulesCache {
+    fn fresh(&self) -> Option<RuleSet> {
+        let cached = self.0.lock().ok()?;
+        cached
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < RULES_TTL)
+            .map(|(_, set)| set.clone())
+    }
+
+    fn put(&self, set: RuleSet) {
+        if let Ok(mut cached) = self.0.lock() {
+            *cached = Some((Instant::now(), set));
+        }
+    }
+
+    fn clear(&self) {
+        if let Ok(mut cached) = self.0.lock() {
+            *cached = None;
+        }
+    }
+}
+
+/// A rule the API could not store: the field and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleProblem {
+    pub field: String,
+    pub message: String,
+}
+
+fn rule_from_row(row: &AnyRow) -> Result<AlertRule, StoreError> {
+    let text = |name: &str| -> Result<String, StoreError> { Ok(row.try_get::<String, _>(name)?) };
+    let rule_type = text("rule_type")?;
+    let action = text("action")?;
+    let condition = text("condition")?;
+    Ok(AlertRule {
+        id: row.try_get("id")?,
+        name: text("name")?,
+        rule_type: rule_type
+            .parse()
+            .map_err(|e: String| StoreError::Corrupt(format!("alert rule: {e}")))?,
+        // A condition written by an older version with a field since removed still loads.
+        condition: serde_json::from_str(&condition).unwrap_or_default(),
+        action: action
+            .parse()
+            .map_err(|e: String| StoreError::Corrupt(format!("alert rule: {e}")))?,
+        enabled: row.try_get::<i64, _>("enabled")? != 0,
+        cooldown_minutes: row
+            .try_get::<i64, _>("cooldown_minutes")?
+            .clamp(0, i64::from(u32::MAX)) as u32,
+        last_triggered: row
+            .try_get::<Option<i64>, _>("last_triggered")?
+            .map(from_millis),
+        trigger_count: row.try_get("trigger_count")?,
+    })
+}
+
+fn alert_from_row(row: &AnyRow) -> Result<Alert, StoreError> {
+    let text = |name: &str| -> Result<String, StoreError> { Ok(row.try_get::<String, _>(name)?) };
+    Ok(Alert {
+        id: row.try_get("id")?,
+        rule_id: row.try_get("rule_id")?,
+        rule_name: text("rule_name")?,
+        rule_type: text("rule_type")?
+            .parse()
+            .map_err(|e: String| StoreError::Corrupt(format!("alert: {e}")))?,
+        action: text("action")?
+            .parse()
+            .map_err(|e: String| StoreError::Corrupt(format!("alert: {e}")))?,
+        fingerprint: row.try_get("fingerprint")?,
+        service: row.try_get("service")?,
+        fired_at: from_millis(row.try_get("fired_at")?),
+        summary: text("summary")?,
+    })
+}
+
+fn condition_json(condition: &AlertCondition) -> String {
+    serde_json::to_string(condition).unwrap_or_else(|_| "{}".to_string())
+}
+
+impl Store {
+    /// Every alert rule, by id.
+    pub async fn alert_rules(&self) -> Result<Vec<AlertRule>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RULE_COLUMNS} FROM alert_rules ORDER BY id"
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(rule_from_row).collect()
+    }
+
+    /// One rule.
+    pub async fn alert_rule(&self, id: i64) -> Result<Option<AlertRule>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(rule_from_row).transpose()
+    }
+
+    /// Stores a new rule (its id, counters and last firing are ignored); checks it first.
+    pub async fn create_alert_rule(
+        &self,
+        rule: &AlertRule,
+    ) -> Result<Result<AlertRule, RuleProblem>, StoreError> {
+        if let Err(problem) = check(rule) {
+            return Ok(Err(problem));
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO alert_rules (name, rule_type, condition, action, enabled, cooldown_minutes, trigger_count, updated_at) \
+             VALUES ($1, $2, $3, $4, $5 = 1, $6, 0, $7) ON CONFLICT (name) DO NOTHING RETURNING id",
+        )
+        .bind(&rule.name)
+        .bind(rule.rule_type.as_str())
+        .bind(condition_json(&rule.condition))
+        .bind(rule.action.as_str())
+        .bind(i64::from(rule.enabled))
+        .bind(i64::from(rule.cooldown_minutes))
+        .bind(to_millis(Utc::now()))
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = inserted else {
+            return Ok(Err(RuleProblem {
+                field: "name".into(),
+                message: format!("a rule named '{}' exists", rule.name),
+            }));
+        };
+        let id: i64 = row.try_get("id")?;
+        Ok(self
+            .alert_rule(id)
+            .await?
+            .ok_or(StoreError::Corrupt("rule vanished".into()))
+            .map(Ok)?)
+    }
+
+    /// Replaces a rule's settings (not its counters); `None` when there is no such rule.
+    pub async fn update_alert_rule(
+        &self,
+        id: i64,
+        rule: &AlertRule,
+    ) -> Result<Option<Result<AlertRule, RuleProblem>>, StoreError> {
+        if self.alert_rule(id).await?.is_none() {
+            return Ok(None);
+        }
+        if let Err(problem) = check(rule) {
+            return Ok(Some(Err(problem)));
+        }
+        let clash = sqlx::query("SELECT id FROM alert_rules WHERE name = $1 AND id <> $2")
+            .bind(&rule.name)
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        if clash.is_some() {
+            return Ok(Some(Err(RuleProblem {
+                field: "name".into(),
+                message: format!("a rule named '{}' exists", rule.name),
+            })));
+        }
+        let changed = sqlx::query(
+            "UPDATE alert_rules SET name = $1, rule_type = $2, condition = $3, action = $4, enabled = ($5 = 1), \
+             cooldown_minutes = $6, updated_at = $7 WHERE id = $8",
+        )
+        .bind(&rule.name)
+        .bind(rule.rule_type.as_str())
+        .bind(condition_json(&rule.condition))
+        .bind(rule.action.as_str())
+        .bind(i64::from(rule.enabled))
+        .bind(i64::from(rule.cooldown_minutes))
+        .bind(to_millis(Utc::now()))
+        .bind(id)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(None);
+        }
+        // New thresholds start from fresh counters.
+        sqlx::query("DELETE FROM rule_state WHERE rule_id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(self.alert_rule(id).await?.map(Ok))
+    }
+
+    /// Deletes a rule and its state; false when there was none.
+    pub async fn delete_alert_rule(&self, id: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("DELETE FROM rule_state WHERE rule_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let deleted = sqlx::query("DELETE FROM alert_rules WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
+
+    /// The most recent alerts, newest first (optionally of one group).
+    pub async fn alerts(
+        &self,
+        fingerprint: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<Alert>, StoreError> {
+        let rows = match fingerprint {
+            Some(fp) => {
+                sqlx::query(&format!(
+                    "SELECT {ALERT_COLUMNS} FROM alerts WHERE fingerprint = $1 ORDER BY fired_at DESC, id DESC LIMIT $2"
+                ))
+                .bind(fp)
+                .bind(limit)
+                .fetch_all(self.pool())
+                .await?
+            }
+            None => {
+                sqlx::query(&format!("SELECT {ALERT_COLUMNS} FROM alerts ORDER BY fired_at DESC, id DESC LIMIT $1"))
+                    .bind(limit)
+                    .fetch_all(self.pool())
+                    .await?
+            }
+        };
+        rows.iter().map(alert_from_row).collect()
+    }
+
+    /// The enabled rules, compiled; reloaded from the table at most every few seconds, so
+    /// an edit made on any replica applies everywhere shortly after.
+    pub(crate) async fn rule_set(&self) -> Result<RuleSet, StoreError> {
+        if let Some(set) = self.rules_cache.fresh() {
+            return Ok(set);
+        }
+        let set = RuleSet::new(self.alert_rules().await?);
+        self.rules_cache.put(set.clone());
+        Ok(set)
+    }
+
+    /// Forgets the cached rules (after an edit through this replica).
+    pub fn reload_rules(&self) {
+        self.rules_cache.clear();
+    }
+}
+
+fn check(rule: &AlertRule) -> Result<(), RuleProblem> {
+    Compiled::new(rule.clone())
+        .map(|_| ())
+        .map_err(|(field, message)| RuleProblem { field, message })
+}
+
+/// What the write path tells the rules about one accepted event.
+pub(crate) struct Seen<'a> {
+    pub item: &'a Processed,
+    pub new_group: bool,
+    pub regressed: bool,
+}
+
+/// Evaluates `rules` over the batch's accepted events inside the write transaction: loads
+/// the state of every (rule, key) touched, counts, stores the state and the alerts.
+pub(crate) async fn evaluate_in(
+    tx: &mut Transaction<'_, Any>,
+    rules: &RuleSet,
+    seen: &[Seen<'_>],
+    now: DateTime<Utc>,
+) -> Result<Vec<Alert>, StoreError> {
+    if rules.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut states: HashMap<(i64, String), (KeyState, bool)> = HashMap::new();
+    let mut fired = Vec::new();
+    for s in seen {
+        let e = &s.item.event;
+        let obs = Observation {
+            at: e.timestamp,
+            level: e.level,
+            service: e.service.as_deref(),
+            environment: e.environment.as_deref(),
+            group: s.item.group.as_ref().map(|g| GroupFacts {
+                fingerprint: &g.fingerprint,
+                template: &g.template,
+                message: &e.message,
+                category: g.classification.category,
+                severity: g.classification.severity,
+                new: s.new_group,
+                regressed: s.regressed,
+            }),
+        };
+        for rule in rules.rules.iter() {
+            let Some(key) = rule.key(&obs) else { continue };
+            let id = rule.rule.id;
+            // A new group fires once by nature: no state to keep.
+            if rule.rule.rule_type == AlertRuleType::NewFingerprint {
+                if let Some(summary) = rule.observe(&mut KeyState::default(), &obs, now) {
+                    fired.push(alert(rule, &obs, key, summary, now));
+                }
+                continue;
+            }
+            if !states.contains_key(&(id, key.clone())) {
+                let loaded = load_state(tx, id, &key).await?;
+                states.insert((id, key.clone()), (loaded, false));
+            }
+            let Some((state, dirty)) = states.get_mut(&(id, key.clone())) else {
+                continue;
+            };
+            *dirty = true;
+            if let Some(summary) = rule.observe(state, &obs, now) {
+                fired.push(alert(rule, &obs, key, summary, now));
+            }
+        }
+    }
+    // Sorted writes: concurrent writers touch rows in the same order (no deadlocks).
+    let mut dirty: Vec<_> = states.into_iter().filter(|(_, (_, d))| *d).collect();
+    dirty.sort_by(|a, b| a.0.cmp(&b.0));
+    for ((rule_id, key), (state, _)) in dirty {
+        sqlx::query(
+            "INSERT INTO rule_state (rule_id, key, state, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (rule_id, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+        )
+        .bind(rule_id)
+        .bind(&key)
+        .bind(serde_json::to_string(&state).unwrap_or_else(|_| "{}".into()))
+        .bind(to_millis(now))
+        .execute(&mut **tx)
+        .await?;
+    }
+    for a in &mut fired {
+        let row = sqlx::query(
+            "INSERT INTO alerts (rule_id, rule_name, rule_type, action, fingerprint, service, fired_at, summary) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        )
+        .bind(a.rule_id)
+        .bind(&a.rule_name)
+        .bind(a.rule_type.as_str())
+        .bind(a.action.as_str())
+        .bind(&a.fingerprint)
+        .bind(&a.service)
+        .bind(to_millis(a.fired_at))
+        .bind(&a.summary)
+        .fetch_one(&mut **tx)
+        .await?;
+        a.id = row.try_get("id")?;
+        sqlx::query("UPDATE alert_rules SET last_triggered = $1, trigger_count = trigger_count + 1 WHERE id = $2")
+            .bind(to_millis(a.fired_at))
+            .bind(a.rule_id)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(fired)
+}
+
+async fn load_state(
+    tx: &mut Transaction<'_, Any>,
+    rule_id: i64,
+    key: &str,
+) -> Result<KeyState, StoreError> {
+    let row = sqlx::query("SELECT state FROM rule_state WHERE rule_id = $1 AND key = $2")
+        .bind(rule_id)
+        .bind(key)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(match row {
+        Some(row) => serde_json::from_str(&row.try_get::<String, _>("state")?).unwrap_or_default(),
+        None => KeyState::default(),
+    })
+}
+
+fn alert(
+    rule: &Compiled,
+    obs: &Observation<'_>,
+    key: String,
+    summary: String,
+    now: DateTime<Utc>,
+) -> Alert {
+    let group_rule = rule.rule.rule_type != AlertRuleType::ErrorRate;
+    Alert {
+        id: 0,
+        rule_id: rule.rule.id,
+        rule_name: rule.rule.name.clone(),
+        rule_type: rule.rule.rule_type,
+        action: rule.rule.action,
+        fingerprint: group_rule.then_some(key),
+        service: obs.service.map(str::to_string),
+        fired_at: now,
+        summary,
+    }
+}
