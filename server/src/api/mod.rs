@@ -6,6 +6,7 @@ pub mod ingest;
 pub mod logs;
 pub mod monitor;
 pub mod projects;
+pub mod rules;
 
 use axum::http::{header, HeaderMap};
 use axum::{Json, Router};
@@ -25,7 +26,7 @@ use error::ApiError;
         description = "Error groups, occurrences and statistics of the applications Signalbox watches."
     ),
     modifiers(&AdminToken),
-    tags((name = "logs", description = "Error groups and log statistics"), (name = "health", description = "Liveness, readiness and status"), (name = "error-monitor", description = "The seed's autonomous-monitor endpoints"), (name = "projects", description = "Projects that push events"))
+    tags((name = "logs", description = "Error groups and log statistics"), (name = "health", description = "Liveness, readiness and status"), (name = "error-monitor", description = "The seed's autonomous-monitor endpoints"), (name = "projects", description = "Projects that push events"), (name = "rules", description = "Alert rules and the alerts they fired"))
 )]
 struct ApiDoc;
 
@@ -51,6 +52,13 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(logs::crawl))
         .routes(routes!(grouping::list_rules))
         .routes(routes!(projects::list_projects, projects::create_project))
+        .routes(routes!(rules::list_rules, rules::create_rule))
+        .routes(routes!(
+            rules::get_rule,
+            rules::update_rule,
+            rules::delete_rule
+        ))
+        .routes(routes!(rules::list_alerts))
         .routes(routes!(monitor::status))
         .routes(routes!(monitor::health))
         .routes(routes!(monitor::recent))
