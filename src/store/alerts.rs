@@ -155,11 +155,10 @@ impl Store {
             }));
         };
         let id: i64 = row.try_get("id")?;
-        Ok(self
-            .alert_rule(id)
+        self.alert_rule(id)
             .await?
             .ok_or(StoreError::Corrupt("rule vanished".into()))
-            .map(Ok)?)
+            .map(Ok)
     }
 
     /// Replaces a rule's settings (not its counters); `None` when there is no such rule.
