@@ -322,9 +322,9 @@ pub(crate) async fn evaluate_in(
                 }
                 continue;
             }
-            if !states.contains_key(&(id, key.clone())) {
-                let loaded = load_state(tx, id, &key).await?;
-                states.insert((id, key.clone()), (loaded, false));
+            if let std::collections::hash_map::Entry::Vacant(slot) = states.entry((id, key.clone()))
+            {
+                slot.insert((load_state(tx, id, &key).await?, false));
             }
             let Some((state, dirty)) = states.get_mut(&(id, key.clone())) else {
                 continue;
