@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use signalbox::config::Config;
-use signalbox::model::{Group, Level};
+use signalbox::model::{Alert, Group, Level};
 use signalbox::store::{GroupQuery, GroupSort, Store};
 
 use crate::cli::WatchArgs;
@@ -60,6 +60,35 @@ pub fn changes(
     (lines, new_groups, new_occurrences)
 }
 
+/// The alerts newer than `after` (ids grow), oldest first, as lines to print.
+pub fn alert_lines(after: &mut i64, alerts: &[Alert], colour: bool) -> Vec<String> {
+    let mut fresh: Vec<&Alert> = alerts.iter().filter(|a| a.id > *after).collect();
+    fresh.sort_by_key(|a| a.id);
+    if let Some(last) = fresh.last() {
+        *after = last.id;
+    }
+    fresh
+        .into_iter()
+        .map(|a| {
+            let tag = if colour {
+                "\u{1b}[1;36mALERT\u{1b}[0m".to_string()
+            } else {
+                "ALERT".to_string()
+            };
+            format!(
+                "{tag} {}  {}  {}{}",
+                a.rule_name,
+                a.service.as_deref().unwrap_or("-"),
+                a.summary,
+                a.fingerprint
+                    .as_deref()
+                    .map(|fp| format!("  (group {})", &fp[..fp.len().min(12)]))
+                    .unwrap_or_default()
+            )
+        })
+        .collect()
+}
+
 /// Watches until Ctrl-C (or SIGTERM), then prints a summary.
 pub async fn run(config: &Config, args: WatchArgs) -> Result<(), String> {
     let store = Store::open(&config.database_url)
@@ -88,6 +117,13 @@ pub async fn run(config: &Config, args: WatchArgs) -> Result<(), String> {
         .into_iter()
         .map(|g| (g.fingerprint, g.occurrences))
         .collect();
+    let mut last_alert = store
+        .alerts(None, 1)
+        .await
+        .map_err(|e| e.to_string())?
+        .first()
+        .map_or(0, |a| a.id);
+    let mut total_alerts = 0usize;
     println!(
         "watching {} for new errors every {} s (Ctrl-C to stop)",
         signalbox::config::redact_url(&config.database_url),
@@ -117,10 +153,20 @@ pub async fn run(config: &Config, args: WatchArgs) -> Result<(), String> {
             }
             Err(e) => eprintln!("signalbox watch: the store did not answer ({e}); trying again"),
         }
+        if let Ok(alerts) = store.alerts(None, 200).await {
+            let wanted: Vec<Alert> = alerts
+                .into_iter()
+                .filter(|a| args.service.is_none() || a.service == args.service)
+                .collect();
+            for line in alert_lines(&mut last_alert, &wanted, colour) {
+                total_alerts += 1;
+                println!("{line}");
+            }
+        }
     }
     store.close().await;
     println!(
-        "watched {} s: {total_groups} new groups, {total_occurrences} new occurrences",
+        "watched {} s: {total_groups} new groups, {total_occurrences} new occurrences, {total_alerts} alerts",
         started.elapsed().as_secs()
     );
     Ok(())

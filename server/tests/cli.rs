@@ -271,7 +271,7 @@ fn watch_prints_new_groups_and_a_summary() {
     .success());
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while seen.len() < 2 && Instant::now() < deadline {
+    while seen.len() < 3 && Instant::now() < deadline {
         line.clear();
         if out.read_line(&mut line).expect("reads") == 0 {
             break;
@@ -288,6 +288,11 @@ fn watch_prints_new_groups_and_a_summary() {
             .any(|l| l.starts_with("+1") && l.contains("old failure <num>")),
         "{seen:?}"
     );
+    assert!(
+        seen.iter()
+            .any(|l| l.starts_with("ALERT New error") && l.contains("first occurrence")),
+        "{seen:?}"
+    );
 
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -297,5 +302,8 @@ fn watch_prints_new_groups_and_a_summary() {
     std::io::Read::read_to_string(&mut out, &mut rest).expect("reads");
     let status = child.wait().expect("ends");
     assert!(status.success(), "{status}");
-    assert!(rest.contains("1 new groups, 2 new occurrences"), "{rest}");
+    assert!(
+        rest.contains("1 new groups, 2 new occurrences, 1 alerts"),
+        "{rest}"
+    );
 }
