@@ -33,6 +33,13 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0004_leases_and_runs.sql"),
         include_str!("../../migrations/postgres/0004_leases_and_runs.sql"),
     ),
+    // 5 (alert rules) and 6 (tasks) come with the rules engine and the tasks.
+    (
+        7,
+        "outbox",
+        include_str!("../../migrations/sqlite/0007_outbox.sql"),
+        include_str!("../../migrations/postgres/0007_outbox.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -5,6 +5,7 @@
 //! has its own migrations folder for the few DDL differences.
 
 mod migrations;
+mod outbox;
 mod projects;
 mod queries;
 mod write;
@@ -18,6 +19,7 @@ use sqlx::{AnyPool, Row};
 
 use crate::model::{Category, Group, GroupStatus, Level, Occurrence, Severity};
 
+pub use outbox::{insert_notification, NewNotification, MAX_NOTIFICATIONS};
 pub use queries::{GroupQuery, GroupSort, RunRecord, RunReport, MAX_PAGE};
 pub use write::{CursorUpdate, WriteSummary};
 

@@ -6,5 +6,6 @@ mod ingest;
 mod logs;
 mod loki;
 mod monitor;
+mod notifications;
 mod operations;
 mod railway;
