@@ -111,7 +111,7 @@ pub async fn enqueue(
     channels: &Channels,
 ) -> Result<usize, StoreError> {
     let mut tx = store.pool().begin().await?;
-    let inserted = enqueue_in(&mut *tx, alert, group, channels).await?;
+    let inserted = enqueue_in(&mut tx, alert, group, channels).await?;
     tx.commit().await?;
     Ok(inserted)
 }
