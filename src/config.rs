@@ -75,6 +75,10 @@ pub struct Config {
     /// How far back the Loki source's first poll starts.
     pub loki_lookback: Duration,
     pub slack_webhook_url: Option<SecretString>,
+    /// `ALERT_WEBHOOK_URL`: the generic JSON webhook (a secret too: URLs often carry tokens).
+    pub alert_webhook_url: Option<SecretString>,
+    /// `ALERT_WEBHOOK_SECRET`: signs the webhook's bodies (unsigned when unset).
+    pub alert_webhook_secret: Option<SecretString>,
     /// Directory holding the built site (`pkg/`, stylesheet, static files).
     pub site_root: String,
     /// Built-in scrubbing rules plus `SCRUB_PATTERNS`.
@@ -283,6 +287,16 @@ pub const VARIABLES: &[VarDoc] = &[
         meaning: "Slack incoming webhook for notifications",
     },
     VarDoc {
+        name: "ALERT_WEBHOOK_URL",
+        default: "unset",
+        meaning: "Generic JSON webhook for notifications (any http(s) URL)",
+    },
+    VarDoc {
+        name: "ALERT_WEBHOOK_SECRET",
+        default: "unset",
+        meaning: "Signs webhook bodies (X-Signalbox-Signature); without it they are sent unsigned",
+    },
+    VarDoc {
         name: "LEPTOS_SITE_ROOT",
         default: "target/site",
         meaning: "Directory of the built UI assets",
@@ -430,6 +444,16 @@ impl Config {
                 }
                 other => other.map(SecretString::from),
             },
+            alert_webhook_url: match get("ALERT_WEBHOOK_URL") {
+                Some(url) if !url.starts_with("https://") && !url.starts_with("http://") => {
+                    return Err(ConfigError {
+                        var: "ALERT_WEBHOOK_URL",
+                        message: "expected an http:// or https:// URL".into(),
+                    })
+                }
+                other => other.map(SecretString::from),
+            },
+            alert_webhook_secret: secret("ALERT_WEBHOOK_SECRET"),
             site_root: get("LEPTOS_SITE_ROOT").unwrap_or_else(|| "target/site".to_string()),
             scrubber: parse_scrub_patterns(get("SCRUB_PATTERNS"))?,
             grouping_rules: match get("GROUPING_RULES") {
@@ -523,6 +547,26 @@ impl Config {
         })
     }
 
+    /// The channels alerts are enqueued for (no URLs or secrets in it).
+    pub fn notify_channels(&self) -> crate::notify::Channels {
+        crate::notify::Channels {
+            slack: self.slack_webhook_url.is_some(),
+            webhook: self.alert_webhook_url.is_some(),
+            auto_fix: self.auto_fix_enabled,
+            public_url: self.public_url.clone(),
+        }
+    }
+
+    /// The notifier's settings: the channels' URLs and secret, production timings.
+    pub fn notifier(&self) -> crate::notify::Settings {
+        crate::notify::Settings {
+            slack_webhook_url: self.slack_webhook_url.clone(),
+            webhook_url: self.alert_webhook_url.clone(),
+            webhook_secret: self.alert_webhook_secret.clone(),
+            ..crate::notify::Settings::new()
+        }
+    }
+
     /// The state of each optional feature, with the reason when it is off.
     pub fn features(&self) -> Vec<Feature> {
         vec![
@@ -547,6 +591,11 @@ impl Config {
                 "slack_notifications",
                 self.slack_webhook_url.is_some(),
                 "SLACK_WEBHOOK_URL not set",
+            ),
+            Feature::new(
+                "webhook_notifications",
+                self.alert_webhook_url.is_some(),
+                "ALERT_WEBHOOK_URL not set",
             ),
             Feature::new(
                 "admin_auth",
@@ -603,6 +652,8 @@ impl fmt::Debug for Config {
             .field("loki_batch_size", &self.loki_batch_size)
             .field("loki_lookback", &self.loki_lookback)
             .field("slack_webhook_url", &set(&self.slack_webhook_url))
+            .field("alert_webhook_url", &set(&self.alert_webhook_url))
+            .field("alert_webhook_secret", &set(&self.alert_webhook_secret))
             .field("site_root", &self.site_root)
             .field("scrubber", &self.scrubber)
             .field(
@@ -913,6 +964,10 @@ mod tests {
                 &[("SLACK_WEBHOOK_URL", "hooks.slack.com/x")],
                 "SLACK_WEBHOOK_URL",
             ),
+            (
+                &[("ALERT_WEBHOOK_URL", "example.com/hook")],
+                "ALERT_WEBHOOK_URL",
+            ),
         ];
         for (vars, var) in cases {
             let err = load(vars).expect_err("invalid");
@@ -930,6 +985,15 @@ mod tests {
             ("GITHUB_TOKEN", "ghp_abcdef"),
             ("LOKI_USERNAME", "123456"),
             ("LOKI_PASSWORD", "glc_loki_pw"),
+            (
+                "SLACK_WEBHOOK_URL",
+                "https://hooks.slack.com/services/T0/B0/slacksecret",
+            ),
+            (
+                "ALERT_WEBHOOK_URL",
+                "https://example.com/hook?token=hooktoken",
+            ),
+            ("ALERT_WEBHOOK_SECRET", "whsec_signing"),
         ])
         .expect("valid");
         let printed = format!("{c:?}");
@@ -941,11 +1005,41 @@ mod tests {
             "ghp_abcdef",
             "glc_loki_pw",
             "loki-bearer-tok",
+            "slacksecret",
+            "hooktoken",
+            "whsec_signing",
         ] {
             assert!(!printed.contains(secret), "{printed}");
         }
         let err = load(&[("DATABASE_URL", "mysql://app:hunter2@db/x")]).expect_err("invalid");
         assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn notification_channels() {
+        let c = load(&[]).expect("valid");
+        let channels = c.notify_channels();
+        assert!(!channels.slack && !channels.webhook && !channels.auto_fix);
+        assert!(!c.notifier().any_channel());
+        let c = load(&[
+            (
+                "SLACK_WEBHOOK_URL",
+                "https://hooks.slack.com/services/T0/B0/X",
+            ),
+            ("ALERT_WEBHOOK_URL", "https://example.com/hook"),
+            ("AUTO_FIX_ENABLED", "true"),
+            ("SIGNALBOX_PUBLIC_URL", "https://sb.example.com/"),
+        ])
+        .expect("valid");
+        let channels = c.notify_channels();
+        assert!(channels.slack && channels.webhook && channels.auto_fix);
+        assert_eq!(channels.public_url, "https://sb.example.com");
+        let settings = c.notifier();
+        assert!(settings.any_channel());
+        assert!(
+            settings.webhook_secret.is_none(),
+            "a webhook without a secret is allowed"
+        );
     }
 
     #[test]

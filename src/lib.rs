@@ -11,6 +11,8 @@ pub mod config;
 #[cfg(feature = "engine")]
 pub mod monitor;
 #[cfg(feature = "engine")]
+pub mod notify;
+#[cfg(feature = "engine")]
 pub mod pipeline;
 #[cfg(feature = "engine")]
 pub mod rules;

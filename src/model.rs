@@ -742,3 +742,124 @@ pub enum TaskPriority {
     Medium,
     Low,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Notifications (the outbox).
+
+/// Where a notification goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyChannel {
+    /// The Slack incoming webhook (`SLACK_WEBHOOK_URL`).
+    Slack,
+    /// The generic JSON webhook (`ALERT_WEBHOOK_URL`).
+    Webhook,
+    /// The fix generator (`AUTO_FIX_ENABLED`, fixable groups only).
+    Fix,
+}
+
+impl NotifyChannel {
+    pub const ALL: [NotifyChannel; 3] = [
+        NotifyChannel::Slack,
+        NotifyChannel::Webhook,
+        NotifyChannel::Fix,
+    ];
+
+    /// Canonical name, as stored and as shown in the API and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NotifyChannel::Slack => "slack",
+            NotifyChannel::Webhook => "webhook",
+            NotifyChannel::Fix => "fix",
+        }
+    }
+}
+
+impl FromStr for NotifyChannel {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        NotifyChannel::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s.trim())
+            .ok_or_else(|| format!("unknown channel '{s}' (expected slack, webhook or fix)"))
+    }
+}
+
+impl fmt::Display for NotifyChannel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a notification is in its delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Not delivered yet (waiting, in flight or waiting for a retry).
+    Pending,
+    /// The receiver accepted it.
+    Sent,
+    /// Given up: a permanent error, or too many attempts. `last_error` says why.
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub const ALL: [DeliveryStatus; 3] = [
+        DeliveryStatus::Pending,
+        DeliveryStatus::Sent,
+        DeliveryStatus::Failed,
+    ];
+
+    /// Canonical name, as stored and as shown in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Sent => "sent",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+}
+
+impl FromStr for DeliveryStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        DeliveryStatus::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s.trim())
+            .ok_or_else(|| format!("unknown status '{s}' (expected pending, sent or failed)"))
+    }
+}
+
+impl fmt::Display for DeliveryStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One notification of the outbox, as the API shows it (no URL, no secret: those are only in
+/// the configuration).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct Notification {
+    pub id: i64,
+    /// `{rule_id}:{fingerprint or service}:{fired_at ms}:{channel}`; sent as `Idempotency-Key`.
+    pub idempotency_key: String,
+    pub channel: NotifyChannel,
+    pub status: DeliveryStatus,
+    /// Deliveries started (a delivery interrupted by a shutdown is not counted).
+    pub attempts: i64,
+    /// When the next attempt may start (while one is in flight: the end of its claim).
+    pub next_attempt_at: DateTime<Utc>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub alert: Alert,
+    /// The body sent (Slack Block Kit message or the webhook's JSON).
+    #[cfg_attr(feature = "engine", schema(value_type = Object))]
+    pub payload: serde_json::Value,
+}

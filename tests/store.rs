@@ -6,7 +6,10 @@ mod support;
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
-use signalbox::model::{Event, GroupStatus, Level};
+use signalbox::model::{
+    Alert, AlertAction, AlertRuleType, DeliveryStatus, Event, GroupStatus, Level, NotifyChannel,
+};
+use signalbox::notify::{self, Channels};
 use signalbox::pipeline::{Pipeline, Processed};
 use signalbox::store::{CursorUpdate, GroupQuery, GroupSort, RunReport, Store};
 use support::postgres::PgServer;
@@ -916,6 +919,207 @@ async fn projects_and_keys(store: Store) {
     );
 }
 
+fn fired(group: &signalbox::model::Group, at: DateTime<Utc>) -> Alert {
+    Alert {
+        id: 0,
+        rule_id: 9,
+        rule_name: "new errors".into(),
+        rule_type: AlertRuleType::NewFingerprint,
+        action: AlertAction::Notify,
+        fingerprint: Some(group.fingerprint.clone()),
+        service: group.service.clone(),
+        fired_at: at,
+        summary: "first seen".into(),
+    }
+}
+
+async fn notifications_enqueue_once_and_claim_once(store: Store) {
+    let at = t("2026-11-27T10:00:00Z");
+    write(
+        &store,
+        vec![event(
+            at,
+            Level::Error,
+            "api",
+            "could not connect to postgres: connection refused",
+        )],
+    )
+    .await;
+    let group = store
+        .list_groups(&GroupQuery {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .items
+        .remove(0);
+    assert!(group.fixable, "a database error is fixable");
+    let channels = Channels {
+        slack: true,
+        webhook: true,
+        auto_fix: true,
+        public_url: "https://sb.example.com".into(),
+    };
+    let alert = fired(&group, at);
+    // Replays of the same alert enqueue nothing twice.
+    assert_eq!(
+        notify::enqueue(&store, &alert, Some(&group), &channels)
+            .await
+            .expect("enqueue"),
+        3
+    );
+    assert_eq!(
+        notify::enqueue(&store, &alert, Some(&group), &channels)
+            .await
+            .expect("enqueue"),
+        0
+    );
+    let rows = store.notifications(None, 50).await.expect("list");
+    let mut by_channel: Vec<NotifyChannel> = rows.iter().map(|r| r.channel).collect();
+    by_channel.sort();
+    assert_eq!(
+        by_channel,
+        [
+            NotifyChannel::Slack,
+            NotifyChannel::Webhook,
+            NotifyChannel::Fix
+        ]
+    );
+    assert!(rows
+        .iter()
+        .all(|r| r.status == DeliveryStatus::Pending && r.attempts == 0));
+    assert!(rows.iter().all(|r| r.alert == alert));
+    // Another firing of the rule is another notification.
+    assert_eq!(
+        notify::enqueue(
+            &store,
+            &fired(&group, at + Duration::minutes(10)),
+            Some(&group),
+            &Channels {
+                webhook: false,
+                auto_fix: false,
+                ..channels.clone()
+            }
+        )
+        .await
+        .expect("enqueue"),
+        1
+    );
+
+    // Two workers claim the same due row at once: exactly one wins.
+    let now = Utc::now();
+    let due = store
+        .due_notifications(NotifyChannel::Webhook, now, 10)
+        .await
+        .expect("due");
+    assert_eq!(due.len(), 1);
+    let row = &due[0];
+    let (a, b) = (now + Duration::seconds(60), now + Duration::seconds(61));
+    let (won_a, won_b) = tokio::join!(
+        store.claim_notification(row.id, row.next_attempt_at, a),
+        store.claim_notification(row.id, row.next_attempt_at, b),
+    );
+    let (won_a, won_b) = (won_a.expect("claim"), won_b.expect("claim"));
+    assert!(won_a ^ won_b, "exactly one claim wins: {won_a} {won_b}");
+    let (mine, theirs) = if won_a { (a, b) } else { (b, a) };
+    assert!(
+        store
+            .due_notifications(NotifyChannel::Webhook, now, 10)
+            .await
+            .expect("due")
+            .is_empty(),
+        "a claimed row is not due"
+    );
+    // The loser cannot mark it; a retry is scheduled by the winner.
+    assert!(!store
+        .notification_failed(row.id, theirs, Some(now), "HTTP 500")
+        .await
+        .expect("update"));
+    assert!(store
+        .notification_failed(row.id, mine, Some(now), "HTTP 500: rollup_error")
+        .await
+        .expect("update"));
+    let again = store
+        .due_notifications(NotifyChannel::Webhook, now, 10)
+        .await
+        .expect("due");
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempts, 1);
+    assert_eq!(
+        again[0].last_error.as_deref(),
+        Some("HTTP 500: rollup_error")
+    );
+    // A release (shutdown mid-delivery) gives the attempt back.
+    let claim = now + Duration::seconds(30);
+    assert!(store
+        .claim_notification(row.id, again[0].next_attempt_at, claim)
+        .await
+        .expect("claim"));
+    assert!(store
+        .release_notification(row.id, claim, now)
+        .await
+        .expect("release"));
+    let released = store
+        .due_notifications(NotifyChannel::Webhook, now, 10)
+        .await
+        .expect("due");
+    assert_eq!(released[0].attempts, 1);
+    // Then it fails for good.
+    assert!(store
+        .claim_notification(row.id, released[0].next_attempt_at, claim)
+        .await
+        .expect("claim"));
+    assert!(store
+        .notification_failed(row.id, claim, None, "HTTP 400: invalid_payload")
+        .await
+        .expect("update"));
+    let failed = store
+        .notifications(Some(DeliveryStatus::Failed), 10)
+        .await
+        .expect("list");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].attempts, 2);
+
+    // Sent once; a second mark with the same claim does nothing.
+    let slack = store
+        .due_notifications(NotifyChannel::Slack, now, 10)
+        .await
+        .expect("due");
+    assert_eq!(slack.len(), 2);
+    assert!(store
+        .claim_notification(slack[0].id, slack[0].next_attempt_at, claim)
+        .await
+        .expect("claim"));
+    assert!(store
+        .notification_sent(slack[0].id, claim, now)
+        .await
+        .expect("sent"));
+    assert!(!store
+        .notification_sent(slack[0].id, claim, now)
+        .await
+        .expect("sent"));
+    let sent = store
+        .notifications(Some(DeliveryStatus::Sent), 10)
+        .await
+        .expect("list");
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].sent_at.is_some());
+    assert_eq!(sent[0].payload["blocks"][0]["type"], "header");
+
+    let counts = store.notification_counts().await.expect("counts");
+    let count = |c, s| {
+        counts
+            .iter()
+            .find(|(cc, ss, _)| *cc == c && *ss == s)
+            .map_or(0, |(_, _, n)| *n)
+    };
+    assert_eq!(count(NotifyChannel::Slack, DeliveryStatus::Pending), 1);
+    assert_eq!(count(NotifyChannel::Slack, DeliveryStatus::Sent), 1);
+    assert_eq!(count(NotifyChannel::Webhook, DeliveryStatus::Failed), 1);
+    assert_eq!(count(NotifyChannel::Fix, DeliveryStatus::Pending), 1);
+}
+
 // ---- the runner --------------------------------------------------------------------------
 
 type Case = fn(Store) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
@@ -939,6 +1143,7 @@ const CASES: &[(&str, Case)] = cases![
     default_rules_fire_on_a_simulated_timeline,
     rules_are_edited_with_clear_errors,
     projects_and_keys,
+    notifications_enqueue_once_and_claim_once,
 ];
 
 #[tokio::test]

@@ -7,3 +7,4 @@
 
 pub mod loki;
 pub mod railway;
+pub mod slack;

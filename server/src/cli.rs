@@ -355,9 +355,11 @@ async fn cancel_on_signal(token: CancellationToken) {
 }
 
 async fn ingest(config: &Config, args: IngestArgs) -> Result<(), String> {
+    // The alerts an ingest fires are queued like the server's; its notifier sends them.
     let store = Store::open(&config.database_url)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())?
+        .with_notify_channels(config.notify_channels());
     let result = ingest_into(&store, &config.pipeline(), &args).await;
     store.close().await;
     let (lines, total) = result?;

@@ -10,6 +10,8 @@ use axum::response::{IntoResponse, Response};
 use metrics::{describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use signalbox::model::{DeliveryStatus, NotifyChannel};
+
 use crate::startup::AppState;
 
 const HTTP_DURATION: &str = "signalbox_http_request_duration_seconds";
@@ -96,6 +98,18 @@ fn describe() {
         "signalbox_ingest_rejected_total",
         "Pushed events refused, by reason."
     );
+    describe_counter!(
+        "signalbox_notifications_total",
+        "Notification delivery attempts, by channel and outcome (sent, retry, failed)."
+    );
+    describe_gauge!(
+        "signalbox_notifications_pending",
+        "Notifications waiting in the outbox, by channel (fix: waiting for the fix generator)."
+    );
+    describe_gauge!(
+        "signalbox_notifications_failed",
+        "Notifications given up on (permanent error or too many attempts), by channel."
+    );
     describe_gauge!("signalbox_groups", "Error groups in the store, by level.");
     describe_gauge!(
         "signalbox_db_pool_connections",
@@ -161,6 +175,23 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
             }
         }
         Err(e) => tracing::warn!(error = %e, "could not count groups for /metrics"),
+    }
+    match store.notification_counts().await {
+        Ok(counts) => {
+            for channel in NotifyChannel::ALL {
+                let count = |status| {
+                    counts
+                        .iter()
+                        .find(|(c, s, _)| *c == channel && *s == status)
+                        .map_or(0, |(_, _, n)| *n)
+                };
+                gauge!("signalbox_notifications_pending", "channel" => channel.as_str())
+                    .set(count(DeliveryStatus::Pending) as f64);
+                gauge!("signalbox_notifications_failed", "channel" => channel.as_str())
+                    .set(count(DeliveryStatus::Failed) as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not count notifications for /metrics"),
     }
     let pool = store.pool_state();
     gauge!("signalbox_db_pool_connections", "state" => "idle").set(f64::from(pool.idle));

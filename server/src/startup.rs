@@ -13,6 +13,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use signalbox::config::Config;
 use signalbox::monitor::{Monitor, MonitorHandle};
+use signalbox::notify::{self, Notifier};
 use signalbox::pipeline::Pipeline;
 use signalbox::sources::demo::DemoSource;
 use signalbox::sources::loki::{LokiSettings, LokiSource};
@@ -76,6 +77,8 @@ pub struct Application {
     router: Router,
     store: Store,
     monitor: Option<Monitor>,
+    /// The notifier's settings, when a channel is configured.
+    notifier: Option<notify::Settings>,
     retention_days: u32,
     port: u16,
 }
@@ -86,7 +89,9 @@ impl Application {
     pub async fn build(config: Config) -> Result<Application, StartupError> {
         // Install the metrics recorder before anything records.
         metrics::handle();
-        let store = Store::open(&config.database_url).await?;
+        let store = Store::open(&config.database_url)
+            .await?
+            .with_notify_channels(config.notify_channels());
         let addr = SocketAddr::from(([0, 0, 0, 0], config.port));
         let listener = TcpListener::bind(addr)
             .await
@@ -108,6 +113,7 @@ impl Application {
             .site_addr(SocketAddr::from(([0, 0, 0, 0], port)))
             .build();
         let retention_days = config.retention_days;
+        let notifier = Some(config.notifier()).filter(notify::Settings::any_channel);
         let state = AppState {
             store: store.clone(),
             config: Arc::new(config),
@@ -122,6 +128,7 @@ impl Application {
             router: router(state),
             store,
             monitor,
+            notifier,
             retention_days,
             port,
         })
@@ -138,6 +145,14 @@ impl Application {
         let mut background = tokio::task::JoinSet::new();
         if let Some(monitor) = self.monitor {
             background.spawn(monitor.run(shutdown.clone()));
+        }
+        // Every replica runs one: the outbox claim keeps two from sending the same row.
+        if let Some(settings) = self.notifier {
+            background.spawn(Notifier::run(
+                self.store.clone(),
+                settings,
+                shutdown.clone(),
+            ));
         }
         background.spawn(retention(
             self.store.clone(),

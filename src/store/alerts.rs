@@ -289,6 +289,7 @@ pub(crate) async fn evaluate_in(
     rules: &RuleSet,
     seen: &[Seen<'_>],
     now: DateTime<Utc>,
+    channels: Option<&crate::notify::Channels>,
 ) -> Result<Vec<Alert>, StoreError> {
     if rules.is_empty() {
         return Ok(Vec::new());
@@ -371,8 +372,28 @@ pub(crate) async fn evaluate_in(
             .bind(a.rule_id)
             .execute(&mut **tx)
             .await?;
+        // Queued in this transaction: committed with the decision, sent after (the outbox).
+        if let Some(channels) = channels {
+            let group = match &a.fingerprint {
+                Some(fp) => group_in(tx, fp).await?,
+                None => None,
+            };
+            crate::notify::enqueue_in(tx, a, group.as_ref(), channels).await?;
+        }
     }
     Ok(fired)
+}
+
+/// A group as this transaction sees it.
+async fn group_in(
+    tx: &mut Transaction<'_, Any>,
+    fingerprint: &str,
+) -> Result<Option<crate::model::Group>, StoreError> {
+    let row = sqlx::query("SELECT * FROM error_fingerprints WHERE fingerprint = $1")
+        .bind(fingerprint)
+        .fetch_optional(&mut **tx)
+        .await?;
+    row.as_ref().map(super::group_from_row).transpose()
 }
 
 async fn load_state(

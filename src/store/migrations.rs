@@ -39,6 +39,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0005_alerting.sql"),
         include_str!("../../migrations/postgres/0005_alerting.sql"),
     ),
+    (
+        7,
+        "outbox",
+        include_str!("../../migrations/sqlite/0007_outbox.sql"),
+        include_str!("../../migrations/postgres/0007_outbox.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

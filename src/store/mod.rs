@@ -6,6 +6,7 @@
 
 mod alerts;
 mod migrations;
+mod outbox;
 mod projects;
 mod queries;
 mod write;
@@ -20,6 +21,7 @@ use sqlx::{AnyPool, Row};
 use crate::model::{Category, Group, GroupStatus, Level, Occurrence, Severity};
 
 pub use alerts::RuleProblem;
+pub use outbox::{insert_notification, NewNotification, MAX_NOTIFICATIONS};
 pub use queries::{GroupQuery, GroupSort, RunRecord, RunReport, MAX_PAGE};
 pub use write::{CursorUpdate, WriteSummary};
 
@@ -83,6 +85,8 @@ pub struct Store {
     max_connections: u32,
     rules_cache: std::sync::Arc<alerts::RulesCache>,
     clock: Clock,
+    /// Where fired alerts are queued for delivery (the outbox), if anywhere.
+    channels: Option<std::sync::Arc<crate::notify::Channels>>,
 }
 
 impl Store {
@@ -129,6 +133,7 @@ impl Store {
             max_connections,
             rules_cache: Default::default(),
             clock: std::sync::Arc::new(Utc::now),
+            channels: None,
         })
     }
 
@@ -177,6 +182,12 @@ impl Store {
     /// This store with another clock (tests replay timelines with it).
     pub fn with_clock(mut self, clock: Clock) -> Store {
         self.clock = clock;
+        self
+    }
+
+    /// This store, queueing a notification for each alert that notifies, on `channels`.
+    pub fn with_notify_channels(mut self, channels: crate::notify::Channels) -> Store {
+        self.channels = Some(std::sync::Arc::new(channels));
         self
     }
 

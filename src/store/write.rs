@@ -178,7 +178,9 @@ impl Store {
                     }
                 })
                 .collect();
-            summary.alerts = alerts::evaluate_in(&mut tx, &rules, &seen, self.now()).await?;
+            summary.alerts =
+                alerts::evaluate_in(&mut tx, &rules, &seen, self.now(), self.channels.as_deref())
+                    .await?;
         }
         if let Some(cursor) = cursor {
             sqlx::query(

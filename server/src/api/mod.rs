@@ -5,6 +5,7 @@ pub mod grouping;
 pub mod ingest;
 pub mod logs;
 pub mod monitor;
+pub mod notifications;
 pub mod projects;
 pub mod rules;
 
@@ -26,7 +27,7 @@ use error::ApiError;
         description = "Error groups, occurrences and statistics of the applications Signalbox watches."
     ),
     modifiers(&AdminToken),
-    tags((name = "logs", description = "Error groups and log statistics"), (name = "health", description = "Liveness, readiness and status"), (name = "error-monitor", description = "The seed's autonomous-monitor endpoints"), (name = "projects", description = "Projects that push events"), (name = "rules", description = "Alert rules and the alerts they fired"))
+    tags((name = "logs", description = "Error groups and log statistics"), (name = "health", description = "Liveness, readiness and status"), (name = "error-monitor", description = "The seed's autonomous-monitor endpoints"), (name = "projects", description = "Projects that push events"), (name = "rules", description = "Alert rules and the alerts they fired"), (name = "notifications", description = "The notification outbox: Slack, webhook and fix-generator deliveries"))
 )]
 struct ApiDoc;
 
@@ -51,6 +52,7 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(logs::stats))
         .routes(routes!(logs::crawl))
         .routes(routes!(grouping::list_rules))
+        .routes(routes!(notifications::list_notifications))
         .routes(routes!(projects::list_projects, projects::create_project))
         .routes(routes!(rules::list_rules, rules::create_rule))
         .routes(routes!(

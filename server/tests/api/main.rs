@@ -6,6 +6,7 @@ mod ingest;
 mod logs;
 mod loki;
 mod monitor;
+mod notifications;
 mod operations;
 mod railway;
 mod rules;

@@ -151,6 +151,7 @@ async fn the_openapi_document_matches_the_routes() {
             "/api/logs/errors/{fingerprint}",
             "/api/logs/errors/{fingerprint}/occurrences",
             "/api/logs/stats",
+            "/api/notifications",
             "/api/projects",
             "/api/rules",
             "/api/rules/{id}",
