@@ -407,3 +407,80 @@ async fn one_replica_reads_the_sources_and_another_takes_over_when_it_dies() {
     );
     kill(&mut children[other].0);
 }
+
+/// An alert decided by one process that dies before sending is sent by the next, once; a
+/// process killed after sending sends nothing again.
+#[tokio::test(flavor = "multi_thread")]
+async fn notifications_survive_kill_9_and_are_sent_once() {
+    let receiver = signalbox_fakes::slack::FakeSlack::start()
+        .await
+        .expect("the fake Slack");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let database = format!("sqlite://{}/signalbox.db", dir.path().display());
+    let env = vec![
+        ("DATABASE_URL", database.clone()),
+        ("SLACK_WEBHOOK_URL", receiver.slack_url()),
+        ("ALERT_WEBHOOK_URL", receiver.webhook_url()),
+        ("ALERT_WEBHOOK_SECRET", "s3cret".to_string()),
+    ];
+    // Decided: `signalbox ingest` stores a new error, fires "New error" and queues the
+    // notifications in the same transaction — and has no notifier: it exits unsent.
+    let log = dir.path().join("app.log");
+    std::fs::write(
+        &log,
+        "ERROR payment provider timed out after 30s for order 1234\n",
+    )
+    .expect("written");
+    let ingest = Command::new(env!("CARGO_BIN_EXE_signalbox"))
+        .args([
+            "ingest",
+            log.to_str().expect("utf-8"),
+            "--service",
+            "checkout",
+        ])
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .expect("ingest runs");
+    assert!(
+        ingest.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ingest.stderr)
+    );
+    assert!(receiver.requests().is_empty(), "nothing sent yet");
+
+    // A server sends them; it is then killed (SIGKILL) and another started: nothing twice.
+    let mut server_env = env.clone();
+    server_env.push(("PORT", free_port().to_string()));
+    let mut first = spawn(&server_env);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while receiver.delivered().len() < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    kill(&mut first.0);
+    let second = spawn(&server_env);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    drop(second);
+    let delivered = receiver.delivered();
+    assert_eq!(
+        delivered.len(),
+        2,
+        "one Slack message and one webhook: {delivered:#?}"
+    );
+    assert_eq!(receiver.requests().len(), 2, "no retry, no duplicate");
+    let slack = delivered
+        .iter()
+        .find(|d| d.json()["blocks"].is_array())
+        .expect("the Slack message");
+    assert!(
+        slack.json()["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("checkout")),
+        "{}",
+        slack.json()
+    );
+    let hook = delivered
+        .iter()
+        .find(|d| d.header("x-signalbox-signature").is_some())
+        .expect("the signed webhook");
+    assert!(hook.header("idempotency-key").is_some());
+}
