@@ -168,12 +168,18 @@ fn number(captures: &Captures<'_>, name: &str) -> Option<u32> {
     text(captures, name)?.parse().ok()
 }
 
-fn first_match<'h>(lines: &[&'h str], pattern: &Regex) -> Option<(usize, Captures<'h>)> {
+/// The first line matching `pattern`, with its groups. `may_match` is a cheap test every
+/// matching line passes (a literal the pattern requires), so that most lines skip the regex.
+fn first_match<'h>(
+    lines: &[&'h str],
+    may_match: impl Fn(&str) -> bool,
+    pattern: &Regex,
+) -> Option<(usize, Captures<'h>)> {
     lines
         .iter()
         .enumerate()
         // `is_match` runs on the DFA; captures (slower) only for the line that matches.
-        .find(|(_, line)| pattern.is_match(line))
+        .find(|(_, line)| may_match(line) && pattern.is_match(line))
         .and_then(|(i, line)| pattern.captures(line).map(|c| (i, c)))
 }
 
@@ -255,7 +261,7 @@ fn python(lines: &[&str]) -> Option<Exception> {
 }
 
 fn rust(lines: &[&str]) -> Option<Exception> {
-    let (start, header) = first_match(lines, &RUST_PANIC)?;
+    let (start, header) = first_match(lines, |l| l.starts_with("thread '"), &RUST_PANIC)?;
     let rest = &lines[start + 1..];
     let value = match text(&header, "message") {
         Some(message) => message,
@@ -300,7 +306,11 @@ fn rust_backtrace(lines: &[&str]) -> Vec<Frame> {
 }
 
 fn go(lines: &[&str]) -> Option<Exception> {
-    let (start, header) = first_match(lines, &GO_HEADER)?;
+    let (start, header) = first_match(
+        lines,
+        |l| l.starts_with("panic: ") || l.starts_with("fatal error: "),
+        &GO_HEADER,
+    )?;
     Some(Exception {
         kind: text(&header, "kind").unwrap_or("panic").to_string(),
         value: text(&header, "value").unwrap_or_default().to_string(),
@@ -366,7 +376,7 @@ fn go_function(name: &str) -> Frame {
 }
 
 fn ruby(lines: &[&str]) -> Option<Exception> {
-    let (start, header) = first_match(lines, &RUBY_HEADER)?;
+    let (start, header) = first_match(lines, |l| l.contains(":in "), &RUBY_HEADER)?;
     // The header carries the innermost frame; `from` lines go outwards.
     let mut frames = vec![frame(
         text(&header, "file"),
@@ -392,7 +402,10 @@ fn ruby(lines: &[&str]) -> Option<Exception> {
 
 /// Java, Kotlin and Node: an exception line, then `at …` frames.
 fn at_frames(lines: &[&str]) -> Option<Exception> {
-    let first = lines.iter().position(|l| AT_LINE.is_match(l))?;
+    // `AT_LINE` needs leading whitespace: most lines skip the regex.
+    let first = lines
+        .iter()
+        .position(|l| l.starts_with(char::is_whitespace) && AT_LINE.is_match(l))?;
     // A log message may come before the exception line (logback's `ERROR … - msg`).
     let header = lines[..first]
         .iter()
