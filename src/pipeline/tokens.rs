@@ -126,7 +126,8 @@ fn token_at(b: &[u8], i: usize) -> Option<(usize, Kind)> {
 /// Each kind but the hex number and the identifier needs a particular byte right after the
 /// first run of word bytes (`://`, `=`, `-`, `:`); the others are not tried without it.
 fn word_token(b: &[u8], i: usize) -> Option<(usize, Kind)> {
-    let next = b.get(run(b, i, is_word)).copied();
+    let word_end = run(b, i, is_word);
+    let next = b.get(word_end).copied();
     let kind = |kind: Kind| move |end: usize| (end, kind);
     let url_next = matches!(next, Some(b':' | b'+' | b'.' | b'-'));
     let key_next = matches!(next, Some(b'=' | b'.' | b'-'));
@@ -151,8 +152,15 @@ fn word_token(b: &[u8], i: usize) -> Option<(usize, Kind)> {
                 .then(|| drive_path(b, i).map(kind(Kind::Path)))
                 .flatten()
         })
-        .or_else(|| hex(b, i).map(kind(Kind::Hex)))
-        .or_else(|| word(b, i).map(kind(Kind::Word)))
+        .or_else(|| letter_hex(b, i, word_end).map(kind(Kind::Hex)))
+        .or_else(|| word(b, i, word_end).map(kind(Kind::Word)))
+}
+
+/// [`hex`] for a word `[i, word_end)` starting with a letter: 8 or more hex digits, the whole
+/// word (a shorter run of hex digits would end inside the word, at no boundary).
+fn letter_hex(b: &[u8], i: usize, word_end: usize) -> Option<usize> {
+    let word = &b[i..word_end];
+    (word.len() >= 8 && word.iter().all(u8::is_ascii_hexdigit)).then_some(word_end)
 }
 
 /// A token starting with a digit at a word boundary (same shortcut as [`word_token`]).
@@ -433,9 +441,8 @@ fn hex(b: &[u8], i: usize) -> Option<usize> {
     (end - i >= 8 && boundary(b, end)).then_some(end)
 }
 
-/// `\b[A-Za-z_][A-Za-z0-9_]*(?:_-)?\d[A-Za-z0-9_]*\b`.
-fn word(b: &[u8], i: usize) -> Option<usize> {
-    let end = run(b, i, is_word);
+/// `\b[A-Za-z_][A-Za-z0-9_]*(?:_-)?\d[A-Za-z0-9_]*\b`, for the word `[i, end)`.
+fn word(b: &[u8], i: usize, end: usize) -> Option<usize> {
     // The `_` of `_-` cannot be the word's first character.
     if end - 1 > i
         && b[end - 1] == b'_'
