@@ -4,6 +4,7 @@
 //! Ruby — into a [`crate::model::Exception`]. Frames come innermost last, as Sentry orders them,
 //! whatever order the language prints them in.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
@@ -65,7 +66,11 @@ const LIBRARY_PREFIXES: [&str; 8] = [
 
 /// Whether a frame's file path or module is the application's own code rather than a library's.
 pub fn is_in_app(file_or_module: &str) -> bool {
-    let path = file_or_module.replace('\\', "/");
+    let path = if file_or_module.contains('\\') {
+        Cow::Owned(file_or_module.replace('\\', "/"))
+    } else {
+        Cow::Borrowed(file_or_module)
+    };
     let library = LIBRARY_PARTS.iter().any(|part| path.contains(part))
         || LIBRARY_PREFIXES
             .iter()
@@ -223,7 +228,11 @@ fn kind_and_value(line: &str) -> (String, String) {
 /// An exception line that can stand alone: its name ends with Error/Exception/Throwable, so
 /// that ordinary `word: text` log lines are not taken for exceptions.
 fn is_exception_header(line: &str) -> bool {
-    if !EXCEPTION_LINE.is_match(line.trim_end()) {
+    // Every header names an Error, Exception or Throwable: most lines skip the regex.
+    let named = ["Error", "Exception", "Throwable"]
+        .iter()
+        .any(|name| line.contains(name));
+    if !named || !EXCEPTION_LINE.is_match(line.trim_end()) {
         return false;
     }
     let Some(c) = EXCEPTION_LINE.captures(line.trim_end()) else {
@@ -426,23 +435,75 @@ fn at_frames(lines: &[&str]) -> Option<Exception> {
 }
 
 fn java_frame(line: &str) -> Option<Frame> {
-    let c = JAVA_FRAME.captures(line)?;
-    let qualified = text(&c, "qualified")?;
-    let qualified = JAVA_LAYER
-        .captures(qualified)
+    let (qualified, location) = java_frame_parts(line)?;
+    // The layer pattern needs a `/`.
+    let qualified = qualified
+        .contains('/')
+        .then(|| JAVA_LAYER.captures(qualified))
+        .flatten()
         .and_then(|layer| text(&layer, "rest"))
         .unwrap_or(qualified);
     let (module, function) = match qualified.rsplit_once('.') {
         Some((module, function)) => (Some(module), function),
         None => (None, qualified),
     };
-    let location = text(&c, "location").unwrap_or_default();
     let (file, line) = match location.rsplit_once(':') {
         Some((file, line)) if line.parse::<u32>().is_ok() => (Some(file), line.parse().ok()),
         _ if ["", "Native Method", "Unknown Source"].contains(&location) => (None, None),
         _ => (Some(location), None),
     };
     Some(frame(file, Some(function), line, module))
+}
+
+/// `(qualified, location)` of a Java frame line: [`JAVA_FRAME`]'s groups. ASCII lines are
+/// read by hand (the same grammar, where `\s` is ASCII whitespace); others go to the regex.
+fn java_frame_parts(line: &str) -> Option<(&str, &str)> {
+    if !line.is_ascii() {
+        let c = JAVA_FRAME.captures(line)?;
+        return Some((
+            text(&c, "qualified")?,
+            text(&c, "location").unwrap_or_default(),
+        ));
+    }
+    // ^\s*at (?P<qualified>[^\s()]+)\((?P<location>[^()]*)\)(?:\s.*)?$
+    let rest = line.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '\x0b');
+    let rest = rest.strip_prefix("at ")?;
+    let qualified_end = rest.find(|c: char| is_ascii_space(c) || c == '(' || c == ')')?;
+    let (qualified, rest) = rest.split_at(qualified_end);
+    let rest = rest.strip_prefix('(').filter(|_| !qualified.is_empty())?;
+    let location_end = rest.find(['(', ')'])?;
+    let (location, rest) = rest.split_at(location_end);
+    let after = rest.strip_prefix(')')?;
+    let tail_ok = match after.chars().next() {
+        None => true,
+        Some(space) => is_ascii_space(space) && !after[1..].contains('\n'),
+    };
+    tail_ok.then_some((qualified, location))
+}
+
+/// `\s` on ASCII: space, \t, \n, \x0b, \x0c, \r.
+fn is_ascii_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+}
+
+/// `(file, line)` of a Node location `file:line:column`: [`NODE_LOCATION`]'s groups, read by
+/// hand on ASCII text (where `\d` is `[0-9]`).
+fn node_location(location: &str) -> Option<(&str, Option<u32>)> {
+    if !location.is_ascii() {
+        let c = NODE_LOCATION.captures(location)?;
+        return Some((text(&c, "file")?, number(&c, "line")));
+    }
+    // ^(?P<file>.+):(?P<line>\d+):\d+$ — the file as long as possible.
+    let (rest, _column) = split_trailing_digits(location)?;
+    let (rest, line) = split_trailing_digits(rest.strip_suffix(':')?)?;
+    let file = rest.strip_suffix(':')?;
+    (!file.is_empty() && !file.contains('\n')).then(|| (file, line.parse().ok()))
+}
+
+/// `text` split before its trailing ASCII digits; `None` when it ends with none.
+fn split_trailing_digits(text: &str) -> Option<(&str, &str)> {
+    let start = text.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    (start < text.len()).then(|| text.split_at(start))
 }
 
 fn node_frame(line: &str) -> Option<Frame> {
@@ -454,8 +515,8 @@ fn node_frame(line: &str) -> Option<Frame> {
         Some((function, location)) => (Some(function), location),
         None => (None, body),
     };
-    let (file, line) = match NODE_LOCATION.captures(location) {
-        Some(c) => (text(&c, "file"), number(&c, "line")),
+    let (file, line) = match node_location(location) {
+        Some((file, line)) => (Some(file), line),
         // Builtins: `<anonymous>`, `native`, `index 0` (inside `Promise.all`).
         None if location == "<anonymous>" || location == "native" => (None, None),
         None if location.starts_with("index ") => (None, None),
@@ -481,6 +542,73 @@ fn lone_exception_line(lines: &[&str]) -> Option<Exception> {
 mod tests {
     use super::super::multiline::fixtures;
     use super::*;
+    use proptest::prelude::*;
+
+    /// Pieces of Java and Node frame lines.
+    fn frame_shaped() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("at ".to_string()),
+            Just("    at ".to_string()),
+            Just("\tat ".to_string()),
+            "[a-zA-Z.$/_]{1,8}",
+            "[0-9]{1,4}",
+            "[ ():\t\n\x0b]{1,2}",
+            Just("Native Method".to_string()),
+            Just(".java:".to_string()),
+            Just("é".to_string()),
+            "\\PC{1,2}",
+        ];
+        prop::collection::vec(piece, 0..12).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        #[test]
+        fn java_frames_read_by_hand_as_the_regex_reads_them(line in frame_shaped()) {
+            let by_regex = JAVA_FRAME.captures(&line).and_then(|c| {
+                Some((text(&c, "qualified")?, text(&c, "location").unwrap_or_default()))
+            });
+            prop_assert_eq!(java_frame_parts(&line), by_regex, "{:?}", line);
+        }
+
+        #[test]
+        fn node_locations_read_by_hand_as_the_regex_reads_them(location in frame_shaped()) {
+            let by_regex = NODE_LOCATION
+                .captures(&location)
+                .and_then(|c| Some((text(&c, "file")?, number(&c, "line"))));
+            prop_assert_eq!(node_location(&location), by_regex, "{:?}", location);
+        }
+    }
+
+    #[test]
+    fn frame_lines_by_hand() {
+        for (line, parts) in [
+            (
+                "\tat com.acme.Orders.pay(Orders.java:88)",
+                Some(("com.acme.Orders.pay", "Orders.java:88")),
+            ),
+            (
+                "  at a.B.c(Native Method) ~[x.jar:1]",
+                Some(("a.B.c", "Native Method")),
+            ),
+            ("at a.B.c(x)y", None),
+            ("at (x)", None),
+            ("at a b(x)", None),
+            ("at a.b(x(y))", None),
+        ] {
+            assert_eq!(java_frame_parts(line), parts, "{line}");
+        }
+        for (location, parts) in [
+            ("/app/a.js:42:17", Some(("/app/a.js", Some(42)))),
+            ("a:1:2:3", Some(("a:1", Some(2)))),
+            (":1:2", None),
+            ("a.js:42", None),
+            ("node:internal/x:95:5", Some(("node:internal/x", Some(95)))),
+        ] {
+            assert_eq!(node_location(location), parts, "{location}");
+        }
+    }
 
     fn f(
         file: Option<&str>,
