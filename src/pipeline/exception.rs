@@ -25,13 +25,24 @@ use crate::model::{Exception, Frame};
 /// `fatal error`). Values are the message's first line. A text without frames whose first line
 /// is exception-shaped (`KeyError: 'x'`) gives an exception without frames.
 pub fn extract(text: &str) -> Option<Exception> {
-    let lines: Vec<&str> = text.lines().collect();
-    python(&lines)
-        .or_else(|| rust(&lines))
-        .or_else(|| go(&lines))
-        .or_else(|| ruby(&lines))
-        .or_else(|| at_frames(&lines))
-        .or_else(|| lone_exception_line(&lines))
+    // Most texts are one line: no list to allocate for them.
+    let one;
+    let many: Vec<&str>;
+    let lines: &[&str] = if text.contains('\n') {
+        many = text.lines().collect();
+        &many
+    } else if text.is_empty() {
+        &[]
+    } else {
+        one = [text];
+        &one
+    };
+    python(lines)
+        .or_else(|| rust(lines))
+        .or_else(|| go(lines))
+        .or_else(|| ruby(lines))
+        .or_else(|| at_frames(lines))
+        .or_else(|| lone_exception_line(lines))
 }
 
 /// Path or module parts that only library code has: package managers' install directories,
