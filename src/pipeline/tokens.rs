@@ -61,6 +61,10 @@ pub fn tokens(text: &str) -> impl Iterator<Item = Token> + '_ {
     let mut at = 0;
     std::iter::from_fn(move || {
         while at < bytes.len() {
+            if !may_start_token(bytes[at]) {
+                at += 1;
+                continue;
+            }
             if let Some((end, kind)) = token_at(bytes, at) {
                 let token = Token {
                     start: at,
@@ -80,6 +84,11 @@ pub fn tokens(text: &str) -> impl Iterator<Item = Token> + '_ {
         }
         None
     })
+}
+
+/// Whether a token can start at a byte: every kind starts with a word byte or one of these.
+fn may_start_token(b: u8) -> bool {
+    is_word(b) || matches!(b, b'<' | b'"' | b'\'' | b'`' | b'/' | b'\\' | b'-')
 }
 
 fn is_word(b: u8) -> bool {
