@@ -95,17 +95,48 @@ pub fn template(message: &str) -> String {
         .unwrap_or("");
     let mut normalized = String::with_capacity(first_line.len() + 16);
     normalize_into(&mut normalized, first_line);
-    let mut out = String::with_capacity(normalized.len());
-    collapse_repeats_into(&mut out, &normalized, squash_whitespace);
-    if out.ends_with(' ') {
-        out.pop();
-    }
+    let mut out = if is_tidy(&normalized) {
+        normalized
+    } else {
+        let mut out = String::with_capacity(normalized.len());
+        collapse_repeats_into(&mut out, &normalized, squash_whitespace);
+        if out.ends_with(' ') {
+            out.pop();
+        }
+        out
+    };
     if out.len() > MAX_TEMPLATE_CHARS {
         if let Some((cut, _)) = out.char_indices().nth(MAX_TEMPLATE_CHARS) {
             out.truncate(cut);
         }
     }
     out
+}
+
+/// True when collapsing repeats and squashing whitespace would leave `text` as it is: ASCII,
+/// single spaces between words, and no placeholder followed by separators and a `<` (the
+/// start of a possible repeat). Most templates are; they skip the second pass.
+fn is_tidy(text: &str) -> bool {
+    let b = text.as_bytes();
+    if !text.is_ascii() || b.first() == Some(&b' ') || b.last() == Some(&b' ') {
+        return false;
+    }
+    let mut after_placeholder = false;
+    let mut separators = 0;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b' ' if b.get(i + 1) == Some(&b' ') => return false,
+            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => return false,
+            b' ' | b',' | b';' => separators += 1,
+            b'<' if after_placeholder && separators > 0 => return false,
+            _ => {}
+        }
+        if !matches!(c, b' ' | b',' | b';') {
+            after_placeholder = c == b'>';
+            separators = 0;
+        }
+    }
+    true
 }
 
 /// Every variable part of `text` replaced (no line selection, no cut).
