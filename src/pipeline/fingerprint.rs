@@ -2,7 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::normalize::{normalize_into, ALGORITHM_VERSION};
+use super::normalize::normalize_into;
 use crate::model::Exception;
 
 /// SHA-256 of the normalized template, as 64 lowercase hex digits.
@@ -65,22 +65,35 @@ fn file_key(file: &str) -> (Option<&str>, &str) {
     (segments.next(), name)
 }
 
-/// The fingerprint of a group (algorithm version [`ALGORITHM_VERSION`]): the exception type
+/// The fingerprint of a group (algorithm version [`ALGORITHM_VERSION`](super::normalize::ALGORITHM_VERSION)): the exception type
 /// and in-app frame signature when the error has a stack, else its template.
 pub fn group_fingerprint(
     error_type: Option<&str>,
     signature: Option<&str>,
     template: &str,
 ) -> String {
-    let input = match signature {
-        Some(signature) => format!(
-            "v{ALGORITHM_VERSION}|stack|{}|{signature}",
-            error_type.unwrap_or("")
-        ),
-        None => format!("v{ALGORITHM_VERSION}|text|{template}"),
-    };
-    fingerprint(&input)
+    // The hash of `v{ALGORITHM_VERSION}|stack|{type}|{signature}` or
+    // `v{ALGORITHM_VERSION}|text|{template}`, fed in pieces rather than formatted first.
+    let mut hasher = Sha256::new();
+    match signature {
+        Some(signature) => {
+            hasher.update(STACK_PREFIX);
+            hasher.update(error_type.unwrap_or(""));
+            hasher.update("|");
+            hasher.update(signature);
+        }
+        None => {
+            hasher.update(TEXT_PREFIX);
+            hasher.update(template);
+        }
+    }
+    lower_hex(&hasher.finalize())
 }
+
+/// `v{ALGORITHM_VERSION}|stack|` (a test checks it follows the version).
+const STACK_PREFIX: &str = "v2|stack|";
+/// `v{ALGORITHM_VERSION}|text|`.
+const TEXT_PREFIX: &str = "v2|text|";
 
 /// True when `s` has the shape of a fingerprint (64 lowercase hex digits).
 pub fn is_fingerprint(s: &str) -> bool {
@@ -91,7 +104,22 @@ pub fn is_fingerprint(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::normalize::ALGORITHM_VERSION;
     use super::*;
+
+    #[test]
+    fn prefixes_follow_the_algorithm_version() {
+        assert_eq!(STACK_PREFIX, format!("v{ALGORITHM_VERSION}|stack|"));
+        assert_eq!(TEXT_PREFIX, format!("v{ALGORITHM_VERSION}|text|"));
+        assert_eq!(
+            group_fingerprint(None, None, "boom <num>"),
+            fingerprint("v2|text|boom <num>")
+        );
+        assert_eq!(
+            group_fingerprint(Some("KeyError"), Some("a:b"), "x"),
+            fingerprint("v2|stack|KeyError|a:b")
+        );
+    }
 
     #[test]
     fn fingerprint_is_sha256_hex() {
