@@ -61,29 +61,66 @@ pub fn tokens(text: &str) -> impl Iterator<Item = Token> + '_ {
     let mut at = 0;
     std::iter::from_fn(move || {
         while at < bytes.len() {
-            if !may_start_token(bytes[at]) {
-                at += 1;
-                continue;
-            }
-            if let Some((end, kind)) = token_at(bytes, at) {
-                let token = Token {
-                    start: at,
-                    end,
-                    kind,
-                };
-                at = end.max(at + 1);
-                return Some(token);
-            }
-            // No token starts inside a word (every kind that can start there begins with a
-            // non-word byte): skip the rest of the word at once.
-            at = if is_word(bytes[at]) {
-                run(bytes, at + 1, is_word)
+            let c = bytes[at];
+            let found = if is_word(c) {
+                let word = Word::at(bytes, at);
+                let found = word_token(bytes, at, &word);
+                if found.is_none() {
+                    // No token starts inside a word (every kind that can start there begins
+                    // with a non-word byte): skip the rest of the word at once.
+                    at = word.end;
+                    continue;
+                }
+                found
+            } else if may_start_token(c) {
+                token_at(bytes, at)
             } else {
-                at + 1
+                None
             };
+            match found {
+                Some((end, kind)) => {
+                    let token = Token {
+                        start: at,
+                        end,
+                        kind,
+                    };
+                    at = end.max(at + 1);
+                    return Some(token);
+                }
+                None => at += 1,
+            }
         }
         None
     })
+}
+
+/// A run of word bytes, read once: where it ends and what the kinds need to know of it.
+struct Word {
+    end: usize,
+    /// Every byte is a hex digit.
+    all_hex: bool,
+    /// A digit after the first byte.
+    digit_after_first: bool,
+}
+
+impl Word {
+    fn at(b: &[u8], i: usize) -> Word {
+        let mut word = Word {
+            end: i + 1,
+            all_hex: b[i].is_ascii_hexdigit(),
+            digit_after_first: false,
+        };
+        while let Some(&x) = b.get(word.end).filter(|x| is_word(**x)) {
+            word.all_hex &= x.is_ascii_hexdigit();
+            word.digit_after_first |= x.is_ascii_digit();
+            word.end += 1;
+        }
+        word
+    }
+
+    fn len(&self, i: usize) -> usize {
+        self.end - i
+    }
 }
 
 /// Whether a token can start at a byte: every kind starts with a word byte or one of these.
@@ -114,34 +151,59 @@ fn run(b: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
     i
 }
 
-/// The end and kind of the token starting at `i`, trying the kinds in priority order.
+/// The end and kind of the token starting at `i`, a byte that is not a word byte.
 fn token_at(b: &[u8], i: usize) -> Option<(usize, Kind)> {
-    let c = b[i];
     let kind = |kind: Kind| move |end: usize| (end, kind);
-    match c {
+    match b[i] {
         b'<' => placeholder(b, i).map(kind(Kind::Placeholder)),
         b'"' | b'\'' | b'`' => quoted(b, i).map(kind(Kind::Quoted)),
         b'/' | b'\\' => path(b, i).map(kind(Kind::Path)),
         b'-' => number(b, i).map(kind(Kind::Number)),
-        _ if !boundary(b, i) => None,
-        _ if c.is_ascii_alphabetic() || c == b'_' => word_token(b, i),
-        _ if c.is_ascii_digit() => digit_token(b, i),
         _ => None,
     }
 }
 
-/// A token starting with a letter or `_` at a word boundary.
+/// The end and kind of the token starting at the word `word` at `i`, trying the kinds in
+/// priority order. Only at a word boundary.
 ///
-/// Each kind but the hex number and the identifier needs a particular byte right after the
-/// first run of word bytes (`://`, `=`, `-`, `:`); the others are not tried without it.
-fn word_token(b: &[u8], i: usize) -> Option<(usize, Kind)> {
-    let word_end = run(b, i, is_word);
-    let next = b.get(word_end).copied();
+/// Each kind but the hex number, the identifier and the plain number needs a particular byte
+/// right after the word (`://`, `=`, `-`, `:`, `.`); the others are not tried without it.
+fn word_token(b: &[u8], i: usize, word: &Word) -> Option<(usize, Kind)> {
+    if !boundary(b, i) {
+        return None;
+    }
+    let next = b.get(word.end).copied();
     let kind = |kind: Kind| move |end: usize| (end, kind);
-    let url_next = matches!(next, Some(b':' | b'+' | b'.' | b'-'));
-    let key_next = matches!(next, Some(b'=' | b'.' | b'-'));
     let colon_next = next == Some(b':');
     let dash_next = next == Some(b'-');
+    // A word of 8 or more hex digits is a hex token; a shorter run of hex digits would end
+    // inside the word, at no boundary.
+    let long_hex = || (word.all_hex && word.len(i) >= 8).then_some(word.end);
+    if b[i].is_ascii_digit() {
+        return dash_next
+            .then(|| date(b, i).map(kind(Kind::Date)))
+            .flatten()
+            .or_else(|| {
+                dash_next
+                    .then(|| uuid(b, i).map(kind(Kind::Uuid)))
+                    .flatten()
+            })
+            .or_else(|| {
+                (next == Some(b'.'))
+                    .then(|| ipv4(b, i).map(kind(Kind::Ip)))
+                    .flatten()
+            })
+            .or_else(|| colon_next.then(|| ipv6(b, i).map(kind(Kind::Ip))).flatten())
+            .or_else(|| {
+                colon_next
+                    .then(|| clock(b, i).map(kind(Kind::Clock)))
+                    .flatten()
+            })
+            .or_else(|| zero_x_hex(b, i).or_else(long_hex).map(kind(Kind::Hex)))
+            .or_else(|| number(b, i).map(kind(Kind::Number)));
+    }
+    let url_next = matches!(next, Some(b':' | b'+' | b'.' | b'-'));
+    let key_next = matches!(next, Some(b'=' | b'.' | b'-'));
     url_next
         .then(|| url(b, i).map(kind(Kind::Url)))
         .flatten()
@@ -161,44 +223,8 @@ fn word_token(b: &[u8], i: usize) -> Option<(usize, Kind)> {
                 .then(|| drive_path(b, i).map(kind(Kind::Path)))
                 .flatten()
         })
-        .or_else(|| letter_hex(b, i, word_end).map(kind(Kind::Hex)))
-        .or_else(|| word(b, i, word_end).map(kind(Kind::Word)))
-}
-
-/// [`hex`] for a word `[i, word_end)` starting with a letter: 8 or more hex digits, the whole
-/// word (a shorter run of hex digits would end inside the word, at no boundary).
-fn letter_hex(b: &[u8], i: usize, word_end: usize) -> Option<usize> {
-    let word = &b[i..word_end];
-    (word.len() >= 8 && word.iter().all(u8::is_ascii_hexdigit)).then_some(word_end)
-}
-
-/// A token starting with a digit at a word boundary (same shortcut as [`word_token`]).
-fn digit_token(b: &[u8], i: usize) -> Option<(usize, Kind)> {
-    let next = b.get(run(b, i, is_word)).copied();
-    let kind = |kind: Kind| move |end: usize| (end, kind);
-    let colon_next = next == Some(b':');
-    let dash_next = next == Some(b'-');
-    dash_next
-        .then(|| date(b, i).map(kind(Kind::Date)))
-        .flatten()
-        .or_else(|| {
-            dash_next
-                .then(|| uuid(b, i).map(kind(Kind::Uuid)))
-                .flatten()
-        })
-        .or_else(|| {
-            (next == Some(b'.'))
-                .then(|| ipv4(b, i).map(kind(Kind::Ip)))
-                .flatten()
-        })
-        .or_else(|| colon_next.then(|| ipv6(b, i).map(kind(Kind::Ip))).flatten())
-        .or_else(|| {
-            colon_next
-                .then(|| clock(b, i).map(kind(Kind::Clock)))
-                .flatten()
-        })
-        .or_else(|| hex(b, i).map(kind(Kind::Hex)))
-        .or_else(|| number(b, i).map(kind(Kind::Number)))
+        .or_else(|| long_hex().map(kind(Kind::Hex)))
+        .or_else(|| identifier(b, i, word).map(kind(Kind::Word)))
 }
 
 fn placeholder(b: &[u8], i: usize) -> Option<usize> {
@@ -439,19 +465,20 @@ fn drive_path(b: &[u8], i: usize) -> Option<usize> {
         .flatten()
 }
 
-fn hex(b: &[u8], i: usize) -> Option<usize> {
+/// `\b0[xX][0-9a-fA-F]+\b` at `i`.
+fn zero_x_hex(b: &[u8], i: usize) -> Option<usize> {
     if b[i] == b'0' && matches!(b.get(i + 1), Some(b'x' | b'X')) {
         let end = run(b, i + 2, |x| x.is_ascii_hexdigit());
         if end > i + 2 && boundary(b, end) {
             return Some(end);
         }
     }
-    let end = run(b, i, |x| x.is_ascii_hexdigit());
-    (end - i >= 8 && boundary(b, end)).then_some(end)
+    None
 }
 
-/// `\b[A-Za-z_][A-Za-z0-9_]*(?:_-)?\d[A-Za-z0-9_]*\b`, for the word `[i, end)`.
-fn word(b: &[u8], i: usize, end: usize) -> Option<usize> {
+/// `\b[A-Za-z_][A-Za-z0-9_]*(?:_-)?\d[A-Za-z0-9_]*\b`, for the word `word` at `i`.
+fn identifier(b: &[u8], i: usize, word: &Word) -> Option<usize> {
+    let end = word.end;
     // The `_` of `_-` cannot be the word's first character.
     if end - 1 > i
         && b[end - 1] == b'_'
@@ -460,7 +487,7 @@ fn word(b: &[u8], i: usize, end: usize) -> Option<usize> {
     {
         return Some(run(b, end + 1, is_word));
     }
-    b[i + 1..end].iter().any(u8::is_ascii_digit).then_some(end)
+    word.digit_after_first.then_some(end)
 }
 
 /// `-?\b\d+(?:\.\d+)?(?:UNIT)?\b`, with the regex's backtracking.
