@@ -114,29 +114,36 @@ pub fn template(message: &str) -> String {
 }
 
 /// True when collapsing repeats and squashing whitespace would leave `text` as it is: ASCII,
-/// single spaces between words, and no placeholder followed by separators and a `<` (the
-/// start of a possible repeat). Most templates are; they skip the second pass.
+/// single spaces between words, and no possible repeat. Most templates are; they skip the
+/// second pass.
 fn is_tidy(text: &str) -> bool {
     let b = text.as_bytes();
-    if !text.is_ascii() || b.first() == Some(&b' ') || b.last() == Some(&b' ') {
-        return false;
+    text.is_ascii()
+        && b.first() != Some(&b' ')
+        && b.last() != Some(&b' ')
+        && !b.windows(2).any(|pair| pair == b"  ")
+        && !b
+            .iter()
+            .any(|c| matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
+        && !may_have_repeats(text)
+}
+
+/// False when [`collapse_repeats`] leaves `text` as it is: ASCII text where no `>` is followed
+/// by separators (whitespace, `,`, `;`) and a `<`. Non-ASCII text (its whitespace is wider)
+/// may always have repeats.
+pub(crate) fn may_have_repeats(text: &str) -> bool {
+    if !text.is_ascii() {
+        return true;
     }
-    let mut after_placeholder = false;
-    let mut separators = 0;
-    for (i, &c) in b.iter().enumerate() {
-        match c {
-            b' ' if b.get(i + 1) == Some(&b' ') => return false,
-            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => return false,
-            b' ' | b',' | b';' => separators += 1,
-            b'<' if after_placeholder && separators > 0 => return false,
-            _ => {}
+    let b = text.as_bytes();
+    let is_separator = |c: u8| c.is_ascii_whitespace() || matches!(c, 0x0b | b',' | b';');
+    b.iter().enumerate().any(|(i, &c)| {
+        c == b'>' && {
+            let rest = &b[i + 1..];
+            let separators = rest.iter().take_while(|c| is_separator(**c)).count();
+            separators > 0 && rest.get(separators) == Some(&b'<')
         }
-        if !matches!(c, b' ' | b',' | b';') {
-            after_placeholder = c == b'>';
-            separators = 0;
-        }
-    }
-    true
+    })
 }
 
 /// Every variable part of `text` replaced (no line selection, no cut).
@@ -408,7 +415,7 @@ fn is_kept_number(text: &str, start: usize, number: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{collapse_repeats, normalize_text, template, MAX_TEMPLATE_CHARS};
+    use super::{collapse_repeats, may_have_repeats, normalize_text, template, MAX_TEMPLATE_CHARS};
     use proptest::prelude::*;
 
     /// The specification of [`template`]: normalize, collapse, squash whitespace, cut, each a
@@ -448,6 +455,30 @@ mod tests {
         #[test]
         fn template_matches_its_specification(text in log_shaped()) {
             prop_assert_eq!(template(&text), reference(&text), "{:?}", text);
+        }
+
+        #[test]
+        fn no_possible_repeat_means_nothing_to_collapse(text in log_shaped()) {
+            let normalized = normalize_text(&text);
+            if !may_have_repeats(&normalized) {
+                prop_assert_eq!(collapse_repeats(&normalized), normalized);
+            }
+        }
+    }
+
+    #[test]
+    fn possible_repeats() {
+        for (text, possible) in [
+            ("<num>, <num>", true),
+            ("a <id>;<id> b", true),
+            ("<num>\t<num>", true),
+            ("<num> x <num>", false),
+            ("<num><num>", false),
+            ("x > <y", true),
+            ("<num>\u{a0}<num>", true),
+            ("", false),
+        ] {
+            assert_eq!(may_have_repeats(text), possible, "{text:?}");
         }
     }
 
