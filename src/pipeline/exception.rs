@@ -82,11 +82,26 @@ pub fn is_in_app(file_or_module: &str) -> bool {
     } else {
         Cow::Borrowed(file_or_module)
     };
-    let library = LIBRARY_PARTS.iter().any(|part| path.contains(part))
+    let library = LIBRARY_PARTS
+        .iter()
+        .any(|part| contains_short(path.as_bytes(), part.as_bytes()))
         || LIBRARY_PREFIXES
             .iter()
             .any(|prefix| path.starts_with(prefix));
     !library
+}
+
+/// Whether `haystack` contains `needle`, by direct comparison: for a path and the short
+/// library parts, faster than `str::contains`, which sets up a substring searcher per call.
+fn contains_short(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    haystack
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == first)
+        .any(|(i, _)| haystack[i + 1..].starts_with(rest))
 }
 
 /// `Name: value`, bare `Name`, with Java's `Exception in thread "…"`, Node's `Uncaught` and
@@ -238,23 +253,30 @@ fn kind_and_value(line: &str) -> (String, String) {
 
 /// An exception line that can stand alone: its name ends with Error/Exception/Throwable, so
 /// that ordinary `word: text` log lines are not taken for exceptions.
-fn is_exception_header(line: &str) -> bool {
+///
+/// Gives the `(kind, value)` that [`kind_and_value`] gives for such a line, from the same
+/// regex pass.
+fn standalone_exception(line: &str) -> Option<(String, String)> {
     // Every header names an Error, Exception or Throwable: most lines skip the regex.
     let named = ["Error", "Exception", "Throwable"]
         .iter()
         .any(|name| line.contains(name));
-    if !named || !EXCEPTION_LINE.is_match(line.trim_end()) {
-        return false;
+    if !named {
+        return None;
     }
-    let Some(c) = EXCEPTION_LINE.captures(line.trim_end()) else {
-        return false;
-    };
+    // A match has no leading whitespace (`^` then a name), so trimming the end alone is
+    // trimming the line, as `kind_and_value` does.
+    let c = EXCEPTION_LINE.captures(line.trim_end())?;
     let kind = text(&c, "kind").unwrap_or_default();
     let name = kind.rsplit('.').next().unwrap_or(kind);
-    line.starts_with("Exception in thread ")
+    let standalone = line.starts_with("Exception in thread ")
         || ["Error", "Exception", "Throwable"]
             .iter()
-            .any(|suffix| name.ends_with(suffix))
+            .any(|suffix| name.ends_with(suffix));
+    standalone.then(|| {
+        let value = text(&c, "value").unwrap_or_default().trim();
+        (kind.to_string(), value.to_string())
+    })
 }
 
 fn python(lines: &[&str]) -> Option<Exception> {
@@ -427,11 +449,10 @@ fn at_frames(lines: &[&str]) -> Option<Exception> {
         .iter()
         .position(|l| l.starts_with(char::is_whitespace) && AT_LINE.is_match(l))?;
     // A log message may come before the exception line (logback's `ERROR … - msg`).
-    let header = lines[..first]
-        .iter()
-        .find(|l| is_exception_header(l))
-        .or_else(|| lines.get(first.checked_sub(1)?))?;
-    let (kind, value) = kind_and_value(header);
+    let (kind, value) = match lines[..first].iter().find_map(|l| standalone_exception(l)) {
+        Some(header) => header,
+        None => kind_and_value(lines.get(first.checked_sub(1)?)?),
+    };
     let mut frames: Vec<Frame> = lines[first..]
         .iter()
         .take_while(|l| !CHAINED.is_match(l))
@@ -538,10 +559,7 @@ fn node_frame(line: &str) -> Option<Frame> {
 
 fn lone_exception_line(lines: &[&str]) -> Option<Exception> {
     let line = lines.iter().find(|l| !l.trim().is_empty())?;
-    if !is_exception_header(line) {
-        return None;
-    }
-    let (kind, value) = kind_and_value(line);
+    let (kind, value) = standalone_exception(line)?;
     Some(Exception {
         kind,
         value,
@@ -589,6 +607,25 @@ mod tests {
                 .captures(&location)
                 .and_then(|c| Some((text(&c, "file")?, number(&c, "line"))));
             prop_assert_eq!(node_location(&location), by_regex, "{:?}", location);
+        }
+    }
+
+    #[test]
+    fn short_substrings() {
+        for (haystack, needle, found) in [
+            ("/usr/local/lib/python3.12/x.py", "/usr/local/lib", true),
+            ("/app/node_modules/x.js", "node_modules", true),
+            ("/app/x.js", "node_modules", false),
+            ("node", "node_modules", false),
+            ("abc", "", true),
+            ("", "a", false),
+            ("aab", "ab", true),
+        ] {
+            assert_eq!(
+                contains_short(haystack.as_bytes(), needle.as_bytes()),
+                found,
+                "{haystack} {needle}"
+            );
         }
     }
 
