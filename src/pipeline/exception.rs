@@ -286,9 +286,8 @@ fn python(lines: &[&str]) -> Option<Exception> {
         .rposition(|l| l.trim() == "Traceback (most recent call last):")?;
     let mut frames = Vec::new();
     for line in &lines[start + 1..] {
-        if let Some(c) = PY_FRAME.captures(line) {
-            let file = text(&c, "file");
-            frames.push(frame(file, text(&c, "function"), number(&c, "line"), None));
+        if let Some((file, number, function)) = py_frame_parts(line) {
+            frames.push(frame(Some(file), function, number.parse().ok(), None));
         } else if !line.trim().is_empty() && !line.starts_with([' ', '\t']) {
             // The first unindented line after the frames names the exception.
             let (kind, value) = kind_and_value(line);
@@ -513,6 +512,45 @@ fn java_frame_parts(line: &str) -> Option<(&str, &str)> {
     tail_ok.then_some((qualified, location))
 }
 
+/// `(file, line, function)` of a Python frame line: [`PY_FRAME`]'s groups. ASCII lines are
+/// read by hand (the same grammar, where `\s` is ASCII whitespace); others go to the regex.
+fn py_frame_parts(line: &str) -> Option<(&str, &str, Option<&str>)> {
+    if !line.is_ascii() {
+        let c = PY_FRAME.captures(line)?;
+        return Some((text(&c, "file")?, text(&c, "line")?, text(&c, "function")));
+    }
+    // ^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<function>.+?))?\s*$
+    let rest = line.trim_start_matches(is_ascii_space);
+    let rest = rest.strip_prefix("File \"")?;
+    let (file, rest) = rest.split_at(rest.find('"')?);
+    let rest = rest
+        .strip_prefix("\", line ")
+        .filter(|_| !file.is_empty())?;
+    let digits_end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let (number, rest) = rest.split_at(digits_end);
+    if number.is_empty() {
+        return None;
+    }
+    if let Some(tail) = rest.strip_prefix(", in ") {
+        // `.+?` then `\s*$`: the shortest function (one character at least, no newline) after
+        // which only whitespace is left.
+        let trimmed = tail.trim_end_matches(is_ascii_space);
+        let function = if trimmed.is_empty() {
+            tail.get(..1).filter(|f| *f != "\n")
+        } else {
+            Some(trimmed).filter(|f| !f.contains('\n'))
+        };
+        if function.is_some() {
+            return Some((file, number, function));
+        }
+    }
+    rest.chars()
+        .all(is_ascii_space)
+        .then_some((file, number, None))
+}
+
 /// `\s` on ASCII: space, \t, \n, \x0b, \x0c, \r.
 fn is_ascii_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
@@ -590,6 +628,23 @@ mod tests {
         prop::collection::vec(piece, 0..12).prop_map(|v| v.concat())
     }
 
+    /// Pieces of Python frame lines.
+    fn python_frame_shaped() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("  File \"".to_string()),
+            Just("File \"".to_string()),
+            Just("\", line ".to_string()),
+            Just(", in ".to_string()),
+            Just("\"".to_string()),
+            "[a-z/._<>]{1,8}",
+            "[0-9]{1,4}",
+            "[ \t\n\x0b]{1,2}",
+            Just("é".to_string()),
+            "\\PC{1,2}",
+        ];
+        prop::collection::vec(piece, 0..10).prop_map(|v| v.concat())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(5000))]
 
@@ -599,6 +654,14 @@ mod tests {
                 Some((text(&c, "qualified")?, text(&c, "location").unwrap_or_default()))
             });
             prop_assert_eq!(java_frame_parts(&line), by_regex, "{:?}", line);
+        }
+
+        #[test]
+        fn python_frames_read_by_hand_as_the_regex_reads_them(line in python_frame_shaped()) {
+            let by_regex = PY_FRAME.captures(&line).and_then(|c| {
+                Some((text(&c, "file")?, text(&c, "line")?, text(&c, "function")))
+            });
+            prop_assert_eq!(py_frame_parts(&line), by_regex, "{:?}", line);
         }
 
         #[test]
@@ -646,6 +709,26 @@ mod tests {
             ("at a.b(x(y))", None),
         ] {
             assert_eq!(java_frame_parts(line), parts, "{line}");
+        }
+        for (line, parts) in [
+            (
+                "  File \"/app/cart.py\", line 12, in add_item",
+                Some(("/app/cart.py", "12", Some("add_item"))),
+            ),
+            ("File \"a.py\", line 3", Some(("a.py", "3", None))),
+            (
+                "File \"a.py\", line 3, in f  ",
+                Some(("a.py", "3", Some("f"))),
+            ),
+            (
+                "File \"a.py\", line 3, in  ",
+                Some(("a.py", "3", Some(" "))),
+            ),
+            ("File \"a.py\", line 3, in ", None),
+            ("File \"\", line 3", None),
+            ("File \"a.py\", line x", None),
+        ] {
+            assert_eq!(py_frame_parts(line), parts, "{line}");
         }
         for (location, parts) in [
             ("/app/a.js:42:17", Some(("/app/a.js", Some(42)))),
