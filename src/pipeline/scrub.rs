@@ -190,9 +190,9 @@ fn replace(caps: &Captures) -> Option<Cow<'static, str>> {
     } else if group("email").is_some() {
         fixed("<email>")
     } else if let Some(iban) = group("iban") {
-        iban_is_valid(iban).then(|| Cow::Borrowed("<iban>"))
+        iban_is_valid(iban).then_some(Cow::Borrowed("<iban>"))
     } else if let Some(card) = group("card") {
-        luhn_is_valid(card).then(|| Cow::Borrowed("<card>"))
+        luhn_is_valid(card).then_some(Cow::Borrowed("<card>"))
     } else {
         None
     }
