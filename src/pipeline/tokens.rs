@@ -105,14 +105,20 @@ struct Word {
 
 impl Word {
     fn at(b: &[u8], i: usize) -> Word {
+        let class = CLASS[usize::from(b[i])];
         let mut word = Word {
             end: i + 1,
-            all_hex: b[i].is_ascii_hexdigit(),
+            all_hex: class & HEX != 0,
             digit_after_first: false,
         };
-        while let Some(&x) = b.get(word.end).filter(|x| is_word(**x)) {
-            word.all_hex &= x.is_ascii_hexdigit();
-            word.digit_after_first |= x.is_ascii_digit();
+        // One table lookup per byte: this loop reads most of a line's bytes.
+        while let Some(&x) = b.get(word.end) {
+            let class = CLASS[usize::from(x)];
+            if class & WORD == 0 {
+                break;
+            }
+            word.all_hex &= class & HEX != 0;
+            word.digit_after_first |= class & DIGIT != 0;
             word.end += 1;
         }
         word
@@ -123,13 +129,38 @@ impl Word {
     }
 }
 
+/// Byte classes, as bits of [`CLASS`].
+const WORD: u8 = 1;
+const HEX: u8 = 2;
+const DIGIT: u8 = 4;
+
+/// The class bits of every byte: `[A-Za-z0-9_]` is WORD, `[0-9a-fA-F]` HEX, `[0-9]` DIGIT.
+static CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'_' {
+            table[b] |= WORD;
+        }
+        if c.is_ascii_hexdigit() {
+            table[b] |= HEX;
+        }
+        if c.is_ascii_digit() {
+            table[b] |= DIGIT;
+        }
+        b += 1;
+    }
+    table
+};
+
 /// Whether a token can start at a byte: every kind starts with a word byte or one of these.
 fn may_start_token(b: u8) -> bool {
     is_word(b) || matches!(b, b'<' | b'"' | b'\'' | b'`' | b'/' | b'\\' | b'-')
 }
 
 fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+    CLASS[usize::from(b)] & WORD != 0
 }
 
 fn is_space(b: u8) -> bool {
