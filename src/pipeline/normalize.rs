@@ -115,35 +115,57 @@ pub fn template(message: &str) -> String {
 
 /// True when collapsing repeats and squashing whitespace would leave `text` as it is: ASCII,
 /// single spaces between words, and no possible repeat. Most templates are; they skip the
-/// second pass.
+/// second pass. One pass over the bytes.
 fn is_tidy(text: &str) -> bool {
     let b = text.as_bytes();
-    text.is_ascii()
-        && b.first() != Some(&b' ')
-        && b.last() != Some(&b' ')
-        && !b.windows(2).any(|pair| pair == b"  ")
-        && !b
-            .iter()
-            .any(|c| matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))
-        && !may_have_repeats(text)
+    if b.first() == Some(&b' ') || b.last() == Some(&b' ') {
+        return false;
+    }
+    let mut repeats = RepeatWatch::default();
+    let mut previous = 0;
+    for &c in b {
+        let untidy = match c {
+            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x80.. => true,
+            b' ' => previous == b' ',
+            _ => false,
+        };
+        if untidy || repeats.step(c) {
+            return false;
+        }
+        previous = c;
+    }
+    true
 }
 
 /// False when [`collapse_repeats`] leaves `text` as it is: ASCII text where no `>` is followed
 /// by separators (whitespace, `,`, `;`) and a `<`. Non-ASCII text (its whitespace is wider)
 /// may always have repeats.
 pub(crate) fn may_have_repeats(text: &str) -> bool {
-    if !text.is_ascii() {
-        return true;
-    }
-    let b = text.as_bytes();
-    let is_separator = |c: u8| c.is_ascii_whitespace() || matches!(c, 0x0b | b',' | b';');
-    b.iter().enumerate().any(|(i, &c)| {
-        c == b'>' && {
-            let rest = &b[i + 1..];
-            let separators = rest.iter().take_while(|c| is_separator(**c)).count();
-            separators > 0 && rest.get(separators) == Some(&b'<')
+    let mut repeats = RepeatWatch::default();
+    text.bytes().any(|c| c >= 0x80 || repeats.step(c))
+}
+
+/// Watches ASCII bytes for a `>`, then separators, then a `<`: the only place where
+/// [`collapse_repeats`] can remove anything.
+#[derive(Default)]
+struct RepeatWatch {
+    after_placeholder: bool,
+    separators: bool,
+}
+
+impl RepeatWatch {
+    /// Takes the next byte; true when it completes a possible repeat.
+    fn step(&mut self, c: u8) -> bool {
+        let separator = matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b',' | b';');
+        if separator {
+            self.separators = self.after_placeholder;
+            return false;
         }
-    })
+        let repeat = c == b'<' && self.separators;
+        self.after_placeholder = c == b'>';
+        self.separators = false;
+        repeat
+    }
 }
 
 /// Every variable part of `text` replaced (no line selection, no cut).
