@@ -400,14 +400,14 @@ impl CompiledTable {
         }
     }
 
-    /// The first of `rows` whose pattern matched.
+    /// The first of `rows` whose pattern matched; none when nothing matched at all.
     fn first_matching_row(
         &self,
         scans: Option<&[SetMatches]>,
         mut rows: Range<usize>,
     ) -> Option<usize> {
-        scans?;
-        rows.find(|&row| self.row_matched(scans, row))
+        let scans = scans?;
+        rows.find(|&row| self.row_matched(Some(scans), row))
     }
 }
 
@@ -662,6 +662,21 @@ mod tests {
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
         assert!(CASES.len() >= 30);
+    }
+
+    #[test]
+    fn the_union_matches_exactly_when_the_set_does() {
+        let texts = CASES
+            .iter()
+            .flat_map(|case| case.2.into_iter().chain([case.3]))
+            .chain(["", "nothing to see", "GET /health 200", "ERROR: boom"]);
+        for text in texts {
+            assert_eq!(
+                TEXT_RULES.any.is_match(text),
+                TEXT_RULES.set.is_match(text),
+                "{text}"
+            );
+        }
     }
 
     #[test]
