@@ -3,8 +3,9 @@
 //!
 //! Everything is data: three tables of rows (category rules, severity rules, service hints)
 //! read top to bottom, first match wins. Each table's text patterns are compiled once into a
-//! single [`RegexSet`], so classifying a line is one linear pass per table and per text,
-//! however many rows the tables grow to.
+//! single [`RegexSet`] (the category and severity tables share one), so classifying a line is
+//! one linear pass per text, however many rows the tables grow to; and since most lines match
+//! no row at all, a single regex of every pattern first tells whether the set needs to run.
 //!
 //! # Category precedence
 //!
@@ -27,9 +28,10 @@
 //! 6. Anything else is internal; a service named like a database or cache (Railway's
 //!    "Postgres", "Redis") supplies the category when its text alone says nothing.
 
+use std::ops::Range;
 use std::sync::LazyLock;
 
-use regex::{RegexSet, RegexSetBuilder, SetMatches};
+use regex::{Regex, RegexBuilder, RegexSet, RegexSetBuilder, SetMatches};
 use serde::{Deserialize, Serialize};
 
 use crate::model::Level;
@@ -333,9 +335,13 @@ const SEVERITY_RULES: &[SeverityRule] = &[
     },
 ];
 
-/// The text patterns of one table, compiled into one set.
+/// The text patterns of one or more tables, compiled into one set.
 struct CompiledTable {
     set: RegexSet,
+    /// The union of the set's patterns. Most texts match none: this says so in one pass that
+    /// can stop at the first match, so that the set (which must read every text to its end) only
+    /// runs on texts that match something.
+    any: Regex,
     /// For each table row, the index of its pattern in `set` (none for rows without text).
     pattern_of_row: Vec<Option<usize>>,
 }
@@ -366,51 +372,64 @@ impl CompiledTable {
             .size_limit(64 << 20)
             .build()
             .unwrap_or_else(|e| panic!("the {what} patterns are valid: {e}"));
+        let any = RegexBuilder::new(&patterns.join("|"))
+            .case_insensitive(true)
+            .dfa_size_limit(64 << 20)
+            .size_limit(64 << 20)
+            .build()
+            .unwrap_or_else(|e| panic!("the {what} patterns are valid: {e}"));
         CompiledTable {
             set,
+            any,
             pattern_of_row,
         }
     }
 
-    /// Runs the set once over each text.
-    fn scan(&self, texts: &[&str]) -> Vec<SetMatches> {
-        texts.iter().map(|text| self.set.matches(text)).collect()
+    /// The set's matches on each text; `None` when no pattern matches any of them.
+    fn scan(&self, texts: &[&str]) -> Option<Vec<SetMatches>> {
+        if !texts.iter().any(|text| self.any.is_match(text)) {
+            return None;
+        }
+        Some(texts.iter().map(|text| self.set.matches(text)).collect())
     }
 
-    fn row_matched(&self, scans: &[SetMatches], row: usize) -> bool {
-        match self.pattern_of_row.get(row).copied().flatten() {
-            Some(pattern) => scans.iter().any(|scan| scan.matched(pattern)),
-            None => false,
+    fn row_matched(&self, scans: Option<&[SetMatches]>, row: usize) -> bool {
+        match (scans, self.pattern_of_row.get(row).copied().flatten()) {
+            (Some(scans), Some(pattern)) => scans.iter().any(|scan| scan.matched(pattern)),
+            _ => false,
         }
     }
 
-    fn first_matching_row(&self, texts: &[&str]) -> Option<usize> {
-        let scans = self.scan(texts);
-        (0..self.pattern_of_row.len()).find(|&row| self.row_matched(&scans, row))
+    /// The first of `rows` whose pattern matched; none when nothing matched at all.
+    fn first_matching_row(
+        &self,
+        scans: Option<&[SetMatches]>,
+        mut rows: Range<usize>,
+    ) -> Option<usize> {
+        let scans = scans?;
+        rows.find(|&row| self.row_matched(Some(scans), row))
     }
 }
 
-static CATEGORIES: LazyLock<CompiledTable> = LazyLock::new(|| {
-    CompiledTable::new(
-        CATEGORY_RULES.iter().map(|rule| Some(rule.patterns)),
-        "category",
-    )
+/// The category rows, then the severity rows: one set, so that each text is read once.
+static TEXT_RULES: LazyLock<CompiledTable> = LazyLock::new(|| {
+    let categories = CATEGORY_RULES.iter().map(|rule| Some(rule.patterns));
+    let severities = SEVERITY_RULES.iter().map(|rule| match rule.when {
+        When::Text(patterns) => Some(patterns),
+        When::Always | When::Category(_) => None,
+    });
+    CompiledTable::new(categories.chain(severities), "classification")
 });
+
+/// The row of [`TEXT_RULES`] of severity rule `row`.
+fn severity_row(row: usize) -> usize {
+    CATEGORY_RULES.len() + row
+}
 
 static SERVICES: LazyLock<CompiledTable> = LazyLock::new(|| {
     CompiledTable::new(
         SERVICE_HINTS.iter().map(|rule| Some(rule.patterns)),
         "service hint",
-    )
-});
-
-static SEVERITIES: LazyLock<CompiledTable> = LazyLock::new(|| {
-    CompiledTable::new(
-        SEVERITY_RULES.iter().map(|rule| match rule.when {
-            When::Text(patterns) => Some(patterns),
-            When::Always | When::Category(_) => None,
-        }),
-        "severity",
     )
 });
 
@@ -422,20 +441,29 @@ pub fn classify(input: &ClassifyInput) -> Classification {
     } else {
         input.message
     };
-    let texts: Vec<&str> = input.error_type.into_iter().chain([text]).collect();
+    let both;
+    let texts: &[&str] = match input.error_type {
+        Some(error_type) => {
+            both = [error_type, text];
+            &both
+        }
+        None => std::slice::from_ref(&text),
+    };
+    let scans = TEXT_RULES.scan(texts);
+    let scans = scans.as_deref();
 
-    let category = CATEGORIES
-        .first_matching_row(&texts)
+    let category = TEXT_RULES
+        .first_matching_row(scans, 0..CATEGORY_RULES.len())
         .and_then(|row| CATEGORY_RULES.get(row))
         .or_else(|| {
             let service = input.service?;
+            let service_scans = SERVICES.scan(&[service]);
             SERVICES
-                .first_matching_row(&[service])
+                .first_matching_row(service_scans.as_deref(), 0..SERVICE_HINTS.len())
                 .and_then(|row| SERVICE_HINTS.get(row))
         })
         .map_or(Category::Internal, |rule| rule.category);
 
-    let scans = SEVERITIES.scan(&texts);
     let severity = SEVERITY_RULES
         .iter()
         .enumerate()
@@ -444,7 +472,7 @@ pub fn classify(input: &ClassifyInput) -> Classification {
                 && match rule.when {
                     When::Always => true,
                     When::Category(wanted) => wanted == category,
-                    When::Text(_) => SEVERITIES.row_matched(&scans, *row),
+                    When::Text(_) => TEXT_RULES.row_matched(scans, severity_row(*row)),
                 }
         })
         .map_or(Severity::Info, |(_, rule)| rule.severity);
@@ -634,6 +662,21 @@ mod tests {
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
         assert!(CASES.len() >= 30);
+    }
+
+    #[test]
+    fn the_union_matches_exactly_when_the_set_does() {
+        let texts = CASES
+            .iter()
+            .flat_map(|case| case.2.into_iter().chain([case.3]))
+            .chain(["", "nothing to see", "GET /health 200", "ERROR: boom"]);
+        for text in texts {
+            assert_eq!(
+                TEXT_RULES.any.is_match(text),
+                TEXT_RULES.set.is_match(text),
+                "{text}"
+            );
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Ruby — into a [`crate::model::Exception`]. Frames come innermost last, as Sentry orders them,
 //! whatever order the language prints them in.
 
+use std::borrow::Cow;
 use std::sync::LazyLock;
 
 use regex::{Captures, Regex};
@@ -24,13 +25,24 @@ use crate::model::{Exception, Frame};
 /// `fatal error`). Values are the message's first line. A text without frames whose first line
 /// is exception-shaped (`KeyError: 'x'`) gives an exception without frames.
 pub fn extract(text: &str) -> Option<Exception> {
-    let lines: Vec<&str> = text.lines().collect();
-    python(&lines)
-        .or_else(|| rust(&lines))
-        .or_else(|| go(&lines))
-        .or_else(|| ruby(&lines))
-        .or_else(|| at_frames(&lines))
-        .or_else(|| lone_exception_line(&lines))
+    // Most texts are one line: no list to allocate for them.
+    let one;
+    let many: Vec<&str>;
+    let lines: &[&str] = if text.contains('\n') {
+        many = text.lines().collect();
+        &many
+    } else if text.is_empty() {
+        &[]
+    } else {
+        one = [text];
+        &one
+    };
+    python(lines)
+        .or_else(|| rust(lines))
+        .or_else(|| go(lines))
+        .or_else(|| ruby(lines))
+        .or_else(|| at_frames(lines))
+        .or_else(|| lone_exception_line(lines))
 }
 
 /// Path or module parts that only library code has: package managers' install directories,
@@ -65,12 +77,31 @@ const LIBRARY_PREFIXES: [&str; 8] = [
 
 /// Whether a frame's file path or module is the application's own code rather than a library's.
 pub fn is_in_app(file_or_module: &str) -> bool {
-    let path = file_or_module.replace('\\', "/");
-    let library = LIBRARY_PARTS.iter().any(|part| path.contains(part))
+    let path = if file_or_module.contains('\\') {
+        Cow::Owned(file_or_module.replace('\\', "/"))
+    } else {
+        Cow::Borrowed(file_or_module)
+    };
+    let library = LIBRARY_PARTS
+        .iter()
+        .any(|part| contains_short(path.as_bytes(), part.as_bytes()))
         || LIBRARY_PREFIXES
             .iter()
             .any(|prefix| path.starts_with(prefix));
     !library
+}
+
+/// Whether `haystack` contains `needle`, by direct comparison: for a path and the short
+/// library parts, faster than `str::contains`, which sets up a substring searcher per call.
+fn contains_short(haystack: &[u8], needle: &[u8]) -> bool {
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    haystack
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == first)
+        .any(|(i, _)| haystack[i + 1..].starts_with(rest))
 }
 
 /// `Name: value`, bare `Name`, with Java's `Exception in thread "…"`, Node's `Uncaught` and
@@ -168,12 +199,18 @@ fn number(captures: &Captures<'_>, name: &str) -> Option<u32> {
     text(captures, name)?.parse().ok()
 }
 
-fn first_match<'h>(lines: &[&'h str], pattern: &Regex) -> Option<(usize, Captures<'h>)> {
+/// The first line matching `pattern`, with its groups. `may_match` is a cheap test every
+/// matching line passes (a literal the pattern requires), so that most lines skip the regex.
+fn first_match<'h>(
+    lines: &[&'h str],
+    may_match: impl Fn(&str) -> bool,
+    pattern: &Regex,
+) -> Option<(usize, Captures<'h>)> {
     lines
         .iter()
         .enumerate()
         // `is_match` runs on the DFA; captures (slower) only for the line that matches.
-        .find(|(_, line)| pattern.is_match(line))
+        .find(|(_, line)| may_match(line) && pattern.is_match(line))
         .and_then(|(i, line)| pattern.captures(line).map(|c| (i, c)))
 }
 
@@ -216,19 +253,30 @@ fn kind_and_value(line: &str) -> (String, String) {
 
 /// An exception line that can stand alone: its name ends with Error/Exception/Throwable, so
 /// that ordinary `word: text` log lines are not taken for exceptions.
-fn is_exception_header(line: &str) -> bool {
-    if !EXCEPTION_LINE.is_match(line.trim_end()) {
-        return false;
+///
+/// Gives the `(kind, value)` that [`kind_and_value`] gives for such a line, from the same
+/// regex pass.
+fn standalone_exception(line: &str) -> Option<(String, String)> {
+    // Every header names an Error, Exception or Throwable: most lines skip the regex.
+    let named = ["Error", "Exception", "Throwable"]
+        .iter()
+        .any(|name| line.contains(name));
+    if !named {
+        return None;
     }
-    let Some(c) = EXCEPTION_LINE.captures(line.trim_end()) else {
-        return false;
-    };
+    // A match has no leading whitespace (`^` then a name), so trimming the end alone is
+    // trimming the line, as `kind_and_value` does.
+    let c = EXCEPTION_LINE.captures(line.trim_end())?;
     let kind = text(&c, "kind").unwrap_or_default();
     let name = kind.rsplit('.').next().unwrap_or(kind);
-    line.starts_with("Exception in thread ")
+    let standalone = line.starts_with("Exception in thread ")
         || ["Error", "Exception", "Throwable"]
             .iter()
-            .any(|suffix| name.ends_with(suffix))
+            .any(|suffix| name.ends_with(suffix));
+    standalone.then(|| {
+        let value = text(&c, "value").unwrap_or_default().trim();
+        (kind.to_string(), value.to_string())
+    })
 }
 
 fn python(lines: &[&str]) -> Option<Exception> {
@@ -238,9 +286,8 @@ fn python(lines: &[&str]) -> Option<Exception> {
         .rposition(|l| l.trim() == "Traceback (most recent call last):")?;
     let mut frames = Vec::new();
     for line in &lines[start + 1..] {
-        if let Some(c) = PY_FRAME.captures(line) {
-            let file = text(&c, "file");
-            frames.push(frame(file, text(&c, "function"), number(&c, "line"), None));
+        if let Some((file, number, function)) = py_frame_parts(line) {
+            frames.push(frame(Some(file), function, number.parse().ok(), None));
         } else if !line.trim().is_empty() && !line.starts_with([' ', '\t']) {
             // The first unindented line after the frames names the exception.
             let (kind, value) = kind_and_value(line);
@@ -255,7 +302,7 @@ fn python(lines: &[&str]) -> Option<Exception> {
 }
 
 fn rust(lines: &[&str]) -> Option<Exception> {
-    let (start, header) = first_match(lines, &RUST_PANIC)?;
+    let (start, header) = first_match(lines, |l| l.starts_with("thread '"), &RUST_PANIC)?;
     let rest = &lines[start + 1..];
     let value = match text(&header, "message") {
         Some(message) => message,
@@ -300,7 +347,11 @@ fn rust_backtrace(lines: &[&str]) -> Vec<Frame> {
 }
 
 fn go(lines: &[&str]) -> Option<Exception> {
-    let (start, header) = first_match(lines, &GO_HEADER)?;
+    let (start, header) = first_match(
+        lines,
+        |l| l.starts_with("panic: ") || l.starts_with("fatal error: "),
+        &GO_HEADER,
+    )?;
     Some(Exception {
         kind: text(&header, "kind").unwrap_or("panic").to_string(),
         value: text(&header, "value").unwrap_or_default().to_string(),
@@ -366,7 +417,7 @@ fn go_function(name: &str) -> Frame {
 }
 
 fn ruby(lines: &[&str]) -> Option<Exception> {
-    let (start, header) = first_match(lines, &RUBY_HEADER)?;
+    let (start, header) = first_match(lines, |l| l.contains(":in "), &RUBY_HEADER)?;
     // The header carries the innermost frame; `from` lines go outwards.
     let mut frames = vec![frame(
         text(&header, "file"),
@@ -392,13 +443,15 @@ fn ruby(lines: &[&str]) -> Option<Exception> {
 
 /// Java, Kotlin and Node: an exception line, then `at …` frames.
 fn at_frames(lines: &[&str]) -> Option<Exception> {
-    let first = lines.iter().position(|l| AT_LINE.is_match(l))?;
-    // A log message may come before the exception line (logback's `ERROR … - msg`).
-    let header = lines[..first]
+    // `AT_LINE` needs leading whitespace: most lines skip the regex.
+    let first = lines
         .iter()
-        .find(|l| is_exception_header(l))
-        .or_else(|| lines.get(first.checked_sub(1)?))?;
-    let (kind, value) = kind_and_value(header);
+        .position(|l| l.starts_with(char::is_whitespace) && AT_LINE.is_match(l))?;
+    // A log message may come before the exception line (logback's `ERROR … - msg`).
+    let (kind, value) = match lines[..first].iter().find_map(|l| standalone_exception(l)) {
+        Some(header) => header,
+        None => kind_and_value(lines.get(first.checked_sub(1)?)?),
+    };
     let mut frames: Vec<Frame> = lines[first..]
         .iter()
         .take_while(|l| !CHAINED.is_match(l))
@@ -413,23 +466,114 @@ fn at_frames(lines: &[&str]) -> Option<Exception> {
 }
 
 fn java_frame(line: &str) -> Option<Frame> {
-    let c = JAVA_FRAME.captures(line)?;
-    let qualified = text(&c, "qualified")?;
-    let qualified = JAVA_LAYER
-        .captures(qualified)
+    let (qualified, location) = java_frame_parts(line)?;
+    // The layer pattern needs a `/`.
+    let qualified = qualified
+        .contains('/')
+        .then(|| JAVA_LAYER.captures(qualified))
+        .flatten()
         .and_then(|layer| text(&layer, "rest"))
         .unwrap_or(qualified);
     let (module, function) = match qualified.rsplit_once('.') {
         Some((module, function)) => (Some(module), function),
         None => (None, qualified),
     };
-    let location = text(&c, "location").unwrap_or_default();
     let (file, line) = match location.rsplit_once(':') {
         Some((file, line)) if line.parse::<u32>().is_ok() => (Some(file), line.parse().ok()),
         _ if ["", "Native Method", "Unknown Source"].contains(&location) => (None, None),
         _ => (Some(location), None),
     };
     Some(frame(file, Some(function), line, module))
+}
+
+/// `(qualified, location)` of a Java frame line: [`JAVA_FRAME`]'s groups. ASCII lines are
+/// read by hand (the same grammar, where `\s` is ASCII whitespace); others go to the regex.
+fn java_frame_parts(line: &str) -> Option<(&str, &str)> {
+    if !line.is_ascii() {
+        let c = JAVA_FRAME.captures(line)?;
+        return Some((
+            text(&c, "qualified")?,
+            text(&c, "location").unwrap_or_default(),
+        ));
+    }
+    // ^\s*at (?P<qualified>[^\s()]+)\((?P<location>[^()]*)\)(?:\s.*)?$
+    let rest = line.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '\x0b');
+    let rest = rest.strip_prefix("at ")?;
+    let qualified_end = rest.find(|c: char| is_ascii_space(c) || c == '(' || c == ')')?;
+    let (qualified, rest) = rest.split_at(qualified_end);
+    let rest = rest.strip_prefix('(').filter(|_| !qualified.is_empty())?;
+    let location_end = rest.find(['(', ')'])?;
+    let (location, rest) = rest.split_at(location_end);
+    let after = rest.strip_prefix(')')?;
+    let tail_ok = match after.chars().next() {
+        None => true,
+        Some(space) => is_ascii_space(space) && !after[1..].contains('\n'),
+    };
+    tail_ok.then_some((qualified, location))
+}
+
+/// `(file, line, function)` of a Python frame line: [`PY_FRAME`]'s groups. ASCII lines are
+/// read by hand (the same grammar, where `\s` is ASCII whitespace); others go to the regex.
+fn py_frame_parts(line: &str) -> Option<(&str, &str, Option<&str>)> {
+    if !line.is_ascii() {
+        let c = PY_FRAME.captures(line)?;
+        return Some((text(&c, "file")?, text(&c, "line")?, text(&c, "function")));
+    }
+    // ^\s*File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<function>.+?))?\s*$
+    let rest = line.trim_start_matches(is_ascii_space);
+    let rest = rest.strip_prefix("File \"")?;
+    let (file, rest) = rest.split_at(rest.find('"')?);
+    let rest = rest
+        .strip_prefix("\", line ")
+        .filter(|_| !file.is_empty())?;
+    let digits_end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    let (number, rest) = rest.split_at(digits_end);
+    if number.is_empty() {
+        return None;
+    }
+    if let Some(tail) = rest.strip_prefix(", in ") {
+        // `.+?` then `\s*$`: the shortest function (one character at least, no newline) after
+        // which only whitespace is left.
+        let trimmed = tail.trim_end_matches(is_ascii_space);
+        let function = if trimmed.is_empty() {
+            tail.get(..1).filter(|f| *f != "\n")
+        } else {
+            Some(trimmed).filter(|f| !f.contains('\n'))
+        };
+        if function.is_some() {
+            return Some((file, number, function));
+        }
+    }
+    rest.chars()
+        .all(is_ascii_space)
+        .then_some((file, number, None))
+}
+
+/// `\s` on ASCII: space, \t, \n, \x0b, \x0c, \r.
+fn is_ascii_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+}
+
+/// `(file, line)` of a Node location `file:line:column`: [`NODE_LOCATION`]'s groups, read by
+/// hand on ASCII text (where `\d` is `[0-9]`).
+fn node_location(location: &str) -> Option<(&str, Option<u32>)> {
+    if !location.is_ascii() {
+        let c = NODE_LOCATION.captures(location)?;
+        return Some((text(&c, "file")?, number(&c, "line")));
+    }
+    // ^(?P<file>.+):(?P<line>\d+):\d+$ — the file as long as possible.
+    let (rest, _column) = split_trailing_digits(location)?;
+    let (rest, line) = split_trailing_digits(rest.strip_suffix(':')?)?;
+    let file = rest.strip_suffix(':')?;
+    (!file.is_empty() && !file.contains('\n')).then(|| (file, line.parse().ok()))
+}
+
+/// `text` split before its trailing ASCII digits; `None` when it ends with none.
+fn split_trailing_digits(text: &str) -> Option<(&str, &str)> {
+    let start = text.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    (start < text.len()).then(|| text.split_at(start))
 }
 
 fn node_frame(line: &str) -> Option<Frame> {
@@ -441,8 +585,8 @@ fn node_frame(line: &str) -> Option<Frame> {
         Some((function, location)) => (Some(function), location),
         None => (None, body),
     };
-    let (file, line) = match NODE_LOCATION.captures(location) {
-        Some(c) => (text(&c, "file"), number(&c, "line")),
+    let (file, line) = match node_location(location) {
+        Some((file, line)) => (Some(file), line),
         // Builtins: `<anonymous>`, `native`, `index 0` (inside `Promise.all`).
         None if location == "<anonymous>" || location == "native" => (None, None),
         None if location.starts_with("index ") => (None, None),
@@ -453,10 +597,7 @@ fn node_frame(line: &str) -> Option<Frame> {
 
 fn lone_exception_line(lines: &[&str]) -> Option<Exception> {
     let line = lines.iter().find(|l| !l.trim().is_empty())?;
-    if !is_exception_header(line) {
-        return None;
-    }
-    let (kind, value) = kind_and_value(line);
+    let (kind, value) = standalone_exception(line)?;
     Some(Exception {
         kind,
         value,
@@ -468,6 +609,137 @@ fn lone_exception_line(lines: &[&str]) -> Option<Exception> {
 mod tests {
     use super::super::multiline::fixtures;
     use super::*;
+    use proptest::prelude::*;
+
+    /// Pieces of Java and Node frame lines.
+    fn frame_shaped() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("at ".to_string()),
+            Just("    at ".to_string()),
+            Just("\tat ".to_string()),
+            "[a-zA-Z.$/_]{1,8}",
+            "[0-9]{1,4}",
+            "[ ():\t\n\x0b]{1,2}",
+            Just("Native Method".to_string()),
+            Just(".java:".to_string()),
+            Just("é".to_string()),
+            "\\PC{1,2}",
+        ];
+        prop::collection::vec(piece, 0..12).prop_map(|v| v.concat())
+    }
+
+    /// Pieces of Python frame lines.
+    fn python_frame_shaped() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            Just("  File \"".to_string()),
+            Just("File \"".to_string()),
+            Just("\", line ".to_string()),
+            Just(", in ".to_string()),
+            Just("\"".to_string()),
+            "[a-z/._<>]{1,8}",
+            "[0-9]{1,4}",
+            "[ \t\n\x0b]{1,2}",
+            Just("é".to_string()),
+            "\\PC{1,2}",
+        ];
+        prop::collection::vec(piece, 0..10).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        #[test]
+        fn java_frames_read_by_hand_as_the_regex_reads_them(line in frame_shaped()) {
+            let by_regex = JAVA_FRAME.captures(&line).and_then(|c| {
+                Some((text(&c, "qualified")?, text(&c, "location").unwrap_or_default()))
+            });
+            prop_assert_eq!(java_frame_parts(&line), by_regex, "{:?}", line);
+        }
+
+        #[test]
+        fn python_frames_read_by_hand_as_the_regex_reads_them(line in python_frame_shaped()) {
+            let by_regex = PY_FRAME.captures(&line).and_then(|c| {
+                Some((text(&c, "file")?, text(&c, "line")?, text(&c, "function")))
+            });
+            prop_assert_eq!(py_frame_parts(&line), by_regex, "{:?}", line);
+        }
+
+        #[test]
+        fn node_locations_read_by_hand_as_the_regex_reads_them(location in frame_shaped()) {
+            let by_regex = NODE_LOCATION
+                .captures(&location)
+                .and_then(|c| Some((text(&c, "file")?, number(&c, "line"))));
+            prop_assert_eq!(node_location(&location), by_regex, "{:?}", location);
+        }
+    }
+
+    #[test]
+    fn short_substrings() {
+        for (haystack, needle, found) in [
+            ("/usr/local/lib/python3.12/x.py", "/usr/local/lib", true),
+            ("/app/node_modules/x.js", "node_modules", true),
+            ("/app/x.js", "node_modules", false),
+            ("node", "node_modules", false),
+            ("abc", "", true),
+            ("", "a", false),
+            ("aab", "ab", true),
+        ] {
+            assert_eq!(
+                contains_short(haystack.as_bytes(), needle.as_bytes()),
+                found,
+                "{haystack} {needle}"
+            );
+        }
+    }
+
+    #[test]
+    fn frame_lines_by_hand() {
+        for (line, parts) in [
+            (
+                "\tat com.acme.Orders.pay(Orders.java:88)",
+                Some(("com.acme.Orders.pay", "Orders.java:88")),
+            ),
+            (
+                "  at a.B.c(Native Method) ~[x.jar:1]",
+                Some(("a.B.c", "Native Method")),
+            ),
+            ("at a.B.c(x)y", None),
+            ("at (x)", None),
+            ("at a b(x)", None),
+            ("at a.b(x(y))", None),
+        ] {
+            assert_eq!(java_frame_parts(line), parts, "{line}");
+        }
+        for (line, parts) in [
+            (
+                "  File \"/app/cart.py\", line 12, in add_item",
+                Some(("/app/cart.py", "12", Some("add_item"))),
+            ),
+            ("File \"a.py\", line 3", Some(("a.py", "3", None))),
+            (
+                "File \"a.py\", line 3, in f  ",
+                Some(("a.py", "3", Some("f"))),
+            ),
+            (
+                "File \"a.py\", line 3, in  ",
+                Some(("a.py", "3", Some(" "))),
+            ),
+            ("File \"a.py\", line 3, in ", None),
+            ("File \"\", line 3", None),
+            ("File \"a.py\", line x", None),
+        ] {
+            assert_eq!(py_frame_parts(line), parts, "{line}");
+        }
+        for (location, parts) in [
+            ("/app/a.js:42:17", Some(("/app/a.js", Some(42)))),
+            ("a:1:2:3", Some(("a:1", Some(2)))),
+            (":1:2", None),
+            ("a.js:42", None),
+            ("node:internal/x:95:5", Some(("node:internal/x", Some(95)))),
+        ] {
+            assert_eq!(node_location(location), parts, "{location}");
+        }
+    }
 
     fn f(
         file: Option<&str>,

@@ -2,63 +2,98 @@
 
 use sha2::{Digest, Sha256};
 
-use super::normalize::{normalize_text, ALGORITHM_VERSION};
+use super::normalize::normalize_into;
 use crate::model::Exception;
 
 /// SHA-256 of the normalized template, as 64 lowercase hex digits.
 pub fn fingerprint(template: &str) -> String {
-    hex::encode(Sha256::digest(template.as_bytes()))
+    lower_hex(&Sha256::digest(template.as_bytes()))
+}
+
+/// `bytes` as lowercase hex digits.
+fn lower_hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    out
 }
 
 /// The in-app frames of an exception as `module-or-file:function` lines, without line numbers
 /// or addresses; `None` when no frame is the application's own.
 pub fn frame_signature(exception: &Exception) -> Option<String> {
-    let frames: Vec<String> = exception
+    let mut signature = String::new();
+    let mut location = String::new();
+    for f in exception
         .frames
         .iter()
         .filter(|f| f.in_app && f.function.is_some())
-        .map(|f| {
-            // A file counts by its last two path segments: stable across deploy roots
-            // (/app, /srv/releases/42), distinct across modules (users/views.py vs
-            // orders/views.py). Hashes and numbers in names are normalized away.
-            let location = match (&f.module, &f.file) {
-                (Some(module), _) => module.clone(),
-                (None, Some(file)) => file_key(file),
-                (None, None) => String::new(),
-            };
-            let function = f.function.as_deref().unwrap_or("");
-            format!("{}:{}", normalize_text(&location), normalize_text(function))
-        })
-        .collect();
-    (!frames.is_empty()).then(|| frames.join("\n"))
+    {
+        if !signature.is_empty() {
+            signature.push('\n');
+        }
+        // A file counts by its last two path segments: stable across deploy roots
+        // (/app, /srv/releases/42), distinct across modules (users/views.py vs
+        // orders/views.py). Hashes and numbers in names are normalized away.
+        match (&f.module, &f.file) {
+            (Some(module), _) => normalize_into(&mut signature, module),
+            (None, Some(file)) => {
+                // Normalized as one text: a token may span the separator.
+                location.clear();
+                let (parent, name) = file_key(file);
+                if let Some(parent) = parent {
+                    location.push_str(parent);
+                    location.push('/');
+                }
+                location.push_str(name);
+                normalize_into(&mut signature, &location);
+            }
+            (None, None) => {}
+        }
+        signature.push(':');
+        normalize_into(&mut signature, f.function.as_deref().unwrap_or(""));
+    }
+    (!signature.is_empty()).then_some(signature)
 }
 
-/// The last two segments of a file path.
-fn file_key(file: &str) -> String {
-    let segments: Vec<&str> = file
-        .rsplit(['/', '\\'])
-        .filter(|s| !s.is_empty())
-        .take(2)
-        .collect();
-    segments.into_iter().rev().collect::<Vec<_>>().join("/")
+/// The last two segments of a file path: `(parent, name)`.
+fn file_key(file: &str) -> (Option<&str>, &str) {
+    let mut segments = file.rsplit(['/', '\\']).filter(|s| !s.is_empty());
+    let name = segments.next().unwrap_or("");
+    (segments.next(), name)
 }
 
-/// The fingerprint of a group (algorithm version [`ALGORITHM_VERSION`]): the exception type
+/// The fingerprint of a group (algorithm version [`ALGORITHM_VERSION`](super::normalize::ALGORITHM_VERSION)): the exception type
 /// and in-app frame signature when the error has a stack, else its template.
 pub fn group_fingerprint(
     error_type: Option<&str>,
     signature: Option<&str>,
     template: &str,
 ) -> String {
-    let input = match signature {
-        Some(signature) => format!(
-            "v{ALGORITHM_VERSION}|stack|{}|{signature}",
-            error_type.unwrap_or("")
-        ),
-        None => format!("v{ALGORITHM_VERSION}|text|{template}"),
-    };
-    fingerprint(&input)
+    // The hash of `v{ALGORITHM_VERSION}|stack|{type}|{signature}` or
+    // `v{ALGORITHM_VERSION}|text|{template}`, fed in pieces rather than formatted first.
+    let mut hasher = Sha256::new();
+    match signature {
+        Some(signature) => {
+            hasher.update(STACK_PREFIX);
+            hasher.update(error_type.unwrap_or(""));
+            hasher.update("|");
+            hasher.update(signature);
+        }
+        None => {
+            hasher.update(TEXT_PREFIX);
+            hasher.update(template);
+        }
+    }
+    lower_hex(&hasher.finalize())
 }
+
+/// `v{ALGORITHM_VERSION}|stack|` (a test checks it follows the version).
+const STACK_PREFIX: &str = "v2|stack|";
+/// `v{ALGORITHM_VERSION}|text|`.
+const TEXT_PREFIX: &str = "v2|text|";
 
 /// True when `s` has the shape of a fingerprint (64 lowercase hex digits).
 pub fn is_fingerprint(s: &str) -> bool {
@@ -69,7 +104,22 @@ pub fn is_fingerprint(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::super::normalize::ALGORITHM_VERSION;
     use super::*;
+
+    #[test]
+    fn prefixes_follow_the_algorithm_version() {
+        assert_eq!(STACK_PREFIX, format!("v{ALGORITHM_VERSION}|stack|"));
+        assert_eq!(TEXT_PREFIX, format!("v{ALGORITHM_VERSION}|text|"));
+        assert_eq!(
+            group_fingerprint(None, None, "boom <num>"),
+            fingerprint("v2|text|boom <num>")
+        );
+        assert_eq!(
+            group_fingerprint(Some("KeyError"), Some("a:b"), "x"),
+            fingerprint("v2|stack|KeyError|a:b")
+        );
+    }
 
     #[test]
     fn fingerprint_is_sha256_hex() {

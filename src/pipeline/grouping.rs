@@ -9,7 +9,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::normalize::{collapse_repeats, normalize_text};
+use super::normalize::{collapse_repeats_into, may_have_repeats, normalize_into};
 
 /// The wildcard a template gets where its lines differ.
 pub const WILDCARD: &str = "<*>";
@@ -24,15 +24,30 @@ pub struct LineGrouper {
     templates: Vec<Vec<String>>,
     /// Clusters by token count: only those can absorb a line.
     by_len: FxHashMap<usize, Vec<usize>>,
+    /// Buffers reused from line to line: the normalized line, then its repeats collapsed (when
+    /// it may have any).
+    normalized: String,
+    collapsed: String,
 }
 
 impl LineGrouper {
     /// Adds one line and returns its cluster.
     pub fn add(&mut self, line: &str) -> usize {
-        let normalized = collapse_repeats(&normalize_text(line));
-        if let Some(&id) = self.exact.get(&normalized) {
+        self.normalized.clear();
+        normalize_into(&mut self.normalized, line);
+        let key = if may_have_repeats(&self.normalized) {
+            self.collapsed.clear();
+            collapse_repeats_into(&mut self.collapsed, &self.normalized, |out, piece| {
+                out.push_str(piece)
+            });
+            &self.collapsed
+        } else {
+            &self.normalized
+        };
+        if let Some(&id) = self.exact.get(key.as_str()) {
             return id;
         }
+        let normalized = key.clone();
         let tokens: Vec<&str> = normalized.split_whitespace().collect();
         let candidates = self.by_len.entry(tokens.len()).or_default();
         let found = candidates

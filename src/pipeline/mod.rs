@@ -13,6 +13,8 @@ pub mod rules;
 pub mod scrub;
 mod tokens;
 
+use std::borrow::Cow;
+
 use crate::model::{Event, Level};
 
 /// An event ready to be stored.
@@ -105,10 +107,10 @@ fn group_key(event: &Event) -> GroupKey {
     // An exception is titled by its type and value, like Sentry; a plain line by its text.
     let text = match &event.exception {
         Some(exception) if !exception.value.is_empty() => {
-            format!("{}: {}", exception.kind, exception.value)
+            Cow::Owned(format!("{}: {}", exception.kind, exception.value))
         }
-        Some(exception) => exception.kind.clone(),
-        None => event.message.clone(),
+        Some(exception) => Cow::Borrowed(exception.kind.as_str()),
+        None => Cow::Borrowed(event.message.as_str()),
     };
     let template = normalize::template(&text);
     let signature = event

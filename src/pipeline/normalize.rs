@@ -5,7 +5,7 @@
 //! (`status=404`, `code=E42`, SQLSTATE codes), exception class names, words. One pass of
 //! the token scanner (`tokens.rs`) over the line: linear in its length.
 
-use std::borrow::Cow;
+use super::tokens::{Kind, Token};
 
 /// The longest template kept, in characters; longer messages are cut (the sample keeps all).
 pub const MAX_TEMPLATE_CHARS: usize = 500;
@@ -93,44 +93,120 @@ pub fn template(message: &str) -> String {
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("");
-    let replaced = collapse_repeats(&normalize_text(first_line));
-    let mut out = String::with_capacity(replaced.len());
-    for (i, word) in replaced.split_whitespace().enumerate() {
-        if i > 0 {
-            out.push(' ');
+    let mut normalized = String::with_capacity(first_line.len() + 16);
+    normalize_into(&mut normalized, first_line);
+    let mut out = if is_tidy(&normalized) {
+        normalized
+    } else {
+        let mut out = String::with_capacity(normalized.len());
+        collapse_repeats_into(&mut out, &normalized, squash_whitespace);
+        if out.ends_with(' ') {
+            out.pop();
         }
-        out.push_str(word);
-    }
+        out
+    };
     if out.len() > MAX_TEMPLATE_CHARS {
-        out = out.chars().take(MAX_TEMPLATE_CHARS).collect();
+        if let Some((cut, _)) = out.char_indices().nth(MAX_TEMPLATE_CHARS) {
+            out.truncate(cut);
+        }
     }
     out
+}
+
+/// True when collapsing repeats and squashing whitespace would leave `text` as it is: ASCII,
+/// single spaces between words, and no possible repeat. Most templates are; they skip the
+/// second pass. One pass over the bytes.
+fn is_tidy(text: &str) -> bool {
+    let b = text.as_bytes();
+    if b.first() == Some(&b' ') || b.last() == Some(&b' ') {
+        return false;
+    }
+    let mut repeats = RepeatWatch::default();
+    let mut previous = 0;
+    for &c in b {
+        let untidy = match c {
+            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x80.. => true,
+            b' ' => previous == b' ',
+            _ => false,
+        };
+        if untidy || repeats.step(c) {
+            return false;
+        }
+        previous = c;
+    }
+    true
+}
+
+/// False when [`collapse_repeats`] leaves `text` as it is: ASCII text where no `>` is followed
+/// by separators (whitespace, `,`, `;`) and a `<`. Non-ASCII text (its whitespace is wider)
+/// may always have repeats.
+pub(crate) fn may_have_repeats(text: &str) -> bool {
+    let mut repeats = RepeatWatch::default();
+    text.bytes().any(|c| c >= 0x80 || repeats.step(c))
+}
+
+/// Watches ASCII bytes for a `>`, then separators, then a `<`: the only place where
+/// [`collapse_repeats`] can remove anything.
+#[derive(Default)]
+struct RepeatWatch {
+    after_placeholder: bool,
+    separators: bool,
+}
+
+impl RepeatWatch {
+    /// Takes the next byte; true when it completes a possible repeat.
+    fn step(&mut self, c: u8) -> bool {
+        let separator = matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b',' | b';');
+        if separator {
+            self.separators = self.after_placeholder;
+            return false;
+        }
+        let repeat = c == b'<' && self.separators;
+        self.after_placeholder = c == b'>';
+        self.separators = false;
+        repeat
+    }
 }
 
 /// Every variable part of `text` replaced (no line selection, no cut).
 pub fn normalize_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    normalize_into(&mut out, text);
+    out
+}
+
+/// Appends `text` to `out` with every variable part replaced.
+pub fn normalize_into(out: &mut String, text: &str) {
     let mut last = 0;
-    for (start, end) in super::tokens::spans(text) {
-        out.push_str(&text[last..start]);
-        out.push_str(&replace(text, start, &text[start..end]));
-        last = end;
+    for token in super::tokens::tokens(text) {
+        out.push_str(&text[last..token.start]);
+        push_replacement(out, text, token);
+        last = token.end;
     }
     out.push_str(&text[last..]);
-    out
 }
 
 /// Lists of one kind of value (`<id> <id> <id>`, `<num>, <num>`) become one placeholder: the
 /// length of a list is a variable too.
 pub fn collapse_repeats(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
+    collapse_repeats_into(&mut out, text, |out, piece| out.push_str(piece));
+    out
+}
+
+/// [`collapse_repeats`], each kept piece of `text` appended to `out` by `push`.
+pub(crate) fn collapse_repeats_into(
+    out: &mut String,
+    text: &str,
+    mut push: impl FnMut(&mut String, &str),
+) {
     let mut rest = text;
     while let Some(start) = rest.find('<') {
         let Some(len) = rest[start..].find('>').map(|i| i + 1) else {
             break;
         };
         let placeholder = &rest[start..start + len];
-        out.push_str(&rest[..start + len]);
+        push(out, &rest[..start + len]);
         rest = &rest[start + len..];
         if !is_placeholder(placeholder) {
             continue;
@@ -146,8 +222,19 @@ pub fn collapse_repeats(text: &str) -> String {
             }
         }
     }
-    out.push_str(rest);
-    out
+    push(out, rest);
+}
+
+/// Appends `piece` to `out` with each run of whitespace as one space, none at the start of
+/// `out`. After the last piece, at most one trailing space remains to drop: together that is
+/// `split_whitespace().join(" ")` of the concatenated pieces.
+fn squash_whitespace(out: &mut String, piece: &str) {
+    for (i, word) in piece.split(char::is_whitespace).enumerate() {
+        if i > 0 && !out.is_empty() && !out.ends_with(' ') {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
 }
 
 fn is_placeholder(token: &str) -> bool {
@@ -159,170 +246,105 @@ fn is_placeholder(token: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'*')
 }
 
-/// What a token match is, told apart by its text (the regex has no capture groups).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Placeholder,
-    Quoted,
-    Url,
-    KeyValue(usize),
-    Date,
-    Uuid,
-    Ip,
-    Clock,
-    Path,
-    Hex,
-    Word,
-    Number,
-}
-
-fn kind_of(token: &str) -> Kind {
-    let bytes = token.as_bytes();
-    let first = bytes.first().copied().unwrap_or(b' ');
-    if first == b'<' {
-        return Kind::Placeholder;
-    }
-    if matches!(first, b'"' | b'\'' | b'`') {
-        return Kind::Quoted;
-    }
-    if let Some(eq) = token.find('=') {
-        let key = &token[..eq];
-        if !key.is_empty()
-            && !key.contains("://")
-            && key
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-            && !key.as_bytes()[0].is_ascii_digit()
-        {
-            return Kind::KeyValue(eq);
-        }
-    }
-    if token.contains("://") {
-        return Kind::Url;
-    }
-    if matches!(first, b'/' | b'\\')
-        || bytes.get(1) == Some(&b':') && bytes.get(2).is_some_and(|b| *b == b'/' || *b == b'\\')
-    {
-        return Kind::Path;
-    }
-    if bytes.len() == 36 && [8, 13, 18, 23].iter().all(|&i| bytes[i] == b'-') {
-        return Kind::Uuid;
-    }
-    if bytes.len() >= 10 && bytes[4] == b'-' && bytes[..4].iter().all(u8::is_ascii_digit) {
-        return Kind::Date;
-    }
-    if bytes.iter().filter(|&&b| b == b':').count() == 7 {
-        return Kind::Ip;
-    }
-    if bytes.iter().filter(|&&b| b == b'.').count() >= 3
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b':'))
-    {
-        return Kind::Ip;
-    }
-    if bytes.contains(&b':') {
-        return Kind::Clock;
-    }
-    let hex_like = token.starts_with("0x")
-        || token.starts_with("0X")
-        || (bytes.len() >= 8 && bytes.iter().all(u8::is_ascii_hexdigit));
-    if hex_like {
-        return Kind::Hex;
-    }
-    if first.is_ascii_alphabetic() || first == b'_' {
-        return Kind::Word;
-    }
-    Kind::Number
-}
-
-/// The replacement of one token; borrowed (no allocation) in the common cases.
-fn replace<'a>(text: &str, start: usize, whole: &'a str) -> Cow<'a, str> {
-    match kind_of(whole) {
+/// Appends the replacement of one token; the token itself when it is meaningful.
+fn push_replacement(out: &mut String, text: &str, token: Token) {
+    let whole = &text[token.start..token.end];
+    match token.kind {
         // A long number that passed the Luhn check was scrubbed as a card; for grouping it is
         // a number like its neighbours that did not (likewise an IBAN is an id).
-        Kind::Placeholder if whole == "<card>" => Cow::Borrowed("<num>"),
-        Kind::Placeholder if whole == "<iban>" => Cow::Borrowed("<id>"),
-        Kind::Placeholder => Cow::Borrowed(whole),
-        Kind::Quoted => quoted_placeholder(whole),
-        Kind::Url => Cow::Borrowed("<url>"),
-        Kind::KeyValue(eq) => {
+        Kind::Placeholder if whole == "<card>" => out.push_str("<num>"),
+        Kind::Placeholder if whole == "<iban>" => out.push_str("<id>"),
+        Kind::Placeholder => out.push_str(whole),
+        Kind::Quoted => push_quoted(out, whole),
+        Kind::Url => out.push_str("<url>"),
+        Kind::KeyValue { eq } => {
             let (key, val) = (&whole[..eq], &whole[eq + 1..]);
+            out.push_str(key);
+            out.push('=');
             if is_code_value(key, val) {
-                Cow::Borrowed(whole)
+                out.push_str(val);
             } else {
-                Cow::Owned(format!("{key}={}", value_placeholder(val)))
+                push_value(out, val);
             }
         }
-        Kind::Date | Kind::Clock => Cow::Borrowed("<ts>"),
-        Kind::Uuid => Cow::Borrowed("<uuid>"),
-        Kind::Ip => Cow::Borrowed("<ip>"),
-        Kind::Path => path_placeholder(whole),
-        Kind::Hex => {
-            let prefixed = whole.starts_with("0x") || whole.starts_with("0X");
-            let digits = whole.bytes().any(|b| b.is_ascii_digit());
-            let letters = whole.bytes().any(|b| b.is_ascii_alphabetic());
-            match (prefixed, digits, letters) {
-                // 0x… or a mix of digits and a-f: an id or an address.
-                (true, _, _) | (false, true, true) => Cow::Borrowed("<hex>"),
-                // Only digits: a number.
-                (false, true, false) => Cow::Borrowed("<num>"),
-                // Only the letters a-f ("deadbeef", "facade"): a word.
-                _ => Cow::Borrowed(whole),
-            }
+        Kind::Date | Kind::Clock => out.push_str("<ts>"),
+        Kind::Uuid => out.push_str("<uuid>"),
+        Kind::Ip => out.push_str("<ip>"),
+        Kind::Path => push_path(out, whole),
+        Kind::Hex => out.push_str(hex_placeholder(whole)),
+        Kind::Word => out.push_str(word_placeholder(whole)),
+        Kind::Number => out.push_str(number_placeholder(text, token.start, whole)),
+    }
+}
+
+/// `0x…` or a mix of digits and a-f is an id or an address; digits alone a number; the
+/// letters a-f alone ("deadbeef", "facade") a word.
+fn hex_placeholder(hex: &str) -> &str {
+    let prefixed = hex.starts_with("0x") || hex.starts_with("0X");
+    let digits = hex.bytes().any(|b| b.is_ascii_digit());
+    let letters = hex.bytes().any(|b| b.is_ascii_alphabetic());
+    match (prefixed, digits, letters) {
+        (true, _, _) | (false, true, true) => "<hex>",
+        (false, true, false) => "<num>",
+        _ => hex,
+    }
+}
+
+/// A number with a unit is a size or a duration; without, a kept code or `<num>`.
+fn number_placeholder<'a>(text: &str, start: usize, number: &'a str) -> &'a str {
+    let digits_end = number
+        .bytes()
+        .enumerate()
+        .find(|&(i, c)| !(c.is_ascii_digit() || c == b'.' || (i == 0 && c == b'-')))
+        .map_or(number.len(), |(i, _)| i);
+    let unit = &number[digits_end..];
+    if !unit.is_empty() {
+        if is_size_unit(unit) {
+            "<size>"
+        } else {
+            "<duration>"
         }
-        Kind::Word => word_placeholder(whole),
-        Kind::Number => {
-            let digits_end = whole
-                .char_indices()
-                .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || (i == 0 && c == '-')))
-                .map_or(whole.len(), |(i, _)| i);
-            let unit = &whole[digits_end..];
-            if unit.is_empty() {
-                if is_kept_number(text, start, whole) {
-                    Cow::Borrowed(whole)
-                } else {
-                    Cow::Borrowed("<num>")
-                }
-            } else if is_size_unit(unit) {
-                Cow::Borrowed("<size>")
-            } else {
-                Cow::Borrowed("<duration>")
-            }
-        }
+    } else if is_kept_number(text, start, number) {
+        number
+    } else {
+        "<num>"
     }
 }
 
 /// A quoted single value (`'user_42'`, `"abc"`) is `<str>`; a quoted phrase (`"GET /x
 /// HTTP/1.1"`) keeps its quotes and words, with its own variable parts normalized.
-fn quoted_placeholder(quoted: &str) -> Cow<'static, str> {
+fn push_quoted(out: &mut String, quoted: &str) {
     let inner = &quoted[1..quoted.len().saturating_sub(1)];
     if inner.split_whitespace().nth(1).is_none() {
-        return Cow::Borrowed("<str>");
+        out.push_str("<str>");
+        return;
     }
     let quote = &quoted[..1];
-    Cow::Owned(format!("{quote}{}{quote}", normalize_text(inner)))
+    out.push_str(quote);
+    normalize_into(out, inner);
+    out.push_str(quote);
 }
 
 /// The placeholder of a `key=value` value: the value's own type when it is one token.
-fn value_placeholder(value: &str) -> String {
-    let normalized = normalize_text(value);
+fn push_value(out: &mut String, value: &str) {
+    let start = out.len();
+    normalize_into(out, value);
+    let normalized = &out[start..];
     if normalized == value && !value.bytes().any(|b| b.is_ascii_digit()) {
         // A plain word ("expired", "GET"): usually an enum value that tells errors apart.
-        return value.to_string();
+        return;
     }
-    if normalized.starts_with('<')
+    let one_placeholder = normalized.starts_with('<')
         && normalized.ends_with('>')
-        && normalized.matches('<').count() == 1
-    {
-        normalized
-    } else {
-        "<str>".to_string()
+        && normalized.matches('<').count() == 1;
+    if !one_placeholder {
+        out.truncate(start);
+        out.push_str("<str>");
     }
 }
 
 /// File paths become `<path>`; URL routes (`/api/users/42`) keep their words.
-fn path_placeholder(path: &str) -> Cow<'static, str> {
+fn push_path(out: &mut String, path: &str) {
     let first = path
         .trim_start_matches(|c: char| c.is_ascii_alphabetic() || c == ':')
         .split(['/', '\\'])
@@ -339,45 +361,39 @@ fn path_placeholder(path: &str) -> Cow<'static, str> {
     });
     let windows = path.contains('\\');
     if windows || has_extension || FILE_ROOTS.contains(&first) {
-        return Cow::Borrowed("<path>");
+        out.push_str("<path>");
+        return;
     }
     // A route: normalize its segments one by one.
-    let route = path
-        .split('/')
-        .map(|segment| {
-            if segment.is_empty() {
-                String::new()
-            } else {
-                normalize_text(segment)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/");
-    Cow::Owned(route)
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        normalize_into(out, segment);
+    }
 }
 
 /// Identifier-like words with digits (`blk_3886504906`, `user_42`, `req7f3a9`) are ids; short
 /// ones (`v1`, `ipv4`, `s3`, `http2`) are names.
-fn word_placeholder(word: &str) -> Cow<'_, str> {
+fn word_placeholder(word: &str) -> &str {
     let digits = word.bytes().filter(u8::is_ascii_digit).count();
     if word.len() >= 6 && digits >= 2 {
-        Cow::Borrowed("<id>")
+        "<id>"
     } else {
-        Cow::Borrowed(word)
+        word
     }
 }
 
 fn is_size_unit(unit: &str) -> bool {
-    let unit = unit.to_ascii_lowercase();
-    matches!(
-        unit.as_str(),
-        "kb" | "mb" | "gb" | "tb" | "kib" | "mib" | "gib" | "b" | "byte" | "bytes"
-    )
+    [
+        "kb", "mb", "gb", "tb", "kib", "mib", "gib", "b", "byte", "bytes",
+    ]
+    .iter()
+    .any(|u| unit.eq_ignore_ascii_case(u))
 }
 
 fn is_code_value(key: &str, value: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    CODE_KEYS.contains(&key.as_str())
+    CODE_KEYS.iter().any(|k| key.eq_ignore_ascii_case(k))
         && value.len() <= 12
         && value
             .bytes()
@@ -386,6 +402,14 @@ fn is_code_value(key: &str, value: &str) -> bool {
 
 /// HTTP status codes and codes after a code word ("SQLSTATE 23505", "errno 111") stay.
 fn is_kept_number(text: &str, start: usize, number: &str) -> bool {
+    let http_like = number.len() == 3
+        && number
+            .parse::<u16>()
+            .is_ok_and(|c| (100..=599).contains(&c));
+    if !http_like && (number.len() > 6 || number.contains('.') || number.starts_with('-')) {
+        // Too long, a fraction or negative: a code word before it changes nothing.
+        return false;
+    }
     // Look at the word just before the number, without copying the line.
     let before = text[..start]
         .trim_end_matches(|c: char| c.is_whitespace() || matches!(c, ':' | '=' | '[' | '(' | '#'));
@@ -400,10 +424,6 @@ fn is_kept_number(text: &str, start: usize, number: &str) -> bool {
         || previous_word
             .get(..5)
             .is_some_and(|p| p.eq_ignore_ascii_case("http/"));
-    let http_like = number.len() == 3
-        && number
-            .parse::<u16>()
-            .is_ok_and(|c| (100..=599).contains(&c));
     if http_like {
         let rest = text[start + number.len()..].trim_start().as_bytes();
         return after_code_word
@@ -412,12 +432,77 @@ fn is_kept_number(text: &str, start: usize, number: &str) -> bool {
                     .is_some_and(|r| r.eq_ignore_ascii_case(p.as_bytes()))
             });
     }
-    after_code_word && number.len() <= 6 && !number.contains('.') && !number.starts_with('-')
+    after_code_word
 }
 
 #[cfg(test)]
 mod tests {
-    use super::template;
+    use super::{collapse_repeats, may_have_repeats, normalize_text, template, MAX_TEMPLATE_CHARS};
+    use proptest::prelude::*;
+
+    /// The specification of [`template`]: normalize, collapse, squash whitespace, cut, each a
+    /// separate pass.
+    fn reference(message: &str) -> String {
+        let first_line = message
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("");
+        let collapsed = collapse_repeats(&normalize_text(first_line));
+        let squashed = collapsed.split_whitespace().collect::<Vec<_>>().join(" ");
+        squashed.chars().take(MAX_TEMPLATE_CHARS).collect()
+    }
+
+    fn log_shaped() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            "[0-9]{1,6}",
+            "[a-z_]{1,6}",
+            "[ ,;\t]{1,3}",
+            Just("<num>".to_string()),
+            Just("<id> ".to_string()),
+            Just("\u{a0}".to_string()),
+            Just("\u{3000}".to_string()),
+            Just("=".to_string()),
+            Just("/".to_string()),
+            Just("'".to_string()),
+            Just("\n".to_string()),
+            "\\PC{1,2}",
+        ];
+        prop::collection::vec(piece, 0..40).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn template_matches_its_specification(text in log_shaped()) {
+            prop_assert_eq!(template(&text), reference(&text), "{:?}", text);
+        }
+
+        #[test]
+        fn no_possible_repeat_means_nothing_to_collapse(text in log_shaped()) {
+            let normalized = normalize_text(&text);
+            if !may_have_repeats(&normalized) {
+                prop_assert_eq!(collapse_repeats(&normalized), normalized);
+            }
+        }
+    }
+
+    #[test]
+    fn possible_repeats() {
+        for (text, possible) in [
+            ("<num>, <num>", true),
+            ("a <id>;<id> b", true),
+            ("<num>\t<num>", true),
+            ("<num> x <num>", false),
+            ("<num><num>", false),
+            ("x > <y", true),
+            ("<num>\u{a0}<num>", true),
+            ("", false),
+        ] {
+            assert_eq!(may_have_repeats(text), possible, "{text:?}");
+        }
+    }
 
     #[test]
     fn templates() {
@@ -517,6 +602,8 @@ mod tests {
     #[test]
     fn long_messages_are_cut() {
         let long = "x".repeat(5000);
-        assert_eq!(template(&long).chars().count(), super::MAX_TEMPLATE_CHARS);
+        assert_eq!(template(&long).chars().count(), MAX_TEMPLATE_CHARS);
+        let wide = "é 12 ".repeat(300);
+        assert_eq!(template(&wide), reference(&wide));
     }
 }

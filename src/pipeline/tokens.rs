@@ -3,7 +3,8 @@
 //! its bytes, with no allocation.
 //!
 //! It finds exactly the spans the regular expression in its tests finds (leftmost-first, the
-//! alternatives in that order); a differential property test holds it to that. Word
+//! alternatives in that order), and tells which alternative matched; a differential property
+//! test holds it to that. Word
 //! boundaries are ASCII (`[A-Za-z0-9_]` are word bytes).
 
 /// Longest quoted string taken as one token, in characters.
@@ -18,31 +19,148 @@ const UNITS: &[&str] = &[
     "kib", "mib", "gib", "b", "byte", "bytes",
 ];
 
-/// The spans `(start, end)` of every token in `text`, left to right, not overlapping.
-pub fn spans(text: &str) -> impl Iterator<Item = (usize, usize)> + '_ {
+/// What a token is: which alternative of the specification matched it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `<num>`: a placeholder already.
+    Placeholder,
+    /// `'…'`, `"…"`, `` `…` ``.
+    Quoted,
+    Url,
+    /// `key=value`; `eq` is the offset of the `=` in the token.
+    KeyValue {
+        eq: usize,
+    },
+    /// A date, with its time when one follows.
+    Date,
+    Uuid,
+    /// IPv4 (with its port) or IPv6.
+    Ip,
+    /// A time of day.
+    Clock,
+    /// A Unix, Windows or drive path.
+    Path,
+    Hex,
+    /// An identifier with digits.
+    Word,
+    /// A number, with its unit.
+    Number,
+}
+
+/// One token: its byte span in the text and its kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Token {
+    pub start: usize,
+    pub end: usize,
+    pub kind: Kind,
+}
+
+/// Every token of `text`, left to right, not overlapping.
+pub fn tokens(text: &str) -> impl Iterator<Item = Token> + '_ {
     let bytes = text.as_bytes();
     let mut at = 0;
     std::iter::from_fn(move || {
         while at < bytes.len() {
-            if let Some(end) = token_at(bytes, at) {
-                let span = (at, end);
-                at = end.max(at + 1);
-                return Some(span);
-            }
-            // No token starts inside a word (every kind that can start there begins with a
-            // non-word byte): skip the rest of the word at once.
-            at = if is_word(bytes[at]) {
-                run(bytes, at + 1, is_word)
+            let c = bytes[at];
+            let found = if is_word(c) {
+                let word = Word::at(bytes, at);
+                let found = word_token(bytes, at, &word);
+                if found.is_none() {
+                    // No token starts inside a word (every kind that can start there begins
+                    // with a non-word byte): skip the rest of the word at once.
+                    at = word.end;
+                    continue;
+                }
+                found
+            } else if may_start_token(c) {
+                token_at(bytes, at)
             } else {
-                at + 1
+                None
             };
+            match found {
+                Some((end, kind)) => {
+                    let token = Token {
+                        start: at,
+                        end,
+                        kind,
+                    };
+                    at = end.max(at + 1);
+                    return Some(token);
+                }
+                None => at += 1,
+            }
         }
         None
     })
 }
 
+/// A run of word bytes, read once: where it ends and what the kinds need to know of it.
+struct Word {
+    end: usize,
+    /// Every byte is a hex digit.
+    all_hex: bool,
+    /// A digit after the first byte.
+    digit_after_first: bool,
+}
+
+impl Word {
+    fn at(b: &[u8], i: usize) -> Word {
+        let class = CLASS[usize::from(b[i])];
+        let mut word = Word {
+            end: i + 1,
+            all_hex: class & HEX != 0,
+            digit_after_first: false,
+        };
+        // One table lookup per byte: this loop reads most of a line's bytes.
+        while let Some(&x) = b.get(word.end) {
+            let class = CLASS[usize::from(x)];
+            if class & WORD == 0 {
+                break;
+            }
+            word.all_hex &= class & HEX != 0;
+            word.digit_after_first |= class & DIGIT != 0;
+            word.end += 1;
+        }
+        word
+    }
+
+    fn len(&self, i: usize) -> usize {
+        self.end - i
+    }
+}
+
+/// Byte classes, as bits of [`CLASS`].
+const WORD: u8 = 1;
+const HEX: u8 = 2;
+const DIGIT: u8 = 4;
+
+/// The class bits of every byte: `[A-Za-z0-9_]` is WORD, `[0-9a-fA-F]` HEX, `[0-9]` DIGIT.
+static CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'_' {
+            table[b] |= WORD;
+        }
+        if c.is_ascii_hexdigit() {
+            table[b] |= HEX;
+        }
+        if c.is_ascii_digit() {
+            table[b] |= DIGIT;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// Whether a token can start at a byte: every kind starts with a word byte or one of these.
+fn may_start_token(b: u8) -> bool {
+    is_word(b) || matches!(b, b'<' | b'"' | b'\'' | b'`' | b'/' | b'\\' | b'-')
+}
+
 fn is_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_'
+    CLASS[usize::from(b)] & WORD != 0
 }
 
 fn is_space(b: u8) -> bool {
@@ -64,32 +182,80 @@ fn run(b: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
     i
 }
 
-/// The end of the token starting at `i`, trying the kinds in priority order.
-fn token_at(b: &[u8], i: usize) -> Option<usize> {
-    let c = b[i];
-    let at_boundary = boundary(b, i);
-    match c {
-        b'<' => placeholder(b, i),
-        b'"' | b'\'' | b'`' => quoted(b, i),
-        b'/' | b'\\' => path(b, i),
-        b'-' => number(b, i),
-        _ if !at_boundary => None,
-        _ if c.is_ascii_alphabetic() || c == b'_' => url(b, i)
-            .or_else(|| key_value(b, i))
-            .or_else(|| uuid(b, i))
-            .or_else(|| ipv6(b, i))
-            .or_else(|| drive_path(b, i))
-            .or_else(|| hex(b, i))
-            .or_else(|| word(b, i)),
-        _ if c.is_ascii_digit() => date(b, i)
-            .or_else(|| uuid(b, i))
-            .or_else(|| ipv4(b, i))
-            .or_else(|| ipv6(b, i))
-            .or_else(|| clock(b, i))
-            .or_else(|| hex(b, i))
-            .or_else(|| number(b, i)),
+/// The end and kind of the token starting at `i`, a byte that is not a word byte.
+fn token_at(b: &[u8], i: usize) -> Option<(usize, Kind)> {
+    let kind = |kind: Kind| move |end: usize| (end, kind);
+    match b[i] {
+        b'<' => placeholder(b, i).map(kind(Kind::Placeholder)),
+        b'"' | b'\'' | b'`' => quoted(b, i).map(kind(Kind::Quoted)),
+        b'/' | b'\\' => path(b, i).map(kind(Kind::Path)),
+        b'-' => number(b, i).map(kind(Kind::Number)),
         _ => None,
     }
+}
+
+/// The end and kind of the token starting at the word `word` at `i`, trying the kinds in
+/// priority order. Only at a word boundary.
+///
+/// Each kind but the hex number, the identifier and the plain number needs a particular byte
+/// right after the word (`://`, `=`, `-`, `:`, `.`); the others are not tried without it.
+fn word_token(b: &[u8], i: usize, word: &Word) -> Option<(usize, Kind)> {
+    if !boundary(b, i) {
+        return None;
+    }
+    let next = b.get(word.end).copied();
+    let kind = |kind: Kind| move |end: usize| (end, kind);
+    let colon_next = next == Some(b':');
+    let dash_next = next == Some(b'-');
+    // A word of 8 or more hex digits is a hex token; a shorter run of hex digits would end
+    // inside the word, at no boundary.
+    let long_hex = || (word.all_hex && word.len(i) >= 8).then_some(word.end);
+    if b[i].is_ascii_digit() {
+        return dash_next
+            .then(|| date(b, i).map(kind(Kind::Date)))
+            .flatten()
+            .or_else(|| {
+                dash_next
+                    .then(|| uuid(b, i).map(kind(Kind::Uuid)))
+                    .flatten()
+            })
+            .or_else(|| {
+                (next == Some(b'.'))
+                    .then(|| ipv4(b, i).map(kind(Kind::Ip)))
+                    .flatten()
+            })
+            .or_else(|| colon_next.then(|| ipv6(b, i).map(kind(Kind::Ip))).flatten())
+            .or_else(|| {
+                colon_next
+                    .then(|| clock(b, i).map(kind(Kind::Clock)))
+                    .flatten()
+            })
+            .or_else(|| zero_x_hex(b, i).or_else(long_hex).map(kind(Kind::Hex)))
+            .or_else(|| number(b, i).map(kind(Kind::Number)));
+    }
+    let url_next = matches!(next, Some(b':' | b'+' | b'.' | b'-'));
+    let key_next = matches!(next, Some(b'=' | b'.' | b'-'));
+    url_next
+        .then(|| url(b, i).map(kind(Kind::Url)))
+        .flatten()
+        .or_else(|| {
+            key_next
+                .then(|| key_value(b, i).map(|(eq, end)| (end, Kind::KeyValue { eq: eq - i })))
+                .flatten()
+        })
+        .or_else(|| {
+            dash_next
+                .then(|| uuid(b, i).map(kind(Kind::Uuid)))
+                .flatten()
+        })
+        .or_else(|| colon_next.then(|| ipv6(b, i).map(kind(Kind::Ip))).flatten())
+        .or_else(|| {
+            colon_next
+                .then(|| drive_path(b, i).map(kind(Kind::Path)))
+                .flatten()
+        })
+        .or_else(|| long_hex().map(kind(Kind::Hex)))
+        .or_else(|| identifier(b, i, word).map(kind(Kind::Word)))
 }
 
 fn placeholder(b: &[u8], i: usize) -> Option<usize> {
@@ -154,7 +320,8 @@ fn url(b: &[u8], i: usize) -> Option<usize> {
     (end > scheme_end + 3).then_some(end)
 }
 
-fn key_value(b: &[u8], i: usize) -> Option<usize> {
+/// `(offset of the =, end)` of a `key=value` pair.
+fn key_value(b: &[u8], i: usize) -> Option<(usize, usize)> {
     let key_end = run(b, i + 1, |x| is_word(x) || x == b'.' || x == b'-');
     if key_end - i > MAX_KEY_BYTES || b.get(key_end) != Some(&b'=') {
         return None;
@@ -162,7 +329,7 @@ fn key_value(b: &[u8], i: usize) -> Option<usize> {
     let end = run(b, key_end + 1, |x| {
         !is_space(x) && !matches!(x, b',' | b';' | b'&' | b')' | b']' | b'}')
     });
-    (end > key_end + 1).then_some(end)
+    (end > key_end + 1).then_some((key_end, end))
 }
 
 /// `n` ASCII digits at `i`.
@@ -329,20 +496,20 @@ fn drive_path(b: &[u8], i: usize) -> Option<usize> {
         .flatten()
 }
 
-fn hex(b: &[u8], i: usize) -> Option<usize> {
+/// `\b0[xX][0-9a-fA-F]+\b` at `i`.
+fn zero_x_hex(b: &[u8], i: usize) -> Option<usize> {
     if b[i] == b'0' && matches!(b.get(i + 1), Some(b'x' | b'X')) {
         let end = run(b, i + 2, |x| x.is_ascii_hexdigit());
         if end > i + 2 && boundary(b, end) {
             return Some(end);
         }
     }
-    let end = run(b, i, |x| x.is_ascii_hexdigit());
-    (end - i >= 8 && boundary(b, end)).then_some(end)
+    None
 }
 
-/// `\b[A-Za-z_][A-Za-z0-9_]*(?:_-)?\d[A-Za-z0-9_]*\b`.
-fn word(b: &[u8], i: usize) -> Option<usize> {
-    let end = run(b, i, is_word);
+/// `\b[A-Za-z_][A-Za-z0-9_]*(?:_-)?\d[A-Za-z0-9_]*\b`, for the word `word` at `i`.
+fn identifier(b: &[u8], i: usize, word: &Word) -> Option<usize> {
+    let end = word.end;
     // The `_` of `_-` cannot be the word's first character.
     if end - 1 > i
         && b[end - 1] == b'_'
@@ -351,7 +518,7 @@ fn word(b: &[u8], i: usize) -> Option<usize> {
     {
         return Some(run(b, end + 1, is_word));
     }
-    b[i + 1..end].iter().any(u8::is_ascii_digit).then_some(end)
+    word.digit_after_first.then_some(end)
 }
 
 /// `-?\b\d+(?:\.\d+)?(?:UNIT)?\b`, with the regex's backtracking.
@@ -361,24 +528,25 @@ fn number(b: &[u8], i: usize) -> Option<usize> {
         return None;
     }
     let int_end = run(b, start, |x| x.is_ascii_digit());
-    let mut candidates = Vec::with_capacity(2);
-    if b.get(int_end) == Some(&b'.') && b.get(int_end + 1).is_some_and(u8::is_ascii_digit) {
-        candidates.push(run(b, int_end + 1, |x| x.is_ascii_digit()));
-    }
-    candidates.push(int_end);
-    for end in candidates {
-        if let Some(unit_end) = unit(b, end) {
-            return Some(unit_end);
-        }
-        if boundary(b, end) {
-            return Some(end);
-        }
-    }
-    None
+    // The fraction first (greedy), then without it (backtracking).
+    let fraction_end = (b.get(int_end) == Some(&b'.')
+        && b.get(int_end + 1).is_some_and(u8::is_ascii_digit))
+    .then(|| run(b, int_end + 1, |x| x.is_ascii_digit()));
+    fraction_end
+        .into_iter()
+        .chain([int_end])
+        .find_map(|end| unit(b, end).or_else(|| boundary(b, end).then_some(end)))
 }
 
 /// The end of a unit at `i` followed by a boundary, trying the units in order.
 fn unit(b: &[u8], i: usize) -> Option<usize> {
+    // Every unit starts with a letter, or with µ (0xC2 0xB5).
+    if !b
+        .get(i)
+        .is_some_and(|x| x.is_ascii_alphabetic() || *x == 0xC2)
+    {
+        return None;
+    }
     // The one non-ASCII unit matches exactly (ASCII case folding does not apply to µ).
     let micro = "µs".as_bytes();
     if b[i..].starts_with(micro) && boundary(b, i + micro.len()) {
@@ -401,31 +569,80 @@ mod tests {
     /// The specification: the scanner finds exactly the spans this regex finds.
     static REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
         let pattern = concat!(
-            r"<[a-z][a-z-]*>",
-            r#"|"(?:[^"\\\n]|\\[^\n]){0,200}"|'(?:[^'\\\n]|\\[^\n]){0,200}'|`[^`\n]{0,200}`"#,
-            r"|\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\t\n\x0B\x0C\r <>]+",
-            r"|\b[A-Za-z_][A-Za-z0-9_.-]{0,60}=[^\t\n\x0B\x0C\r ,;&)\]}]+",
-            r"|\b[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?",
-            r"|\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b",
-            r"|\b[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?::[0-9]{1,5})?\b|\b(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}\b",
-            r"|\b[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]+)?\b",
-            r"|(?:\b[A-Za-z]:)?(?:[/\\][A-Za-z0-9_.@+-]+){2,}[/\\]?",
-            r"|\b0[xX][0-9a-fA-F]+\b|\b[0-9a-fA-F]{8,}\b",
-            r"|\b[A-Za-z_][A-Za-z0-9_]*(?:_-)?[0-9][A-Za-z0-9_]*\b",
-            r"|-?\b[0-9]+(?:\.[0-9]+)?(?:µs|(?i:ms|us|ns|s|sec|secs|seconds?|m|min|mins|minutes?|h|hrs?|hours?|d|days?|kb|mb|gb|tb|kib|mib|gib|b|bytes?))?\b",
+            r"(?P<placeholder><[a-z][a-z-]*>)",
+            r#"|(?P<quoted>"(?:[^"\\\n]|\\[^\n]){0,200}"|'(?:[^'\\\n]|\\[^\n]){0,200}'|`[^`\n]{0,200}`)"#,
+            r"|(?P<url>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\t\n\x0B\x0C\r <>]+)",
+            r"|(?P<kv>\b[A-Za-z_][A-Za-z0-9_.-]{0,60}=[^\t\n\x0B\x0C\r ,;&)\]}]+)",
+            r"|(?P<date>\b[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?)",
+            r"|(?P<uuid>\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b)",
+            r"|(?P<ip>\b[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?::[0-9]{1,5})?\b|\b(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}\b)",
+            r"|(?P<clock>\b[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:[.,][0-9]+)?\b)",
+            r"|(?P<path>(?:\b[A-Za-z]:)?(?:[/\\][A-Za-z0-9_.@+-]+){2,}[/\\]?)",
+            r"|(?P<hex>\b0[xX][0-9a-fA-F]+\b|\b[0-9a-fA-F]{8,}\b)",
+            r"|(?P<word>\b[A-Za-z_][A-Za-z0-9_]*(?:_-)?[0-9][A-Za-z0-9_]*\b)",
+            r"|(?P<number>-?\b[0-9]+(?:\.[0-9]+)?(?:µs|(?i:ms|us|ns|s|sec|secs|seconds?|m|min|mins|minutes?|h|hrs?|hours?|d|days?|kb|mb|gb|tb|kib|mib|gib|b|bytes?))?\b)",
         );
         Regex::new(&pattern.replace(r"\b", r"(?-u:\b)")).expect("the reference pattern is valid")
     });
 
-    fn reference(text: &str) -> Vec<(usize, usize)> {
+    /// The spans and the names of the alternatives that matched them.
+    fn reference(text: &str) -> Vec<(usize, usize, &'static str)> {
         REFERENCE
-            .find_iter(text)
-            .map(|m| (m.start(), m.end()))
+            .captures_iter(text)
+            .filter_map(|c| {
+                let whole = c.get(0)?;
+                let name = REFERENCE
+                    .capture_names()
+                    .flatten()
+                    .find(|name| c.name(name).is_some())?;
+                let name = NAMES.iter().find(|n| **n == name)?;
+                Some((whole.start(), whole.end(), *name))
+            })
             .collect()
     }
 
-    fn scanned(text: &str) -> Vec<(usize, usize)> {
-        spans(text).collect()
+    const NAMES: [&str; 12] = [
+        "placeholder",
+        "quoted",
+        "url",
+        "kv",
+        "date",
+        "uuid",
+        "ip",
+        "clock",
+        "path",
+        "hex",
+        "word",
+        "number",
+    ];
+
+    /// The name of the reference's alternative for a kind.
+    fn name(kind: Kind) -> &'static str {
+        match kind {
+            Kind::Placeholder => "placeholder",
+            Kind::Quoted => "quoted",
+            Kind::Url => "url",
+            Kind::KeyValue { .. } => "kv",
+            Kind::Date => "date",
+            Kind::Uuid => "uuid",
+            Kind::Ip => "ip",
+            Kind::Clock => "clock",
+            Kind::Path => "path",
+            Kind::Hex => "hex",
+            Kind::Word => "word",
+            Kind::Number => "number",
+        }
+    }
+
+    fn scanned(text: &str) -> Vec<(usize, usize, &'static str)> {
+        tokens(text)
+            .map(|t| {
+                if let Kind::KeyValue { eq } = t.kind {
+                    assert_eq!(text.as_bytes()[t.start + eq], b'=', "{text:?}");
+                }
+                (t.start, t.end, name(t.kind))
+            })
+            .collect()
     }
 
     #[test]
