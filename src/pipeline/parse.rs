@@ -58,6 +58,11 @@ pub fn parse_assembled(text: &str, ctx: &LineContext) -> Option<Event> {
     Some(event)
 }
 
+/// Reads one JSON object (already parsed) into an event, like [`parse_line`] reads a JSON line.
+pub fn parse_object(map: Map<String, Value>, ctx: &LineContext) -> Event {
+    from_json(map, ctx)
+}
+
 /// A leading timestamp, as most loggers write it.
 static TIME_PREFIX: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^\[?(?P<ts>\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)\]?\s+")

@@ -223,51 +223,46 @@ fn push_events(bytes: &[u8], service: &str) -> Result<Vec<Event>, ApiError> {
         service: Some(service.to_string()),
         received_at: Utc::now(),
     };
-    let objects: Vec<String> = match serde_json::from_str::<serde_json::Value>(text.trim()) {
-        Ok(serde_json::Value::Array(items)) => items.iter().map(|v| v.to_string()).collect(),
-        Ok(value @ serde_json::Value::Object(_)) => vec![value.to_string()],
-        Ok(_) => {
-            return Err(ApiError::BadRequest(
-                "body: expected a JSON object, an array of objects or JSON lines".into(),
-            ))
-        }
-        Err(_) => text
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .map(str::to_string)
-            .collect(),
-    };
-    if objects.len() > MAX_PUSH_EVENTS {
+    // One parse per event: a JSON array or object, else JSON lines.
+    let values: Vec<Result<serde_json::Value, ()>> =
+        match serde_json::from_str::<serde_json::Value>(text.trim()) {
+            Ok(serde_json::Value::Array(items)) => items.into_iter().map(Ok).collect(),
+            Ok(value @ serde_json::Value::Object(_)) => vec![Ok(value)],
+            Ok(_) => {
+                return Err(ApiError::BadRequest(
+                    "body: expected a JSON object, an array of objects or JSON lines".into(),
+                ))
+            }
+            Err(_) => text
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|line| serde_json::from_str(line).map_err(|_| ()))
+                .collect(),
+        };
+    if values.len() > MAX_PUSH_EVENTS {
         return Err(ApiError::BadRequest(format!(
             "body: {} events, at most {MAX_PUSH_EVENTS} per request",
-            objects.len()
+            values.len()
         )));
     }
-    objects
-        .iter()
+    values
+        .into_iter()
         .enumerate()
-        .map(|(i, line)| {
-            let is_object = matches!(
-                serde_json::from_str::<serde_json::Value>(line),
-                Ok(serde_json::Value::Object(_))
-            );
-            if !is_object {
+        .map(|(i, value)| {
+            let Ok(serde_json::Value::Object(map)) = value else {
                 return Err(ApiError::BadRequest(format!(
                     "event {}: not a JSON object",
                     i + 1
                 )));
-            }
-            let mut event = signalbox::pipeline::parse::parse_line(line, &ctx)
-                .ok_or_else(|| ApiError::BadRequest(format!("event {}: empty", i + 1)))?;
+            };
             // A client-supplied id makes retries safe.
-            event.source_id = serde_json::from_str::<serde_json::Value>(line)
-                .ok()
-                .and_then(|v| {
-                    v.get("id")
-                        .or_else(|| v.get("event_id"))
-                        .and_then(|x| x.as_str())
-                        .map(str::to_string)
-                });
+            let id = map
+                .get("id")
+                .or_else(|| map.get("event_id"))
+                .and_then(|x| x.as_str())
+                .map(str::to_string);
+            let mut event = signalbox::pipeline::parse::parse_object(map, &ctx);
+            event.source_id = id;
             Ok(event)
         })
         .collect()
