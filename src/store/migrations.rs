@@ -33,6 +33,13 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0004_leases_and_runs.sql"),
         include_str!("../../migrations/postgres/0004_leases_and_runs.sql"),
     ),
+    // 5 is the alert rules' migration.
+    (
+        6,
+        "tasks and lifecycle",
+        include_str!("../../migrations/sqlite/0006_tasks_and_lifecycle.sql"),
+        include_str!("../../migrations/postgres/0006_tasks_and_lifecycle.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -4,9 +4,11 @@
 //! epoch milliseconds, `ON CONFLICT` upserts) and run through sqlx's `Any` driver; each backend
 //! has its own migrations folder for the few DDL differences.
 
+mod lifecycle;
 mod migrations;
 mod projects;
 mod queries;
+mod tasks;
 mod write;
 
 use std::str::FromStr;
@@ -18,7 +20,12 @@ use sqlx::{AnyPool, Row};
 
 use crate::model::{Category, Group, GroupStatus, Level, Occurrence, Severity};
 
+pub use lifecycle::{
+    change_status_on, GroupLifecycle, LifecycleReport, StatusChange, StatusOutcome, QUIET_HOURS,
+    SYSTEM_ACTOR,
+};
 pub use queries::{GroupQuery, GroupSort, RunRecord, RunReport, MAX_PAGE};
+pub use tasks::{open_or_update_task, TaskQuery};
 pub use write::{CursorUpdate, WriteSummary};
 
 /// A storage failure.
@@ -32,6 +39,9 @@ pub enum StoreError {
     InvalidCursor,
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The change contradicts the stored state (a second open task for a group, …).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// Which database is behind the store.
@@ -163,6 +173,18 @@ impl Store {
 
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// A transaction that is going to write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first cannot write after a
+    /// concurrent commit, it fails with "database is locked".
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 }
 

@@ -8,3 +8,4 @@ mod loki;
 mod monitor;
 mod operations;
 mod railway;
+mod tasks;

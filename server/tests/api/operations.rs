@@ -148,9 +148,13 @@ async fn the_openapi_document_matches_the_routes() {
             "/api/logs/crawl",
             "/api/logs/errors",
             "/api/logs/errors/{fingerprint}",
+            "/api/logs/errors/{fingerprint}/history",
             "/api/logs/errors/{fingerprint}/occurrences",
+            "/api/logs/errors/{fingerprint}/status",
             "/api/logs/stats",
             "/api/projects",
+            "/api/tasks",
+            "/api/tasks/{id}",
             "/error-monitor/autonomous/status",
             "/error-monitor/dashboard",
             "/error-monitor/errors/critical",
@@ -169,7 +173,7 @@ async fn the_openapi_document_matches_the_routes() {
     // Every documented operation is served, with one of its documented statuses.
     for (path, item) in paths {
         for (method, operation) in item.as_object().expect("path item") {
-            let url = app.url(&path.replace("{fingerprint}", &fp));
+            let url = app.url(&path.replace("{fingerprint}", &fp).replace("{id}", "1"));
             let response = app
                 .client
                 .request(method.to_uppercase().parse().expect("a method"), &url)
