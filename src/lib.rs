@@ -22,3 +22,5 @@ pub mod sources;
 pub mod store;
 #[cfg(feature = "engine")]
 pub mod sysinfo;
+#[cfg(feature = "engine")]
+pub mod tasks;

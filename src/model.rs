@@ -149,6 +149,8 @@ pub enum GroupStatus {
     Unresolved,
     Resolved,
     Ignored,
+    /// A resolved group occurred again.
+    Regressed,
 }
 
 impl GroupStatus {
@@ -158,6 +160,16 @@ impl GroupStatus {
             GroupStatus::Unresolved => "unresolved",
             GroupStatus::Resolved => "resolved",
             GroupStatus::Ignored => "ignored",
+            GroupStatus::Regressed => "regressed",
+        }
+    }
+
+    /// Whether the group needs attention (unresolved or regressed): the states that resolve
+    /// on their own after a quiet day.
+    pub fn is_active(self) -> bool {
+        match self {
+            GroupStatus::Unresolved | GroupStatus::Regressed => true,
+            GroupStatus::Resolved | GroupStatus::Ignored => false,
         }
     }
 }
@@ -170,8 +182,9 @@ impl FromStr for GroupStatus {
             "unresolved" => Ok(GroupStatus::Unresolved),
             "resolved" => Ok(GroupStatus::Resolved),
             "ignored" => Ok(GroupStatus::Ignored),
+            "regressed" => Ok(GroupStatus::Regressed),
             other => Err(format!(
-                "unknown status '{other}' (expected unresolved, resolved or ignored)"
+                "unknown status '{other}' (expected unresolved, resolved, ignored or regressed)"
             )),
         }
     }
@@ -862,4 +875,122 @@ pub struct Notification {
     /// The body sent (Slack Block Kit message or the webhook's JSON).
     #[cfg_attr(feature = "engine", schema(value_type = Object))]
     pub payload: serde_json::Value,
+}
+
+impl TaskStatus {
+    pub const ALL: [TaskStatus; 3] = [TaskStatus::Open, TaskStatus::InProgress, TaskStatus::Done];
+
+    /// Canonical name, as stored and as shown in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Open => "open",
+            TaskStatus::InProgress => "in_progress",
+            TaskStatus::Done => "done",
+        }
+    }
+}
+
+impl FromStr for TaskStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TaskStatus::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s.trim())
+            .ok_or_else(|| {
+                format!("unknown task status '{s}' (expected open, in_progress or done)")
+            })
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl TaskPriority {
+    pub const ALL: [TaskPriority; 3] =
+        [TaskPriority::High, TaskPriority::Medium, TaskPriority::Low];
+
+    /// Canonical name, as stored and as shown in the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskPriority::High => "high",
+            TaskPriority::Medium => "medium",
+            TaskPriority::Low => "low",
+        }
+    }
+}
+
+impl FromStr for TaskPriority {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        TaskPriority::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s.trim())
+            .ok_or_else(|| format!("unknown task priority '{s}' (expected high, medium or low)"))
+    }
+}
+
+impl fmt::Display for TaskPriority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A governance task: someone should look at an error group. A group has at most one task
+/// that is not done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct Task {
+    pub id: i64,
+    /// The group the task is about.
+    pub fingerprint: String,
+    pub title: String,
+    /// Markdown.
+    pub description: String,
+    pub priority: TaskPriority,
+    /// What kind of work it is: `investigate_error`.
+    pub task_type: String,
+    pub status: TaskStatus,
+    /// The group's occurrences when the task was opened or last triggered.
+    pub occurrences: i64,
+    /// Name of the alert rule that opened it (`None`: opened by hand).
+    pub rule: Option<String>,
+    /// `{fingerprint, occurrences, rule, rule_type, links: {group, api}}`.
+    #[cfg_attr(feature = "engine", schema(value_type = Object))]
+    pub metadata: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Oldest first; only when the task is read on its own (`GET /api/tasks/{id}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comments: Option<Vec<TaskComment>>,
+}
+
+/// A note on a task (a rule fired again, …).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct TaskComment {
+    pub id: i64,
+    pub task_id: i64,
+    /// Markdown.
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One recorded change of a group's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct GroupStatusChange {
+    pub id: i64,
+    pub fingerprint: String,
+    pub from: GroupStatus,
+    pub to: GroupStatus,
+    /// Who changed it: `admin`, `anonymous` (no admin token configured) or `signalbox` (the
+    /// lifecycle job and the write path).
+    pub actor: String,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
 }

@@ -8,10 +8,14 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, Duration, Utc};
 use signalbox::model::{
     Alert, AlertAction, AlertRuleType, DeliveryStatus, Event, GroupStatus, Level, NotifyChannel,
+    TaskPriority, TaskStatus,
 };
 use signalbox::notify::{self, Channels};
 use signalbox::pipeline::{Pipeline, Processed};
-use signalbox::store::{CursorUpdate, GroupQuery, GroupSort, RunReport, Store};
+use signalbox::store::{
+    CursorUpdate, GroupQuery, GroupSort, RunReport, StatusChange, StatusOutcome, Store, StoreError,
+    TaskQuery,
+};
 use support::postgres::PgServer;
 
 fn process(e: Event) -> Processed {
@@ -187,10 +191,7 @@ async fn default_rules_fire_on_a_simulated_timeline(store: Store) {
         .find(|g| g.template.contains("database connection refused"))
         .expect("the db group")
         .fingerprint;
-    assert!(store
-        .set_status(&fp, GroupStatus::Resolved)
-        .await
-        .expect("resolve"));
+    set_status(&store, &fp, GroupStatus::Resolved).await;
     assert_eq!(
         minute(&store, &clock, m(50), 1, Level::Error, db).await,
         ["Regression"]
@@ -223,6 +224,17 @@ async fn default_rules_fire_on_a_simulated_timeline(store: Store) {
     assert_eq!(alerts.len(), 9, "{alerts:#?}");
     assert_eq!(alerts[0].rule_name, "Error rate");
     assert_eq!(alerts[0].fingerprint, None);
+    // The rules that create tasks opened one per group, and only one.
+    let tasks = store
+        .tasks(&TaskQuery {
+            limit: 100,
+            ..TaskQuery::default()
+        })
+        .await
+        .expect("tasks");
+    let titles: Vec<&str> = tasks.items.iter().map(|t| t.title.as_str()).collect();
+    assert_eq!(titles.len(), 3, "db, disk and 502 groups: {titles:?}");
+    assert!(titles.iter().all(|t| t.starts_with("Investigate error: ")));
     let spike = store
         .alert_rules()
         .await
@@ -689,14 +701,14 @@ async fn resolved_groups_reopen_on_a_new_occurrence(store: Store) {
         .items[0]
         .fingerprint
         .clone();
-    assert!(store
-        .set_status(&fp, GroupStatus::Resolved)
-        .await
-        .expect("update"));
-    assert!(!store
-        .set_status(&"0".repeat(64), GroupStatus::Resolved)
-        .await
-        .expect("update"));
+    assert!(matches!(
+        set_status(&store, &fp, GroupStatus::Resolved).await,
+        StatusOutcome::Changed(_)
+    ));
+    assert_eq!(
+        set_status(&store, &"0".repeat(64), GroupStatus::Resolved).await,
+        StatusOutcome::NoGroup
+    );
     write(
         &store,
         vec![event(at + Duration::hours(1), Level::Error, "api", "boom")],
@@ -709,13 +721,60 @@ async fn resolved_groups_reopen_on_a_new_occurrence(store: Store) {
             .expect("read")
             .expect("exists")
             .status,
+        GroupStatus::Regressed
+    );
+    let history = store.status_history(&fp, None, 10).await.expect("history");
+    assert_eq!(history.items[0].to, GroupStatus::Regressed, "{history:?}");
+    assert_eq!(history.items[0].actor, "signalbox");
+    // Ignored for two more occurrences: the first keeps it ignored, the second ends the mute.
+    let mute = StatusChange {
+        mute_for_occurrences: Some(2),
+        ..StatusChange::to(GroupStatus::Ignored, "admin", None)
+    };
+    store
+        .set_status(&fp, &mute, Utc::now())
+        .await
+        .expect("mute");
+    write(
+        &store,
+        vec![event(
+            at + Duration::minutes(90),
+            Level::Error,
+            "api",
+            "boom",
+        )],
+    )
+    .await;
+    assert_eq!(
+        store
+            .group(&fp)
+            .await
+            .expect("read")
+            .expect("exists")
+            .status,
+        GroupStatus::Ignored
+    );
+    write(
+        &store,
+        vec![event(
+            at + Duration::minutes(95),
+            Level::Error,
+            "api",
+            "boom",
+        )],
+    )
+    .await;
+    assert_eq!(
+        store
+            .group(&fp)
+            .await
+            .expect("read")
+            .expect("exists")
+            .status,
         GroupStatus::Unresolved
     );
     // Ignored stays ignored.
-    store
-        .set_status(&fp, GroupStatus::Ignored)
-        .await
-        .expect("update");
+    set_status(&store, &fp, GroupStatus::Ignored).await;
     write(
         &store,
         vec![event(at + Duration::hours(2), Level::Error, "api", "boom")],
@@ -1124,6 +1183,487 @@ async fn notifications_enqueue_once_and_claim_once(store: Store) {
 
 type Case = fn(Store) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
+/// Sets a group's status as the admin, now.
+async fn set_status(store: &Store, fingerprint: &str, status: GroupStatus) -> StatusOutcome {
+    store
+        .set_status(
+            fingerprint,
+            &StatusChange::to(status, "admin", None),
+            Utc::now(),
+        )
+        .await
+        .expect("status change")
+}
+
+/// The fingerprint of the group `message` makes (one error event at `at`).
+/// Switches every alert rule off: the task cases open tasks by hand, not through the rules.
+async fn rules_off(store: &Store) {
+    for rule in store.alert_rules().await.expect("rules") {
+        let off = signalbox::model::AlertRule {
+            enabled: false,
+            ..rule.clone()
+        };
+        store
+            .update_alert_rule(rule.id, &off)
+            .await
+            .expect("store")
+            .expect("exists")
+            .expect("valid");
+    }
+    store.reload_rules();
+}
+
+async fn group_at(store: &Store, at: DateTime<Utc>, message: &str) -> String {
+    rules_off(store).await;
+    let summary = write(store, vec![event(at, Level::Error, "api", message)]).await;
+    let processed = process(event(at, Level::Error, "api", message));
+    let fp = processed.group.expect("an error group").fingerprint;
+    assert_eq!(summary.accepted, 1);
+    fp
+}
+
+fn alert(rule_name: &str, rule_type: AlertRuleType, fingerprint: &str) -> Alert {
+    Alert {
+        id: 0,
+        rule_id: 1,
+        rule_name: rule_name.into(),
+        rule_type,
+        action: AlertAction::CreateTask,
+        fingerprint: Some(fingerprint.into()),
+        service: Some("api".into()),
+        fired_at: Utc::now(),
+        summary: "12 events in 1 min (threshold 10)".into(),
+    }
+}
+
+async fn one_open_task_per_group_even_when_racing(store: Store) {
+    let at = t("2026-11-27T10:00:00Z");
+    let fp = group_at(&store, at, "payment provider timed out").await;
+    let url = "https://sb.example.com";
+
+    // Eight requests at once (two would do; eight make the race likely on both backends).
+    let racers = (0..8).map(|_| {
+        let store = store.clone();
+        let fp = fp.clone();
+        tokio::spawn(async move {
+            store
+                .create_task_for(&fp, None, url, at + Duration::minutes(1))
+                .await
+        })
+    });
+    let mut results = Vec::new();
+    for racer in racers {
+        results.push(
+            racer
+                .await
+                .expect("joined")
+                .expect("no database error")
+                .expect("the group exists"),
+        );
+    }
+    assert_eq!(results.iter().filter(|(_, created)| *created).count(), 1);
+    let id = results[0].0.id;
+    assert!(results.iter().all(|(task, _)| task.id == id));
+    let all = store
+        .tasks(&TaskQuery {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(all.items.len(), 1, "one row");
+    let task = store.task(id).await.expect("read").expect("exists");
+    assert_eq!(task.status, TaskStatus::Open);
+    assert_eq!(task.priority, TaskPriority::High, "first seen a minute ago");
+    assert_eq!(task.rule, None);
+    assert_eq!(
+        task.comments.as_deref(),
+        Some(&[][..]),
+        "manual presses add nothing"
+    );
+    assert!(task.title.starts_with("Investigate error: "));
+    assert_eq!(
+        task.metadata["links"]["group"],
+        format!("{url}/errors/{fp}")
+    );
+    assert_eq!(store.open_task_id(&fp).await.expect("read"), Some(id));
+
+    // A rule firing later updates the open task and comments instead of opening another.
+    write(
+        &store,
+        vec![event(
+            at + Duration::hours(1),
+            Level::Error,
+            "api",
+            "payment provider timed out",
+        )],
+    )
+    .await;
+    let spike = alert("spike", AlertRuleType::Spike, &fp);
+    let later = at + Duration::hours(1);
+    let (again, created) = store
+        .create_task_for(&fp, Some(&spike), url, later)
+        .await
+        .expect("no database error")
+        .expect("the group exists");
+    assert!(!created);
+    assert_eq!(
+        (again.id, again.occurrences, again.updated_at),
+        (id, 2, later)
+    );
+    let task = store.task(id).await.expect("read").expect("exists");
+    let comments = task.comments.expect("comments");
+    assert_eq!(comments.len(), 1);
+    assert!(
+        comments[0]
+            .body
+            .starts_with("Rule spike fired again: 12 events"),
+        "{}",
+        comments[0].body
+    );
+    assert_eq!(task.occurrences, 2);
+
+    // Done: the next trigger opens a new task; the old one cannot be reopened beside it.
+    let done = store
+        .set_task_status(id, TaskStatus::Done, later)
+        .await
+        .expect("update")
+        .expect("exists");
+    assert_eq!(done.status, TaskStatus::Done);
+    assert_eq!(store.open_task_id(&fp).await.expect("read"), None);
+    let (second, created) = store
+        .create_task_for(&fp, Some(&spike), url, later)
+        .await
+        .expect("no database error")
+        .expect("the group exists");
+    assert!(created);
+    assert_ne!(second.id, id);
+    assert_eq!(second.rule.as_deref(), Some("spike"));
+    assert_eq!(
+        second.priority,
+        TaskPriority::Medium,
+        "a spike of a known error"
+    );
+    match store.set_task_status(id, TaskStatus::Open, later).await {
+        Err(StoreError::Conflict(message)) => assert!(message.contains("not done"), "{message}"),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert!(store
+        .set_task_status(second.id, TaskStatus::InProgress, later)
+        .await
+        .expect("update")
+        .is_some_and(|t| t.status == TaskStatus::InProgress));
+    assert_eq!(
+        store
+            .set_task_status(999_999, TaskStatus::Done, later)
+            .await
+            .expect("update"),
+        None
+    );
+    assert_eq!(
+        store
+            .create_task_for(&"0".repeat(64), None, url, later)
+            .await
+            .expect("no database error"),
+        None
+    );
+}
+
+async fn tasks_page_newest_first(store: Store) {
+    let at = t("2026-11-27T10:00:00Z");
+    let mut ids = Vec::new();
+    let mut fps = Vec::new();
+    for i in 0..25 {
+        let fp = group_at(
+            &store,
+            at,
+            &format!("worker kind{} crashed", (b'a' + i) as char),
+        )
+        .await;
+        let (task, created) = store
+            .create_task_for(&fp, None, "http://localhost:3000", at)
+            .await
+            .expect("no database error")
+            .expect("exists");
+        assert!(created);
+        if i % 5 == 0 {
+            store
+                .set_task_status(task.id, TaskStatus::InProgress, at)
+                .await
+                .expect("update");
+        }
+        ids.push(task.id);
+        fps.push(fp);
+    }
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .tasks(&TaskQuery {
+                limit: 10,
+                cursor: cursor.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("page");
+        pages += 1;
+        assert!(page.items.iter().all(|t| t.comments.is_none()));
+        seen.extend(page.items.iter().map(|t| t.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    ids.reverse();
+    assert_eq!((seen, pages), (ids, 3));
+    let in_progress = store
+        .tasks(&TaskQuery {
+            status: Some(TaskStatus::InProgress),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(in_progress.items.len(), 5);
+    let one = store
+        .tasks(&TaskQuery {
+            fingerprint: Some(fps[3].clone()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(one.items.len(), 1);
+    assert_eq!(one.items[0].fingerprint, fps[3]);
+    assert!(matches!(
+        store
+            .tasks(&TaskQuery {
+                cursor: Some("x".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .await,
+        Err(StoreError::InvalidCursor)
+    ));
+    assert_eq!(store.task(999_999).await.expect("read"), None);
+}
+
+async fn status_changes_are_recorded(store: Store) {
+    let at = t("2026-11-27T10:00:00Z");
+    let fp = group_at(&store, at, "cache miss storm").await;
+    let now = at + Duration::minutes(5);
+    let resolve = StatusChange::to(GroupStatus::Resolved, "admin", Some("fixed in 1.2.3"));
+    let StatusOutcome::Changed(change) =
+        store.set_status(&fp, &resolve, now).await.expect("change")
+    else {
+        panic!("expected a change");
+    };
+    assert_eq!(
+        (
+            change.from,
+            change.to,
+            change.actor.as_str(),
+            change.reason.as_deref(),
+            change.at
+        ),
+        (
+            GroupStatus::Unresolved,
+            GroupStatus::Resolved,
+            "admin",
+            Some("fixed in 1.2.3"),
+            now
+        )
+    );
+    assert_eq!(
+        store.set_status(&fp, &resolve, now).await.expect("change"),
+        StatusOutcome::Unchanged(GroupStatus::Resolved),
+        "nothing to record"
+    );
+    // Ignored for 10 more occurrences: the mute ends at the count now + 10.
+    let mute = StatusChange {
+        mute_for_occurrences: Some(10),
+        ..StatusChange::to(GroupStatus::Ignored, "anonymous", None)
+    };
+    store.set_status(&fp, &mute, now).await.expect("change");
+    let lifecycle = store
+        .group_lifecycle(&fp)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(
+        (lifecycle.muted_until, lifecycle.muted_until_count),
+        (None, Some(11))
+    );
+    // Unresolving clears the mute.
+    set_status(&store, &fp, GroupStatus::Unresolved).await;
+    let lifecycle = store
+        .group_lifecycle(&fp)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(
+        (
+            lifecycle.muted_until,
+            lifecycle.muted_until_count,
+            lifecycle.open_task
+        ),
+        (None, None, None)
+    );
+    assert_eq!(
+        store.group_lifecycle(&"0".repeat(64)).await.expect("read"),
+        None
+    );
+
+    let history = store.status_history(&fp, None, 2).await.expect("history");
+    let steps: Vec<(GroupStatus, GroupStatus)> =
+        history.items.iter().map(|c| (c.from, c.to)).collect();
+    assert_eq!(
+        steps,
+        [
+            (GroupStatus::Ignored, GroupStatus::Unresolved),
+            (GroupStatus::Resolved, GroupStatus::Ignored)
+        ],
+        "newest first"
+    );
+    let rest = store
+        .status_history(&fp, history.next_cursor.as_deref(), 2)
+        .await
+        .expect("history");
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.next_cursor, None);
+    assert_eq!(rest.items[0].actor, "admin");
+    assert!(store.status_history(&fp, Some("x"), 2).await.is_err());
+}
+
+async fn quiet_groups_resolve_after_a_day(store: Store) {
+    let now = t("2026-11-28T12:00:00Z");
+    let quiet = group_at(&store, now - Duration::hours(25), "quiet one").await;
+    let recent = group_at(&store, now - Duration::hours(23), "recent one").await;
+    let ignored = group_at(&store, now - Duration::hours(30), "ignored one").await;
+    let resolved = group_at(&store, now - Duration::hours(30), "resolved one").await;
+    let regressed = group_at(&store, now - Duration::hours(48), "regressed one").await;
+    set_status(&store, &ignored, GroupStatus::Ignored).await;
+    set_status(&store, &resolved, GroupStatus::Resolved).await;
+    set_status(&store, &regressed, GroupStatus::Regressed).await;
+
+    let report = store.run_lifecycle(now).await.expect("lifecycle");
+    assert_eq!((report.resolved, report.unmuted), (2, 0));
+    let status = |fp: String| {
+        let store = store.clone();
+        async move {
+            store
+                .group(&fp)
+                .await
+                .expect("read")
+                .expect("exists")
+                .status
+        }
+    };
+    assert_eq!(status(quiet.clone()).await, GroupStatus::Resolved);
+    assert_eq!(status(regressed.clone()).await, GroupStatus::Resolved);
+    assert_eq!(status(recent.clone()).await, GroupStatus::Unresolved);
+    assert_eq!(status(ignored).await, GroupStatus::Ignored);
+    assert_eq!(status(resolved).await, GroupStatus::Resolved);
+    let last = &store
+        .status_history(&quiet, None, 1)
+        .await
+        .expect("history")
+        .items[0];
+    assert_eq!(
+        (
+            last.from,
+            last.to,
+            last.actor.as_str(),
+            last.reason.as_deref(),
+            last.at
+        ),
+        (
+            GroupStatus::Unresolved,
+            GroupStatus::Resolved,
+            "signalbox",
+            Some("no occurrence for 24 h"),
+            now
+        )
+    );
+    // Idempotent: a second run (another replica) changes nothing.
+    assert_eq!(
+        store.run_lifecycle(now).await.expect("lifecycle"),
+        Default::default()
+    );
+    // The recent one resolves once it has been quiet for a day too.
+    let report = store
+        .run_lifecycle(now + Duration::hours(2))
+        .await
+        .expect("lifecycle");
+    assert_eq!(report.resolved, 1);
+    assert_eq!(status(recent).await, GroupStatus::Resolved);
+}
+
+async fn mutes_by_date_expire(store: Store) {
+    let now = t("2026-11-28T12:00:00Z");
+    let fp = group_at(&store, now, "noisy but known").await;
+    let forever = group_at(&store, now, "ignored for good").await;
+    let mute = StatusChange {
+        muted_until: Some(now + Duration::hours(1)),
+        ..StatusChange::to(GroupStatus::Ignored, "admin", Some("deploy in progress"))
+    };
+    store.set_status(&fp, &mute, now).await.expect("change");
+    set_status(&store, &forever, GroupStatus::Ignored).await;
+    assert_eq!(
+        store
+            .group_lifecycle(&fp)
+            .await
+            .expect("read")
+            .expect("exists")
+            .muted_until,
+        Some(now + Duration::hours(1))
+    );
+    assert_eq!(
+        store
+            .run_lifecycle(now + Duration::minutes(59))
+            .await
+            .expect("run")
+            .unmuted,
+        0
+    );
+    let report = store
+        .run_lifecycle(now + Duration::hours(2))
+        .await
+        .expect("run");
+    assert_eq!((report.unmuted, report.resolved), (1, 0));
+    let group = store.group(&fp).await.expect("read").expect("exists");
+    assert_eq!(group.status, GroupStatus::Unresolved);
+    let lifecycle = store
+        .group_lifecycle(&fp)
+        .await
+        .expect("read")
+        .expect("exists");
+    assert_eq!(
+        (lifecycle.muted_until, lifecycle.muted_until_count),
+        (None, None)
+    );
+    let last = &store
+        .status_history(&fp, None, 1)
+        .await
+        .expect("history")
+        .items[0];
+    assert_eq!(
+        (last.from, last.to, last.actor.as_str()),
+        (GroupStatus::Ignored, GroupStatus::Unresolved, "signalbox")
+    );
+    assert_eq!(
+        store
+            .group(&forever)
+            .await
+            .expect("read")
+            .expect("exists")
+            .status,
+        GroupStatus::Ignored,
+        "a mute without a date never expires"
+    );
+}
+
 macro_rules! cases {
     ($($name:ident),* $(,)?) => {
         &[$((stringify!($name), (|s| Box::pin($name(s))) as Case)),*]
@@ -1143,6 +1683,11 @@ const CASES: &[(&str, Case)] = cases![
     default_rules_fire_on_a_simulated_timeline,
     rules_are_edited_with_clear_errors,
     projects_and_keys,
+    one_open_task_per_group_even_when_racing,
+    tasks_page_newest_first,
+    status_changes_are_recorded,
+    quiet_groups_resolve_after_a_day,
+    mutes_by_date_expire,
     notifications_enqueue_once_and_claim_once,
 ];
 

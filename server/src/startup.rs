@@ -38,6 +38,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 const DEMO_INTERVAL: Duration = Duration::from_secs(2);
 /// How often old raw rows are deleted.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+/// How often quiet groups resolve and dated mutes end.
+const LIFECYCLE_INTERVAL: Duration = Duration::from_secs(300);
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -159,6 +161,7 @@ impl Application {
             self.retention_days,
             shutdown.clone(),
         ));
+        background.spawn(lifecycle(self.store.clone(), shutdown.clone()));
 
         let server = axum::serve(self.listener, self.router)
             .with_graceful_shutdown(shutdown.clone().cancelled_owned());
@@ -222,6 +225,27 @@ async fn retention(store: Store, days: u32, shutdown: CancellationToken) {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(RETENTION_INTERVAL) => {}
+        }
+    }
+}
+
+/// Every few minutes: groups quiet for a day resolve, mutes whose date passed end. Every
+/// replica runs it; each change is conditional on the state it read, so running it twice
+/// changes nothing twice.
+async fn lifecycle(store: Store, shutdown: CancellationToken) {
+    loop {
+        match store.run_lifecycle(chrono::Utc::now()).await {
+            Ok(report) if report == Default::default() => {}
+            Ok(report) => tracing::info!(
+                resolved = report.resolved,
+                unmuted = report.unmuted,
+                "lifecycle: resolved quiet groups, ended expired mutes"
+            ),
+            Err(e) => tracing::warn!(error = %e, "lifecycle: failed; retrying later"),
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(LIFECYCLE_INTERVAL) => {}
         }
     }
 }

@@ -372,12 +372,17 @@ pub(crate) async fn evaluate_in(
             .bind(a.rule_id)
             .execute(&mut **tx)
             .await?;
+        let group = match &a.fingerprint {
+            Some(fp) => group_in(tx, fp).await?,
+            None => None,
+        };
+        // The group's governance task: opened, or (one open task per group) brought up to date.
+        if let (true, Some(group)) = (a.action.creates_task(), &group) {
+            let public_url = channels.map_or("", |c| c.public_url.as_str());
+            super::tasks::open_or_update_task(tx, group, Some(a), public_url, now).await?;
+        }
         // Queued in this transaction: committed with the decision, sent after (the outbox).
         if let Some(channels) = channels {
-            let group = match &a.fingerprint {
-                Some(fp) => group_in(tx, fp).await?,
-                None => None,
-            };
             crate::notify::enqueue_in(tx, a, group.as_ref(), channels).await?;
         }
     }

@@ -40,6 +40,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/postgres/0005_alerting.sql"),
     ),
     (
+        6,
+        "tasks and lifecycle",
+        include_str!("../../migrations/sqlite/0006_tasks_and_lifecycle.sql"),
+        include_str!("../../migrations/postgres/0006_tasks_and_lifecycle.sql"),
+    ),
+    (
         7,
         "outbox",
         include_str!("../../migrations/sqlite/0007_outbox.sql"),

@@ -5,10 +5,12 @@
 //! has its own migrations folder for the few DDL differences.
 
 mod alerts;
+mod lifecycle;
 mod migrations;
 mod outbox;
 mod projects;
 mod queries;
+mod tasks;
 mod write;
 
 use std::str::FromStr;
@@ -21,8 +23,13 @@ use sqlx::{AnyPool, Row};
 use crate::model::{Category, Group, GroupStatus, Level, Occurrence, Severity};
 
 pub use alerts::RuleProblem;
+pub use lifecycle::{
+    change_status_on, GroupLifecycle, LifecycleReport, StatusChange, StatusOutcome, QUIET_HOURS,
+    SYSTEM_ACTOR,
+};
 pub use outbox::{insert_notification, NewNotification, MAX_NOTIFICATIONS};
 pub use queries::{GroupQuery, GroupSort, RunRecord, RunReport, MAX_PAGE};
+pub use tasks::{open_or_update_task, TaskQuery};
 pub use write::{CursorUpdate, WriteSummary};
 
 /// The time the store stamps alerts and cooldowns with (tests drive their own).
@@ -39,6 +46,9 @@ pub enum StoreError {
     InvalidCursor,
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The change contradicts the stored state (a second open task for a group, …).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// Which database is behind the store.
@@ -194,6 +204,18 @@ impl Store {
     /// The store's clock.
     pub fn now(&self) -> DateTime<Utc> {
         (self.clock)()
+    }
+
+    /// A transaction that is going to write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first cannot write after a
+    /// concurrent commit, it fails with "database is locked".
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
     }
 }
 

@@ -83,19 +83,19 @@ pub struct GroupQuery {
 }
 
 /// A bind value of a dynamically built query.
-enum Bind {
+pub(super) enum Bind {
     Int(i64),
     Text(String),
 }
 
 /// A query built piece by piece, numbering its `$n` parameters.
-struct Sql {
+pub(super) struct Sql {
     text: String,
     binds: Vec<Bind>,
 }
 
 impl Sql {
-    fn new(text: &str) -> Sql {
+    pub(super) fn new(text: &str) -> Sql {
         Sql {
             text: text.to_string(),
             binds: Vec::new(),
@@ -103,7 +103,7 @@ impl Sql {
     }
 
     /// Appends `clause`, where each `?` becomes the next `$n` bound to the next value.
-    fn push(&mut self, clause: &str, values: Vec<Bind>) {
+    pub(super) fn push(&mut self, clause: &str, values: Vec<Bind>) {
         let mut values = values.into_iter();
         for (i, part) in clause.split('?').enumerate() {
             if i > 0 {
@@ -116,7 +116,7 @@ impl Sql {
         }
     }
 
-    fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
+    pub(super) fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         self.binds
             .iter()
             .fold(sqlx::query(&self.text), |q, b| match b {
@@ -334,20 +334,6 @@ impl Store {
                 Ok((super::parse_level(&level)?, r.try_get("n")?))
             })
             .collect()
-    }
-
-    /// Sets a group's status; false when there is no such group.
-    pub async fn set_status(
-        &self,
-        fingerprint: &str,
-        status: GroupStatus,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query("UPDATE error_fingerprints SET status = $1 WHERE fingerprint = $2")
-            .bind(status.as_str())
-            .bind(fingerprint)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected() > 0)
     }
 
     /// The stored cursor of a source.

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use sqlx::{Any, Row, Transaction};
 
-use super::{alerts, to_millis, Store, StoreError};
-use crate::model::Level;
+use super::{alerts, change_status_on, to_millis, StatusChange, Store, StoreError, SYSTEM_ACTOR};
+use crate::model::{GroupStatus, Level};
 use crate::pipeline::normalize::ALGORITHM_VERSION;
 use crate::pipeline::Processed;
 
@@ -53,7 +53,7 @@ impl Store {
         batch: &[Processed],
         cursor: Option<&CursorUpdate>,
     ) -> Result<WriteSummary, StoreError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut summary = WriteSummary::default();
         // Ordered maps: concurrent writers (two replicas, the server and `signalbox ingest`)
         // upsert shared counter rows in the same order, so Postgres never sees a deadlock.
@@ -125,10 +125,28 @@ impl Store {
 
         // Groups first: occurrences reference them. Sorted, for the same reason as the counters.
         groups.sort_by(|a, b| a.0.cmp(b.0));
+        let now = self.now();
         for (fingerprint, delta) in &groups {
             match upsert_group(&mut tx, fingerprint, delta).await? {
                 Before::Absent => summary.new_groups.push(fingerprint.to_string()),
-                Before::Resolved => summary.regressed.push(fingerprint.to_string()),
+                Before::Resolved => {
+                    // A resolved group that occurs again has regressed; the change is recorded.
+                    let change = StatusChange::to(
+                        GroupStatus::Regressed,
+                        SYSTEM_ACTOR,
+                        Some("occurred again after it was resolved"),
+                    );
+                    change_status_on(&mut tx, fingerprint, &change, now).await?;
+                    summary.regressed.push(fingerprint.to_string());
+                }
+                Before::Muted => {
+                    let change = StatusChange::to(
+                        GroupStatus::Unresolved,
+                        SYSTEM_ACTOR,
+                        Some("muted for a number of occurrences, which is reached"),
+                    );
+                    change_status_on(&mut tx, fingerprint, &change, now).await?;
+                }
                 Before::Present => {}
             }
         }
@@ -250,6 +268,8 @@ enum Before {
     Absent,
     Present,
     Resolved,
+    /// Ignored until a number of occurrences that this batch reaches.
+    Muted,
 }
 
 /// Inserts or updates a group; says what it was before.
@@ -258,14 +278,25 @@ async fn upsert_group(
     fingerprint: &str,
     delta: &GroupDelta<'_>,
 ) -> Result<Before, StoreError> {
-    let before = match sqlx::query("SELECT status FROM error_fingerprints WHERE fingerprint = $1")
-        .bind(fingerprint)
-        .fetch_optional(&mut **tx)
-        .await?
+    let before = match sqlx::query(
+        "SELECT status, occurrence_count, muted_until_count FROM error_fingerprints WHERE fingerprint = $1",
+    )
+    .bind(fingerprint)
+    .fetch_optional(&mut **tx)
+    .await?
     {
         None => Before::Absent,
-        Some(row) if row.try_get::<String, _>("status")? == "resolved" => Before::Resolved,
-        Some(_) => Before::Present,
+        Some(row) => {
+            let status: String = row.try_get("status")?;
+            let count: i64 = row.try_get("occurrence_count")?;
+            let mute: Option<i64> = row.try_get("muted_until_count")?;
+            match status.as_str() {
+                "resolved" => Before::Resolved,
+                // Ignored for N more occurrences: this batch reaches them.
+                "ignored" if mute.is_some_and(|m| count + delta.count >= m) => Before::Muted,
+                _ => Before::Present,
+            }
+        }
     };
     let last = delta.last;
     let Some(group) = &last.group else {
@@ -276,7 +307,6 @@ async fn upsert_group(
     } else {
         Level::Error
     };
-    // A resolved group that occurs again is a regression: it goes back to unresolved.
     sqlx::query(
         "INSERT INTO error_fingerprints (fingerprint, template, error_type, level, service, first_seen, last_seen, occurrence_count, sample_message, stack_trace, status, category, severity, fixable, algorithm_version) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'unresolved', $11, $12, $13, $14) \
@@ -287,7 +317,6 @@ async fn upsert_group(
            last_seen = CASE WHEN excluded.last_seen > error_fingerprints.last_seen THEN excluded.last_seen ELSE error_fingerprints.last_seen END, \
            occurrence_count = error_fingerprints.occurrence_count + excluded.occurrence_count, \
            level = CASE WHEN excluded.level = 'critical' THEN 'critical' ELSE error_fingerprints.level END, \
-           status = CASE WHEN error_fingerprints.status = 'resolved' THEN 'unresolved' ELSE error_fingerprints.status END, \
            category = excluded.category, severity = excluded.severity, fixable = excluded.fixable",
     )
     .bind(fingerprint)

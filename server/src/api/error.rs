@@ -73,6 +73,7 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidCursor => {
                 ApiError::BadRequest("cursor: not a cursor this API returned".into())
             }
+            StoreError::Conflict(message) => ApiError::Conflict(message),
             other => ApiError::Unavailable(other),
         }
     }

@@ -5,8 +5,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use signalbox::model::{Group, GroupStatus, Level, Occurrence, Page, Stats};
-use signalbox::store::{GroupQuery, GroupSort};
+use signalbox::model::{Group, GroupStatus, GroupStatusChange, Level, Occurrence, Page, Stats};
+use signalbox::store::{GroupQuery, GroupSort, StatusChange};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ApiPath, ApiQuery, ErrorBody};
@@ -23,7 +23,7 @@ pub struct ListErrorsParams {
     pub sort: Option<String>,
     /// Only groups of this level: `error` or `critical`.
     pub level: Option<String>,
-    /// `unresolved`, `resolved` or `ignored`.
+    /// `unresolved`, `resolved`, `ignored` or `regressed`.
     pub status: Option<String>,
     /// Only groups of this service.
     pub service: Option<String>,
@@ -80,6 +80,123 @@ pub struct OccurrencePage {
     pub next_cursor: Option<String>,
 }
 
+/// A page of status changes (schema for the OpenAPI document).
+#[derive(Serialize, ToSchema)]
+pub struct StatusChangePage {
+    pub items: Vec<GroupStatusChange>,
+    pub next_cursor: Option<String>,
+}
+
+/// One group with its lifecycle: its open task and its mute.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct GroupDetail {
+    #[serde(flatten)]
+    pub group: Group,
+    /// The group's task that is not done (`GET /api/tasks/{id}`), if any.
+    pub task_id: Option<i64>,
+    /// Ignored until this time…
+    pub muted_until: Option<DateTime<Utc>>,
+    /// …or until its occurrence count reaches this.
+    pub muted_until_count: Option<i64>,
+}
+
+/// Body of `POST /api/logs/errors/{fingerprint}/status` (schema for the OpenAPI document).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct StatusRequest {
+    /// `resolved`, `ignored` or `unresolved`.
+    pub status: String,
+    /// With `ignored`: the mute ends at this RFC 3339 time (in the future).
+    pub until: Option<String>,
+    /// With `ignored`: the mute ends after this many more occurrences.
+    pub count: Option<i64>,
+    /// Why, for the history (at most 500 characters).
+    pub reason: Option<String>,
+}
+
+/// Longest reason a status change keeps.
+const MAX_REASON_CHARS: usize = 500;
+/// Most occurrences a mute can wait for.
+const MAX_MUTE_COUNT: i64 = 1_000_000_000;
+
+/// Reads a status request, naming the first bad field.
+pub fn status_change(
+    body: &serde_json::Value,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> Result<StatusChange, ApiError> {
+    let bad = |message: String| ApiError::BadRequest(message);
+    let object = body.as_object().ok_or_else(|| {
+        bad("body: expected {\"status\": \"resolved\"|\"ignored\"|\"unresolved\"}".into())
+    })?;
+    if let Some(unknown) = object
+        .keys()
+        .find(|k| !["status", "until", "count", "reason"].contains(&k.as_str()))
+    {
+        return Err(bad(format!(
+            "{unknown}: unknown field (expected status, until, count, reason)"
+        )));
+    }
+    let status = match object.get("status").and_then(|v| v.as_str()) {
+        Some("resolved") => GroupStatus::Resolved,
+        Some("ignored") => GroupStatus::Ignored,
+        Some("unresolved") => GroupStatus::Unresolved,
+        Some("regressed") => {
+            return Err(bad(
+                "status: 'regressed' is set by Signalbox when a resolved group recurs; expected resolved, ignored or unresolved".into(),
+            ))
+        }
+        _ => return Err(bad("status: expected resolved, ignored or unresolved".into())),
+    };
+    let until = match object.get("until") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(text)) => {
+            let t = parse_time("until", text)?;
+            if t <= now {
+                return Err(bad(format!("until: {text} is not in the future")));
+            }
+            Some(t)
+        }
+        Some(_) => return Err(bad("until: expected an RFC 3339 time string".into())),
+    };
+    let count = match object.get("count") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(v) => match v.as_i64() {
+            Some(n) if (1..=MAX_MUTE_COUNT).contains(&n) => Some(n),
+            _ => {
+                return Err(bad(format!(
+                    "count: expected a number of occurrences from 1 to {MAX_MUTE_COUNT}"
+                )))
+            }
+        },
+    };
+    if status != GroupStatus::Ignored {
+        if until.is_some() {
+            return Err(bad("until: only with status ignored".into()));
+        }
+        if count.is_some() {
+            return Err(bad("count: only with status ignored".into()));
+        }
+    }
+    let reason = match object.get("reason") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(text)) if text.chars().count() <= MAX_REASON_CHARS => {
+            Some(text.trim().to_string()).filter(|r| !r.is_empty())
+        }
+        Some(_) => {
+            return Err(bad(format!(
+                "reason: expected a text of at most {MAX_REASON_CHARS} characters"
+            )))
+        }
+    };
+    Ok(StatusChange {
+        status,
+        actor: actor.to_string(),
+        reason,
+        muted_until: until,
+        mute_for_occurrences: count,
+    })
+}
+
 /// Reply of `POST /api/logs/crawl`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CrawlAccepted {
@@ -124,7 +241,7 @@ fn parse_time(field: &str, text: &str) -> Result<DateTime<Utc>, ApiError> {
         })
 }
 
-fn parse_limit(limit: Option<u32>) -> Result<u32, ApiError> {
+pub(crate) fn parse_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     match limit {
         None => Ok(DEFAULT_LIMIT),
         Some(n) if (1..=signalbox::store::MAX_PAGE).contains(&n) => Ok(n),
@@ -232,21 +349,103 @@ pub async fn list_errors(
     tag = "logs",
     params(("fingerprint" = String, Path, description = "The group's fingerprint (64 hex digits)")),
     responses(
-        (status = 200, description = "The group", body = Group),
+        (status = 200, description = "The group, its open task and its mute", body = GroupDetail),
         (status = 404, description = "No group has this fingerprint", body = ErrorBody),
     )
 )]
 pub async fn get_error(
     State(state): State<AppState>,
     ApiPath(fingerprint): ApiPath<String>,
-) -> Result<Json<Group>, ApiError> {
-    Ok(Json(find_group(&state, &fingerprint).await?))
+) -> Result<Json<GroupDetail>, ApiError> {
+    Ok(Json(group_detail(&state, &fingerprint).await?))
+}
+
+async fn group_detail(state: &AppState, fingerprint: &str) -> Result<GroupDetail, ApiError> {
+    let group = find_group(state, fingerprint).await?;
+    let lifecycle = state.store.group_lifecycle(fingerprint).await?;
+    Ok(GroupDetail {
+        group,
+        task_id: lifecycle.as_ref().and_then(|l| l.open_task),
+        muted_until: lifecycle.as_ref().and_then(|l| l.muted_until),
+        muted_until_count: lifecycle.as_ref().and_then(|l| l.muted_until_count),
+    })
+}
+
+/// Resolves, ignores (mutes) or unresolves an error group; the change is recorded.
+#[utoipa::path(
+    post,
+    path = "/api/logs/errors/{fingerprint}/status",
+    tag = "logs",
+    security(("admin_token" = [])),
+    params(("fingerprint" = String, Path, description = "The group's fingerprint")),
+    request_body = StatusRequest,
+    responses(
+        (status = 200, description = "The group after the change", body = GroupDetail),
+        (status = 400, description = "A field of the body is invalid", body = ErrorBody),
+        (status = 401, description = "The admin token is missing or wrong", body = ErrorBody),
+        (status = 404, description = "No group has this fingerprint", body = ErrorBody),
+    )
+)]
+pub async fn set_error_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ApiPath(fingerprint): ApiPath<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<GroupDetail>, ApiError> {
+    super::require_admin(&state, &headers)?;
+    let body: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::BadRequest(format!(
+            "body: expected {{\"status\": \"resolved\"|\"ignored\"|\"unresolved\"}}: {e}"
+        ))
+    })?;
+    let now = Utc::now();
+    let change = status_change(&body, super::actor(&headers), now)?;
+    match state.store.set_status(&fingerprint, &change, now).await? {
+        signalbox::store::StatusOutcome::NoGroup => Err(no_group(&fingerprint)),
+        _ => Ok(Json(group_detail(&state, &fingerprint).await?)),
+    }
+}
+
+/// The status changes of an error group, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/logs/errors/{fingerprint}/history",
+    tag = "logs",
+    params(("fingerprint" = String, Path, description = "The group's fingerprint"), PageParams),
+    responses(
+        (status = 200, description = "A page of status changes", body = StatusChangePage),
+        (status = 400, description = "A query parameter is invalid", body = ErrorBody),
+        (status = 404, description = "No group has this fingerprint", body = ErrorBody),
+    )
+)]
+pub async fn error_history(
+    State(state): State<AppState>,
+    ApiPath(fingerprint): ApiPath<String>,
+    ApiQuery(params): ApiQuery<PageParams>,
+) -> Result<Json<Page<GroupStatusChange>>, ApiError> {
+    let limit = parse_limit(params.limit)?;
+    find_group(&state, &fingerprint).await?;
+    let page = state
+        .store
+        .status_history(
+            &fingerprint,
+            params.cursor.as_deref().filter(|c| !c.is_empty()),
+            limit,
+        )
+        .await?;
+    Ok(Json(page))
+}
+
+fn no_group(fingerprint: &str) -> ApiError {
+    ApiError::NotFound(format!("no error group has fingerprint '{fingerprint}'"))
 }
 
 async fn find_group(state: &AppState, fingerprint: &str) -> Result<Group, ApiError> {
-    state.store.group(fingerprint).await?.ok_or_else(|| {
-        ApiError::NotFound(format!("no error group has fingerprint '{fingerprint}'"))
-    })
+    state
+        .store
+        .group(fingerprint)
+        .await?
+        .ok_or_else(|| no_group(fingerprint))
 }
 
 /// Occurrences of an error group, newest first.

@@ -8,6 +8,7 @@ pub mod monitor;
 pub mod notifications;
 pub mod projects;
 pub mod rules;
+pub mod tasks;
 
 use axum::http::{header, HeaderMap};
 use axum::{Json, Router};
@@ -27,7 +28,7 @@ use error::ApiError;
         description = "Error groups, occurrences and statistics of the applications Signalbox watches."
     ),
     modifiers(&AdminToken),
-    tags((name = "logs", description = "Error groups and log statistics"), (name = "health", description = "Liveness, readiness and status"), (name = "error-monitor", description = "The seed's autonomous-monitor endpoints"), (name = "projects", description = "Projects that push events"), (name = "rules", description = "Alert rules and the alerts they fired"), (name = "notifications", description = "The notification outbox: Slack, webhook and fix-generator deliveries"))
+    tags((name = "logs", description = "Error groups and log statistics"), (name = "health", description = "Liveness, readiness and status"), (name = "error-monitor", description = "The seed's autonomous-monitor endpoints"), (name = "projects", description = "Projects that push events"), (name = "rules", description = "Alert rules and the alerts they fired"), (name = "notifications", description = "The notification outbox: Slack, webhook and fix-generator deliveries"), (name = "tasks", description = "Governance tasks: one open task per error group"))
 )]
 struct ApiDoc;
 
@@ -49,6 +50,10 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(logs::list_errors))
         .routes(routes!(logs::get_error))
         .routes(routes!(logs::list_occurrences))
+        .routes(routes!(logs::set_error_status))
+        .routes(routes!(logs::error_history))
+        .routes(routes!(tasks::list_tasks, tasks::create_task))
+        .routes(routes!(tasks::get_task, tasks::update_task))
         .routes(routes!(logs::stats))
         .routes(routes!(logs::crawl))
         .routes(routes!(grouping::list_rules))
@@ -79,6 +84,22 @@ pub fn router() -> Router<AppState> {
         "/api/openapi.json",
         axum::routing::get(move || async move { Json(openapi) }),
     )
+}
+
+/// Who makes a change, for the history: `admin` when a bearer token was sent (and
+/// [`require_admin`] accepted it), `anonymous` otherwise (no admin token is configured).
+pub fn actor(headers: &HeaderMap) -> &'static str {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    if token.is_some() {
+        "admin"
+    } else {
+        "anonymous"
+    }
 }
 
 /// Checks the admin token when one is configured.

@@ -36,6 +36,22 @@ impl TestApp {
         (status, body)
     }
 
+    /// Switches every alert rule off (for tests of what people do by hand).
+    pub async fn rules_off(&self) {
+        for rule in self.store.alert_rules().await.expect("rules") {
+            let off = signalbox::model::AlertRule {
+                enabled: false,
+                ..rule.clone()
+            };
+            let _ = self
+                .store
+                .update_alert_rule(rule.id, &off)
+                .await
+                .expect("store");
+        }
+        self.store.reload_rules();
+    }
+
     /// Stores events the way every source does.
     pub async fn ingest(&self, events: Vec<Event>) {
         let pipeline = signalbox::pipeline::Pipeline::default();

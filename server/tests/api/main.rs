@@ -10,3 +10,4 @@ mod notifications;
 mod operations;
 mod railway;
 mod rules;
+mod tasks;
