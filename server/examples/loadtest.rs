@@ -20,6 +20,8 @@ struct Args {
     bin: String,
     events: usize,
     samples: usize,
+    /// Run one section only: idle, railway, push, latency.
+    only: Option<String>,
 }
 
 fn args() -> Result<Args, String> {
@@ -27,6 +29,7 @@ fn args() -> Result<Args, String> {
         bin: "target/release/signalbox".into(),
         events: 200_000,
         samples: 20,
+        only: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -43,9 +46,18 @@ fn args() -> Result<Args, String> {
                     .parse()
                     .map_err(|_| "--samples: expected a number")?
             }
+            "--only" => {
+                let section = value()?;
+                if !["idle", "railway", "push", "latency"].contains(&section.as_str()) {
+                    return Err(format!(
+                        "--only: '{section}' is not one of idle, railway, push, latency"
+                    ));
+                }
+                args.only = Some(section);
+            }
             other => {
                 return Err(format!(
-                    "unknown flag {other} (flags: --bin PATH --events N --samples N)"
+                    "unknown flag {other} (flags: --bin PATH --events N --samples N --only SECTION)"
                 ))
             }
         }
@@ -268,8 +280,10 @@ async fn main() {
         args.events, args.bin
     );
 
+    let run = |section: &str| args.only.as_deref().is_none_or(|only| only == section);
+
     // 1. Idle, with the Railway source configured and its stream connected.
-    {
+    if run("idle") {
         let fake = FakeRailway::start(Options::default()).await;
         let service = fake.add_service("api");
         fake.add_deployment(&service, "SUCCESS");
@@ -285,7 +299,7 @@ async fn main() {
     }
 
     // 2. A Railway backlog, read through the GraphQL API in pages.
-    {
+    if run("railway") {
         let fake = FakeRailway::start(Options::default()).await;
         let services: Vec<String> = (0..3)
             .map(|i| fake.add_service(&format!("service-{i}")))
@@ -324,7 +338,7 @@ async fn main() {
     }
 
     // 3. The JSON push endpoint: JSON lines in batches of 1000, four at a time.
-    {
+    if run("push") {
         let server = Server::start(&args.bin, &[("INGEST_RATE_LIMIT", "100000000".to_string())]);
         server.ready(&client).await;
         let project: serde_json::Value = client
@@ -407,6 +421,7 @@ async fn main() {
     }
 
     // 4. Detection latency: a line appears at the source → its group is in the API.
+    let latency_runs = if run("latency") { 2 } else { 0 };
     for (name, extra) in [
         (
             "detection latency, Railway stream",
@@ -420,7 +435,10 @@ async fn main() {
                 ("RAILWAY_LAG_SECONDS", "0".to_string()),
             ],
         ),
-    ] {
+    ]
+    .into_iter()
+    .take(latency_runs)
+    {
         let fake = FakeRailway::start(Options::default()).await;
         let service = fake.add_service("api");
         let deployment = fake.add_deployment(&service, "SUCCESS");

@@ -62,22 +62,14 @@ impl Store {
         let mut groups: Vec<(&str, GroupDelta)> = Vec::new();
         let mut grouped: Vec<&Processed> = Vec::new();
         let mut accepted: Vec<&Processed> = Vec::new();
+        let mut raw: Vec<&Processed> = Vec::new();
 
+        let mut fresh = claim_ids(&mut tx, batch).await?;
         for item in batch {
             let event = &item.event;
             if let Some(id) = &event.source_id {
-                let inserted = sqlx::query(
-                    "INSERT INTO seen_events (source, source_id, ts) VALUES ($1, $2, $3) \
-                     ON CONFLICT (source, source_id) DO NOTHING",
-                )
-                .bind(&event.source)
-                .bind(id)
-                // Receipt time: retention must not forget the id of an old event just read.
-                .bind(to_millis(chrono::Utc::now()))
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if inserted == 0 {
+                // Seen before, or twice in this batch: counted once.
+                if !fresh.remove(&(event.source.as_str(), id.as_str())) {
                     summary.duplicates += 1;
                     continue;
                 }
@@ -92,7 +84,7 @@ impl Store {
                 .or_default() += 1;
 
             if event.level >= Level::Warn {
-                insert_raw(&mut tx, item).await?;
+                raw.push(item);
             }
             let Some(group) = &item.group else { continue };
             summary.occurrences += 1;
@@ -150,9 +142,8 @@ impl Store {
                 Before::Present => {}
             }
         }
-        for item in grouped {
-            insert_occurrence(&mut tx, item).await?;
-        }
+        insert_raw(&mut tx, &raw).await?;
+        insert_occurrences(&mut tx, &grouped).await?;
         for ((minute, service, level), count) in line_counts {
             sqlx::query(
                 "INSERT INTO log_counts_minute (minute, service, level, count) VALUES ($1, $2, $3, $4) \
@@ -216,50 +207,136 @@ impl Store {
     }
 }
 
-async fn insert_raw(tx: &mut Transaction<'_, Any>, item: &Processed) -> Result<(), StoreError> {
-    let e = &item.event;
-    sqlx::query(
-        "INSERT INTO railway_logs (source, source_id, ts, level, service, deployment, environment, message, attributes, fingerprint) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(&e.source)
-    .bind(&e.source_id)
-    .bind(to_millis(e.timestamp))
-    .bind(e.level.as_str())
-    .bind(&e.service)
-    .bind(&e.deployment)
-    .bind(&e.environment)
-    .bind(&e.message)
-    .bind(attributes_json(item))
-    .bind(item.group.as_ref().map(|g| g.fingerprint.as_str()))
-    .execute(&mut **tx)
-    .await?;
+/// Rows per multi-row `INSERT`: few statements per batch (each statement is a round trip to
+/// the database, a thread hand-off with SQLite), well under both databases' parameter limits.
+const ROWS_PER_INSERT: usize = 100;
+
+/// `($1, …, $n), ($n+1, …)`: the VALUES list of `rows` rows of `columns` parameters.
+fn values_list(rows: usize, columns: usize) -> String {
+    let mut out = String::with_capacity(rows * columns * 5);
+    for r in 0..rows {
+        if r > 0 {
+            out.push_str(", ");
+        }
+        out.push('(');
+        for c in 0..columns {
+            if c > 0 {
+                out.push_str(", ");
+            }
+            out.push('$');
+            out.push_str(&(r * columns + c + 1).to_string());
+        }
+        out.push(')');
+    }
+    out
+}
+
+/// Records the source ids of `batch`; returns those never seen before (the events to store).
+async fn claim_ids<'a>(
+    tx: &mut Transaction<'_, Any>,
+    batch: &'a [Processed],
+) -> Result<std::collections::HashSet<(&'a str, &'a str)>, StoreError> {
+    let mut ids: Vec<(&str, &str)> = batch
+        .iter()
+        .filter_map(|p| {
+            p.event
+                .source_id
+                .as_deref()
+                .map(|id| (p.event.source.as_str(), id))
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut fresh = std::collections::HashSet::with_capacity(ids.len());
+    // Receipt time: retention must not forget the id of an old event just read.
+    let now = to_millis(chrono::Utc::now());
+    for chunk in ids.chunks(ROWS_PER_INSERT * 3) {
+        let sql = format!(
+            "INSERT INTO seen_events (source, source_id, ts) VALUES {} \
+             ON CONFLICT (source, source_id) DO NOTHING RETURNING source, source_id",
+            values_list(chunk.len(), 3)
+        );
+        let mut query = sqlx::query(&sql);
+        for (source, id) in chunk {
+            query = query.bind(*source).bind(*id).bind(now);
+        }
+        let inserted = query.fetch_all(&mut **tx).await?;
+        let returned: std::collections::HashSet<(String, String)> = inserted
+            .iter()
+            .map(|row| {
+                Ok((
+                    row.try_get::<String, _>("source")?,
+                    row.try_get::<String, _>("source_id")?,
+                ))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        fresh.extend(
+            chunk
+                .iter()
+                .filter(|(source, id)| returned.contains(&(source.to_string(), id.to_string()))),
+        );
+    }
+    Ok(fresh)
+}
+
+/// The raw rows of warning and worse events, a hundred per statement.
+async fn insert_raw(tx: &mut Transaction<'_, Any>, items: &[&Processed]) -> Result<(), StoreError> {
+    for chunk in items.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO railway_logs (source, source_id, ts, level, service, deployment, environment, message, attributes, fingerprint) VALUES {}",
+            values_list(chunk.len(), 10)
+        );
+        let mut query = sqlx::query(&sql);
+        for item in chunk {
+            let e = &item.event;
+            query = query
+                .bind(&e.source)
+                .bind(&e.source_id)
+                .bind(to_millis(e.timestamp))
+                .bind(e.level.as_str())
+                .bind(&e.service)
+                .bind(&e.deployment)
+                .bind(&e.environment)
+                .bind(&e.message)
+                .bind(attributes_json(item))
+                .bind(item.group.as_ref().map(|g| g.fingerprint.as_str()));
+        }
+        query.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
-async fn insert_occurrence(
+/// The occurrences of grouped events, a hundred per statement.
+async fn insert_occurrences(
     tx: &mut Transaction<'_, Any>,
-    item: &Processed,
+    items: &[&Processed],
 ) -> Result<(), StoreError> {
-    let (e, Some(group)) = (&item.event, &item.group) else {
-        return Ok(());
-    };
-    sqlx::query(
-        "INSERT INTO error_occurrences (fingerprint, ts, level, message, service, deployment, environment, stack_trace, attributes, source) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(&group.fingerprint)
-    .bind(to_millis(e.timestamp))
-    .bind(e.level.as_str())
-    .bind(&e.message)
-    .bind(&e.service)
-    .bind(&e.deployment)
-    .bind(&e.environment)
-    .bind(stack_trace(item))
-    .bind(attributes_json(item))
-    .bind(&e.source)
-    .execute(&mut **tx)
-    .await?;
+    let grouped: Vec<(&Processed, &str)> = items
+        .iter()
+        .filter_map(|item| item.group.as_ref().map(|g| (*item, g.fingerprint.as_str())))
+        .collect();
+    for chunk in grouped.chunks(ROWS_PER_INSERT) {
+        let sql = format!(
+            "INSERT INTO error_occurrences (fingerprint, ts, level, message, service, deployment, environment, stack_trace, attributes, source) VALUES {}",
+            values_list(chunk.len(), 10)
+        );
+        let mut query = sqlx::query(&sql);
+        for (item, fingerprint) in chunk {
+            let e = &item.event;
+            query = query
+                .bind(*fingerprint)
+                .bind(to_millis(e.timestamp))
+                .bind(e.level.as_str())
+                .bind(&e.message)
+                .bind(&e.service)
+                .bind(&e.deployment)
+                .bind(&e.environment)
+                .bind(stack_trace(item))
+                .bind(attributes_json(item))
+                .bind(&e.source);
+        }
+        query.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
