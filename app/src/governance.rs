@@ -250,6 +250,7 @@ pub fn RulesPage() -> impl IntoView {
             })}
         </Transition>
     }
+    .into_any()
 }
 
 #[component]
@@ -285,6 +286,7 @@ fn RulesTable(
             </table>
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -405,6 +407,7 @@ fn RuleLine(
             </td>
         </tr>
     }
+    .into_any()
 }
 
 /// Where an alert's group is: a link to its page.
@@ -565,6 +568,7 @@ pub fn TasksPage() -> impl IntoView {
             })}
         </Transition>
     }
+    .into_any()
 }
 
 #[component]
@@ -595,6 +599,7 @@ fn TaskTable(
             </table>
         </div>
     }
+    .into_any()
 }
 
 #[component]
@@ -646,6 +651,7 @@ fn TaskLine(
             <td>{when(task.updated_at)}</td>
         </tr>
     }
+    .into_any()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -744,4 +750,5 @@ pub fn GroupTaskPanel(fingerprint: String) -> impl IntoView {
             </p>
         </section>
     }
+    .into_any()
 }
