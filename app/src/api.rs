@@ -576,20 +576,21 @@ fn apply_rule_form(
     Ok(())
 }
 
-/// Sorts active tasks: in progress first, then by priority, then most recently updated.
+/// How active tasks are sorted: in progress first, then by priority, then most recently
+/// updated.
 #[cfg(feature = "ssr")]
-fn active_order(a: &Task, b: &Task) -> std::cmp::Ordering {
-    let status = |t: &Task| u8::from(t.status != signalbox::model::TaskStatus::InProgress);
-    let priority = |t: &Task| match t.priority {
-        signalbox::model::TaskPriority::High => 0,
-        signalbox::model::TaskPriority::Medium => 1,
-        signalbox::model::TaskPriority::Low => 2,
+fn active_order(t: &Task) -> (u8, u8, std::cmp::Reverse<chrono::DateTime<chrono::Utc>>) {
+    use signalbox::model::{TaskPriority, TaskStatus};
+    let priority = match t.priority {
+        TaskPriority::High => 0,
+        TaskPriority::Medium => 1,
+        TaskPriority::Low => 2,
     };
-    (status(a), priority(a), std::cmp::Reverse(a.updated_at)).cmp(&(
-        status(b),
-        priority(b),
-        std::cmp::Reverse(b.updated_at),
-    ))
+    (
+        u8::from(t.status != TaskStatus::InProgress),
+        priority,
+        std::cmp::Reverse(t.updated_at),
+    )
 }
 
 /// The tasks: open and in progress, then done; or only those of `status`.
@@ -625,8 +626,8 @@ pub async fn tasks_overview(status: Option<String>) -> Result<TasksPageData, Ser
             active.extend(page.items);
         }
     }
-    active.sort_by(active_order);
-    done.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+    active.sort_by_key(active_order);
+    done.sort_by_key(|t| std::cmp::Reverse(t.updated_at));
     Ok(TasksPageData {
         active,
         done,

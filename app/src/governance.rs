@@ -262,7 +262,7 @@ fn RulesTable(
 ) -> impl IntoView {
     view! {
         <div class="table-scroll">
-            <table class="alert-rules">
+            <table class="alert-rules cards-on-phone">
                 <thead>
                     <tr>
                         <th>"Rule"</th>
@@ -358,13 +358,13 @@ fn RuleLine(
         .collect_view();
     view! {
         <tr class="rule" id=format!("rule-{id}")>
-            <td>{rule.name.clone()}</td>
-            <td><code>{rule.rule_type.as_str()}</code></td>
-            <td>{row.condition}</td>
-            <td>{row.scope}</td>
-            <td>{rule.action.as_str().replace('_', " ")}</td>
-            <td class="num">{format!("{} min", rule.cooldown_minutes)}</td>
-            <td>
+            <td data-label="Rule">{rule.name.clone()}</td>
+            <td data-label="Type"><code>{rule.rule_type.as_str()}</code></td>
+            <td data-label="Condition">{row.condition}</td>
+            <td data-label="Scope">{row.scope}</td>
+            <td data-label="Action">{rule.action.as_str().replace('_', " ")}</td>
+            <td data-label="Cooldown" class="num">{format!("{} min", rule.cooldown_minutes)}</td>
+            <td data-label="Enabled">
                 <ActionForm action=toggle attr:class="inline">
                     <input type="hidden" name="id" value=id.to_string() />
                     <input type="hidden" name="enabled" value=(!rule.enabled).to_string() />
@@ -374,9 +374,9 @@ fn RuleLine(
                     </button>
                 </ActionForm>
             </td>
-            <td>{rule.last_triggered.map(when).unwrap_or_else(|| "never".into())}</td>
-            <td class="num">{rule.trigger_count}</td>
-            <td>
+            <td data-label="Last fired">{rule.last_triggered.map(when).unwrap_or_else(|| "never".into())}</td>
+            <td data-label="Fired" class="num">{rule.trigger_count}</td>
+            <td data-label="Thresholds">
                 <ActionForm action=edit attr:class="rule-form">
                     <input type="hidden" name="id" value=id.to_string() />
                     {inputs}
@@ -579,7 +579,7 @@ fn TaskTable(
 ) -> impl IntoView {
     view! {
         <div class="table-scroll">
-            <table class="tasks">
+            <table class="tasks cards-on-phone">
                 <thead>
                     <tr>
                         <th>"Task"</th>
@@ -612,16 +612,16 @@ fn TaskLine(
     let select_id = format!("task-{id}-status");
     view! {
         <tr class="task" id=format!("task-{id}")>
-            <td class="template">
+            <td data-label="Task" class="template">
                 <a href=format!("/errors/{}", task.fingerprint)>{task.title}</a>
                 <span class="muted">{format!(" #{id}")}</span>
             </td>
-            <td>
+            <td data-label="Priority">
                 <span class=format!("badge priority-{}", task.priority.as_str())>
                     {task.priority.as_str()}
                 </span>
             </td>
-            <td>
+            <td data-label="Status">
                 <ActionForm action=change attr:class="inline">
                     <input type="hidden" name="id" value=id.to_string() />
                     {view_filter
@@ -646,9 +646,9 @@ fn TaskLine(
                     </button>
                 </ActionForm>
             </td>
-            <td class="num">{task.occurrences}</td>
-            <td>{task.rule.unwrap_or_else(|| "by hand".into())}</td>
-            <td>{when(task.updated_at)}</td>
+            <td data-label="Occurrences" class="num">{task.occurrences}</td>
+            <td data-label="Rule">{task.rule.unwrap_or_else(|| "by hand".into())}</td>
+            <td data-label="Updated">{when(task.updated_at)}</td>
         </tr>
     }
     .into_any()

@@ -223,6 +223,7 @@ fn GroupHeader(group: Group) -> impl IntoView {
 #[component]
 fn OccurrenceTable(items: Vec<Occurrence>) -> impl IntoView {
     view! {
+        <div class="table-scroll">
         <table class="occurrences">
             <thead>
                 <tr>
@@ -248,6 +249,7 @@ fn OccurrenceTable(items: Vec<Occurrence>) -> impl IntoView {
                     .collect_view()}
             </tbody>
         </table>
+        </div>
     }
 }
 

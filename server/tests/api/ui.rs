@@ -91,7 +91,10 @@ async fn the_rules_page_lists_the_default_rules_and_their_forms() {
         "Regression",
         "Error rate",
     ] {
-        assert!(page.contains(&format!("<td>{name}</td>")), "{name} listed");
+        assert!(
+            page.contains(&format!(r#"<td data-label="Rule">{name}</td>"#)),
+            "{name} listed"
+        );
     }
     assert_eq!(page.matches(r#"class="rule""#).count(), 6);
     assert!(page.contains("≥ 10 in 1 min"), "the spike condition");
