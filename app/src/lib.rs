@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod chart;
+mod governance;
 mod pages;
 
 use leptos::prelude::*;
@@ -44,6 +45,8 @@ pub fn App() -> impl IntoView {
                 <nav>
                     <A href="/">"System Health"</A>
                     <A href="/grouping">"Grouping"</A>
+                    <A href="/rules">"Rules"</A>
+                    <A href="/tasks">"Tasks"</A>
                     <a href="/api/openapi.json">"API"</a>
                     <a href="/health/detailed">"Status"</a>
                 </nav>
@@ -54,6 +57,8 @@ pub fn App() -> impl IntoView {
                     // before the wasm loads (and without JavaScript at all).
                     <Route path=StaticSegment("") view=pages::SystemHealth ssr=SsrMode::Async />
                     <Route path=path!("/grouping") view=pages::Grouping ssr=SsrMode::Async />
+                    <Route path=path!("/rules") view=governance::RulesPage ssr=SsrMode::Async />
+                    <Route path=path!("/tasks") view=governance::TasksPage ssr=SsrMode::Async />
                     <Route
                         path=path!("/errors/:fingerprint")
                         view=pages::GroupPage

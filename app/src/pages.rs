@@ -6,9 +6,10 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use signalbox::model::{Group, Occurrence, Stats};
 
 use crate::api;
+use crate::governance::GroupTaskPanel;
 
 /// Times as the UI shows them: UTC, to the second.
-fn when(t: DateTime<Utc>) -> String {
+pub(crate) fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
 }
 
@@ -155,7 +156,14 @@ pub fn GroupPage() -> impl IntoView {
         <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match group.await {
-                    Ok(Some(g)) => view! { <GroupHeader group=g /> }.into_any(),
+                    Ok(Some(g)) => {
+                        let fingerprint = g.fingerprint.clone();
+                        view! {
+                            <GroupHeader group=g />
+                            <GroupTaskPanel fingerprint />
+                        }
+                            .into_any()
+                    }
                     Ok(None) => view! {
                         <h1>"Unknown error group"</h1>
                         <p>"No group has this fingerprint. " <a href="/">"Back to System Health"</a></p>
@@ -201,7 +209,10 @@ fn GroupHeader(group: Group) -> impl IntoView {
             <dt>"Occurrences"</dt><dd data-testid="occurrence-count">{group.occurrences}</dd>
             <dt>"First seen"</dt><dd>{when(group.first_seen)}</dd>
             <dt>"Last seen"</dt><dd>{when(group.last_seen)}</dd>
-            <dt>"Status"</dt><dd>{group.status.as_str()}</dd>
+            <dt>"Status"</dt>
+            <dd data-testid="group-status">
+                <span class=format!("badge status-{}", group.status.as_str())>{group.status.as_str()}</span>
+            </dd>
         </dl>
         <h3>"Latest message"</h3>
         <pre class="sample">{group.sample_message}</pre>
@@ -212,6 +223,7 @@ fn GroupHeader(group: Group) -> impl IntoView {
 #[component]
 fn OccurrenceTable(items: Vec<Occurrence>) -> impl IntoView {
     view! {
+        <div class="table-scroll">
         <table class="occurrences">
             <thead>
                 <tr>
@@ -237,6 +249,7 @@ fn OccurrenceTable(items: Vec<Occurrence>) -> impl IntoView {
                     .collect_view()}
             </tbody>
         </table>
+        </div>
     }
 }
 

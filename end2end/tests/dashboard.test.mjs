@@ -116,3 +116,34 @@ test("pages are complete HTML without JavaScript", async () => {
   assert.equal(await page.locator("tr.occurrence").count(), 3);
   await context.close();
 });
+
+test("Rules and Tasks hydrate without errors; a rule switches off in place", async () => {
+  const page = await browser.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error") problems.push(`console error: ${m.text()}`);
+  });
+
+  const wasm = page.waitForResponse((r) => r.url().endsWith("/pkg/signalbox.wasm"));
+  await page.goto(`${baseUrl}/rules`);
+  assert.equal(await page.locator("tr.rule").count(), 6);
+  assert.equal((await wasm).status(), 200);
+  await page.waitForLoadState("networkidle");
+
+  // Hydrated: the form calls the server function and the page updates without a reload.
+  const spike = page.locator("tr.rule", { hasText: "Spike" });
+  await spike.getByRole("button", { name: "Disable rule “Spike”" }).click();
+  await spike.getByRole("button", { name: "Enable rule “Spike”" }).waitFor();
+  assert.match(await spike.locator(".form-message").textContent(), /Saved\./);
+  assert.ok(!page.url().includes("saved="), "no full-page round trip");
+
+  await page.getByRole("link", { name: "Tasks", exact: true }).click();
+  await page.waitForURL(/\/tasks$/);
+  // `signalbox ingest` ran the rules: "New error" opened the group's task.
+  await page.locator("tr.task").first().waitFor();
+  assert.match(await page.locator("tr.task").first().textContent(), /502 Bad Gateway/);
+  await page.waitForLoadState("networkidle");
+  assert.deepEqual(problems, []);
+  await page.close();
+});

@@ -255,6 +255,8 @@ pub fn router(state: AppState) -> Router {
     let leptos_options = state.leptos_options.clone();
     let store = state.store.clone();
     let rules = app::api::RulesInForce(state.config.grouping_rule_views());
+    // The UI's server functions check the admin token and link tasks to the public URL.
+    let config = state.config.clone();
     let routes = generate_route_list(app::App);
     let small_bodies = RequestBodyLimitLayer::new(MAX_BODY_BYTES);
     let ui = Router::new()
@@ -264,6 +266,7 @@ pub fn router(state: AppState) -> Router {
             move || {
                 provide_context(store.clone());
                 provide_context(rules.clone());
+                provide_context(config.clone());
             },
             move || app::shell(leptos_options.clone()),
         )

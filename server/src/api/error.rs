@@ -136,7 +136,9 @@ pub async fn json_errors(
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
-    if !is_api || is_json {
+    // A UI server function's error (`/api/ui/…`) is for the UI, which decodes it itself.
+    let from_server_fn = response.headers().contains_key("serverfnerror");
+    if !is_api || is_json || from_server_fn {
         return response;
     }
     match response.status() {

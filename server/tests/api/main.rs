@@ -11,3 +11,4 @@ mod operations;
 mod railway;
 mod rules;
 mod tasks;
+mod ui;

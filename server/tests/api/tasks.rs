@@ -29,7 +29,7 @@ async fn send(
 
 /// A group made of one error just now, with the alert rules off (these tests open tasks by
 /// hand); its fingerprint.
-async fn a_group(app: &TestApp, message: &str) -> String {
+pub(crate) async fn a_group(app: &TestApp, message: &str) -> String {
     app.rules_off().await;
     app.ingest(vec![recent("error", "api", message)]).await;
     let (_, groups) = app.get_json("/api/logs/errors?q=").await;
