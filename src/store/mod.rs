@@ -97,6 +97,9 @@ pub struct Store {
     clock: Clock,
     /// Where fired alerts are queued for delivery (the outbox), if anywhere.
     channels: Option<std::sync::Arc<crate::notify::Channels>>,
+    /// SQLite has one writer at a time: batches queue here, in order, rather than in SQLite's
+    /// busy handler, which sleeps between retries.
+    write_gate: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -144,6 +147,7 @@ impl Store {
             rules_cache: Default::default(),
             clock: std::sync::Arc::new(Utc::now),
             channels: None,
+            write_gate: Default::default(),
         })
     }
 
@@ -204,6 +208,15 @@ impl Store {
     /// The store's clock.
     pub fn now(&self) -> DateTime<Utc> {
         (self.clock)()
+    }
+
+    /// Waits for this process's turn to write a batch (SQLite only; Postgres writers run side
+    /// by side).
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.write_gate.lock().await),
+            Backend::Postgres => None,
+        }
     }
 
     /// A transaction that is going to write. On SQLite it takes the write lock at once

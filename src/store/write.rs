@@ -53,6 +53,7 @@ impl Store {
         batch: &[Processed],
         cursor: Option<&CursorUpdate>,
     ) -> Result<WriteSummary, StoreError> {
+        let _turn = self.write_turn().await;
         let mut tx = self.begin_write().await?;
         let mut summary = WriteSummary::default();
         // Ordered maps: concurrent writers (two replicas, the server and `signalbox ingest`)
