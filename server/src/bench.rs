@@ -20,24 +20,8 @@ pub struct SystemResult {
 /// writes `OUT/<System>.csv` (`LineId,ClusterId`), the input of `loghub_score.py --all`.
 pub fn loghub(dir: &Path, out: &Path) -> Result<Vec<SystemResult>, String> {
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    let mut systems: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
-        .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let name = entry.file_name().to_string_lossy().to_string();
-            let file = entry.path().join(format!("{name}{STRUCTURED_SUFFIX}"));
-            file.exists().then_some((name, file))
-        })
-        .collect();
-    systems.sort();
-    if systems.is_empty() {
-        return Err(format!(
-            "{}: no <System>/<System>{STRUCTURED_SUFFIX} files",
-            dir.display()
-        ));
-    }
     let mut results = Vec::new();
-    for (system, file) in systems {
+    for (system, file) in systems(dir)? {
         let (ids, contents) = read_contents(&file)?;
         let start = Instant::now();
         let mut grouper = LineGrouper::default();
@@ -63,6 +47,27 @@ pub fn loghub(dir: &Path, out: &Path) -> Result<Vec<SystemResult>, String> {
         });
     }
     Ok(results)
+}
+
+/// Every `(System, DIR/<System>/<System>_2k.log_structured.csv)` under `dir`, by name.
+fn systems(dir: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+    let mut systems: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let file = entry.path().join(format!("{name}{STRUCTURED_SUFFIX}"));
+            file.exists().then_some((name, file))
+        })
+        .collect();
+    systems.sort();
+    if systems.is_empty() {
+        return Err(format!(
+            "{}: no <System>/<System>{STRUCTURED_SUFFIX} files",
+            dir.display()
+        ));
+    }
+    Ok(systems)
 }
 
 fn read_contents(file: &Path) -> Result<(Vec<String>, Vec<String>), String> {
@@ -258,4 +263,258 @@ pub async fn ingest(events: usize, batch: usize) -> Result<(usize, f64), String>
     store.close().await;
     let _ = std::fs::remove_dir_all(&dir);
     Ok((stored, seconds))
+}
+
+/// Lines per replayed batch (one write transaction each).
+const REPLAY_BATCH: usize = 100;
+/// Simulated time between two replayed lines.
+const REPLAY_LINE_MS: i64 = 50;
+/// Simulated time of the first replayed line (2023-11-14T22:13:20Z).
+const REPLAY_START_MS: i64 = 1_700_000_000_000;
+
+/// One system's alerts-and-tasks figures (see [`alerts`]).
+#[derive(Debug, Default)]
+pub struct AlertsResult {
+    pub system: String,
+    pub lines: usize,
+    /// Lines at level error or above (the only ones that form groups).
+    pub error_lines: usize,
+    /// Labelled root causes: distinct `EventId`s among the error lines.
+    pub root_causes: usize,
+    pub groups: usize,
+    pub alerts: usize,
+    pub tasks: usize,
+    /// Tasks whose majority `EventId` already had an earlier task (one root cause, two tasks).
+    pub duplicate_tasks: usize,
+    /// Root causes that are no task's majority `EventId` (merged into another's group).
+    pub merged_root_causes: usize,
+    /// Tasks whose group holds no line at error level or above.
+    pub non_issue_tasks: usize,
+    /// Per batch that opened or updated a task: pipeline plus write transaction, wall clock.
+    pub latencies: Vec<std::time::Duration>,
+}
+
+impl AlertsResult {
+    /// Sums the counts and pools the latencies of `results` under the name `all`.
+    pub fn total(results: &[AlertsResult]) -> AlertsResult {
+        let mut all = AlertsResult {
+            system: "all".into(),
+            ..AlertsResult::default()
+        };
+        for r in results {
+            all.lines += r.lines;
+            all.error_lines += r.error_lines;
+            all.root_causes += r.root_causes;
+            all.groups += r.groups;
+            all.alerts += r.alerts;
+            all.tasks += r.tasks;
+            all.duplicate_tasks += r.duplicate_tasks;
+            all.merged_root_causes += r.merged_root_causes;
+            all.non_issue_tasks += r.non_issue_tasks;
+            all.latencies.extend(&r.latencies);
+        }
+        all
+    }
+
+    /// The `q` quantile (0..=1, nearest rank) of the latencies, in milliseconds.
+    pub fn latency_ms(&self, q: f64) -> Option<f64> {
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len().max(1));
+        sorted.get(rank - 1).map(|d| d.as_secs_f64() * 1e3)
+    }
+}
+
+/// One labelled line: its level, text and ground-truth template.
+struct Labelled {
+    level: signalbox::model::Level,
+    content: String,
+    event_id: String,
+}
+
+/// The lines of a structured Loghub file in file order. The level comes from the `Level`
+/// column; without one (or with a value no log library uses) a line counts as an error, so
+/// that every template is a candidate root cause.
+fn read_labelled(file: &Path) -> Result<Vec<Labelled>, String> {
+    use signalbox::model::Level;
+    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", file.display());
+    let mut reader = csv::Reader::from_path(file).map_err(|e| err(&e))?;
+    let headers = reader.headers().map_err(|e| err(&e))?.clone();
+    let column = |name: &str| headers.iter().position(|h| h == name);
+    let needed = |name: &str| column(name).ok_or_else(|| err(&format!("no {name} column")));
+    let (content_col, id_col) = (needed("Content")?, needed("EventId")?);
+    let level_col = column("Level");
+    let mut lines = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| err(&e))?;
+        let level = level_col
+            .and_then(|c| record.get(c))
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(Level::Error);
+        lines.push(Labelled {
+            level,
+            content: record.get(content_col).unwrap_or_default().to_string(),
+            event_id: record.get(id_col).unwrap_or_default().to_string(),
+        });
+    }
+    Ok(lines)
+}
+
+/// Replays every system of a Loghub-shaped `dir` through the real pipeline (default
+/// configuration) and write path into a fresh SQLite store of its own (default alert rules),
+/// then compares the governance tasks the rules opened with the labelled root causes.
+///
+/// Lines are replayed in file order, [`REPLAY_BATCH`] per transaction, one every
+/// [`REPLAY_LINE_MS`] of simulated time (the store's clock follows it, so windowed rules see
+/// the replay's pace), with service = the system's name. A task is attributed to the
+/// `EventId` most of its group's lines carry.
+pub async fn alerts(dir: &Path) -> Result<Vec<AlertsResult>, String> {
+    let tmp = std::env::temp_dir().join(format!("signalbox-bench-alerts-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let mut results = Vec::new();
+    for (system, file) in systems(dir)? {
+        let lines = read_labelled(&file)?;
+        let url = format!("sqlite://{}/{system}.db", tmp.display());
+        let result = replay(&system, &lines, &url).await;
+        let _ = std::fs::remove_dir_all(&tmp).and_then(|_| std::fs::create_dir_all(&tmp));
+        results.push(result?);
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(results)
+}
+
+async fn replay(system: &str, lines: &[Labelled], url: &str) -> Result<AlertsResult, String> {
+    use std::collections::{BTreeMap, BTreeSet, HashMap};
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::Arc;
+
+    use signalbox::model::{Event, Level};
+    use signalbox::store::{from_millis, GroupQuery, Store, TaskQuery, MAX_PAGE};
+
+    let text = |e: signalbox::store::StoreError| format!("{system}: {e}");
+    let simulated = Arc::new(AtomicI64::new(REPLAY_START_MS));
+    let clock = simulated.clone();
+    let store = Store::open(url)
+        .await
+        .map_err(text)?
+        .with_clock(Arc::new(move || from_millis(clock.load(Ordering::Relaxed))));
+    let pipeline = signalbox::config::Config::from_lookup(|_| None)
+        .map_err(|e| e.to_string())?
+        .pipeline();
+
+    let mut result = AlertsResult {
+        system: system.to_string(),
+        lines: lines.len(),
+        ..AlertsResult::default()
+    };
+    // Per fingerprint: how many of its lines carry each EventId, and its most severe level.
+    let mut members: HashMap<String, (BTreeMap<&str, usize>, Level)> = HashMap::new();
+    let mut root_causes = BTreeSet::new();
+    for (b, chunk) in lines.chunks(REPLAY_BATCH).enumerate() {
+        let first = (b * REPLAY_BATCH) as i64;
+        let events: Vec<Event> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, l)| Event {
+                timestamp: from_millis(REPLAY_START_MS + (first + i as i64) * REPLAY_LINE_MS),
+                level: l.level,
+                message: l.content.clone(),
+                exception: None,
+                stack_trace: None,
+                service: Some(system.to_string()),
+                deployment: None,
+                environment: None,
+                attributes: Default::default(),
+                source: "bench".into(),
+                source_id: None,
+            })
+            .collect();
+        let last = events
+            .last()
+            .map_or(REPLAY_START_MS, |e| e.timestamp.timestamp_millis());
+        simulated.store(last, Ordering::Relaxed);
+        let start = Instant::now();
+        let processed: Vec<_> = events.into_iter().map(|e| pipeline.process(e)).collect();
+        let summary = store.write_batch(&processed, None).await.map_err(text)?;
+        let elapsed = start.elapsed();
+        if summary
+            .alerts
+            .iter()
+            .any(|a| a.action.creates_task() && a.fingerprint.is_some())
+        {
+            result.latencies.push(elapsed);
+        }
+        for (line, p) in chunk.iter().zip(&processed) {
+            if line.level >= Level::Error {
+                result.error_lines += 1;
+                root_causes.insert(line.event_id.as_str());
+            }
+            if let Some(group) = &p.group {
+                let (ids, level) = members
+                    .entry(group.fingerprint.clone())
+                    .or_insert((BTreeMap::new(), Level::Trace));
+                *ids.entry(line.event_id.as_str()).or_default() += 1;
+                *level = (*level).max(line.level);
+            }
+        }
+    }
+    result.root_causes = root_causes.len();
+
+    let mut cursor = None;
+    loop {
+        let q = GroupQuery {
+            limit: MAX_PAGE,
+            cursor,
+            ..GroupQuery::default()
+        };
+        let page = store.list_groups(&q).await.map_err(text)?;
+        result.groups += page.items.len();
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    let mut tasks = Vec::new();
+    let mut cursor = None;
+    loop {
+        let q = TaskQuery {
+            limit: MAX_PAGE,
+            cursor,
+            ..TaskQuery::default()
+        };
+        let page = store.tasks(&q).await.map_err(text)?;
+        tasks.extend(page.items);
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    result.alerts = store.alerts(None, i64::MAX).await.map_err(text)?.len();
+    store.close().await;
+
+    // Oldest task first: a later task for an already-covered root cause is the duplicate.
+    tasks.sort_by_key(|t| (t.created_at, t.id));
+    result.tasks = tasks.len();
+    let mut covered = BTreeSet::new();
+    for task in &tasks {
+        let Some((ids, level)) = members.get(&task.fingerprint) else {
+            result.non_issue_tasks += 1;
+            continue;
+        };
+        if *level < Level::Error {
+            result.non_issue_tasks += 1;
+        }
+        // Most lines; on a tie the smallest EventId, so that the figures are reproducible.
+        let majority = ids
+            .iter()
+            .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+            .map(|(id, _)| *id);
+        if let Some(id) = majority {
+            if !covered.insert(id) {
+                result.duplicate_tasks += 1;
+            }
+        }
+    }
+    result.merged_root_causes = root_causes.difference(&covered).count();
+    Ok(result)
 }

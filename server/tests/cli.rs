@@ -316,3 +316,62 @@ fn watch_prints_new_groups_and_a_summary() {
         "{rest}"
     );
 }
+
+#[test]
+fn bench_alerts_counts_tasks_against_labelled_root_causes() {
+    // The Loghub-2k layout: DIR/<System>/<System>_2k.log_structured.csv. Alpha has a Level
+    // column (its INFO lines are no root cause), Beta has none (every line is a candidate).
+    let dir = tempfile::tempdir().expect("dir");
+    for (system, with_level) in [("Alpha", true), ("Beta", false)] {
+        let folder = dir.path().join(system);
+        std::fs::create_dir(&folder).expect("folder");
+        let mut csv = String::from(if with_level {
+            "LineId,Level,Content,EventId\n"
+        } else {
+            "LineId,Content,EventId\n"
+        });
+        for i in 1..=20 {
+            let (level, content, id) = match i % 4 {
+                0 | 2 => ("INFO", format!("worker {i} started"), "E1"),
+                1 => (
+                    "ERROR",
+                    format!("connection refused to 10.0.0.{i} port 5432"),
+                    "E2",
+                ),
+                _ => ("ERROR", format!("disk quota exceeded for user {i}"), "E3"),
+            };
+            match with_level {
+                true => csv.push_str(&format!("{i},{level},{content},{id}\n")),
+                false => csv.push_str(&format!("{i},{content},{id}\n")),
+            }
+        }
+        std::fs::write(folder.join(format!("{system}_2k.log_structured.csv")), csv).expect("csv");
+    }
+    let dir_arg = dir.path().to_str().expect("utf-8 path");
+    let out = signalbox(&["bench", "alerts", dir_arg], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let mut rows = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>());
+    let header = rows.next().expect("header");
+    let col = |name: &str| header.iter().position(|h| *h == name).expect(name);
+    let (causes, tasks, dups, non_issue) = (
+        col("root_causes"),
+        col("tasks"),
+        col("dup_tasks"),
+        col("non_issue"),
+    );
+    let rows: Vec<Vec<&str>> = rows.filter(|r| r.len() == header.len()).collect();
+    for (system, expected_causes) in [("Alpha", 2), ("Beta", 3)] {
+        let row = rows
+            .iter()
+            .find(|r| r[0] == system)
+            .unwrap_or_else(|| panic!("no {system} row in:\n{stdout}"));
+        let n = |c: usize| row[c].parse::<usize>().expect("a count");
+        assert_eq!(n(causes), expected_causes, "{stdout}");
+        assert!(n(tasks) >= 1, "{stdout}");
+        assert!(n(tasks) <= n(causes) + n(dups), "{stdout}");
+        assert_eq!(n(non_issue), 0, "{stdout}");
+    }
+}
