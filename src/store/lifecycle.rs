@@ -9,7 +9,6 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::queries::MAX_PAGE;
 use super::{from_millis, to_millis, Store, StoreError};
 use crate::model::{GroupStatus, GroupStatusChange, Page};
 
@@ -197,30 +196,15 @@ impl Store {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<GroupStatusChange>, StoreError> {
-        let limit = limit.clamp(1, MAX_PAGE);
-        let before = match cursor {
-            None => i64::MAX,
-            Some(c) => c.parse::<i64>().map_err(|_| StoreError::InvalidCursor)?,
-        };
-        let rows = sqlx::query(
-            "SELECT * FROM group_status_changes WHERE fingerprint = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
+        self.group_rows_page(
+            "group_status_changes",
+            fingerprint,
+            cursor,
+            limit,
+            change_from_row,
+            |c| c.id,
         )
-        .bind(fingerprint)
-        .bind(before)
-        .bind(i64::from(limit) + 1)
-        .fetch_all(self.pool())
-        .await?;
-        let mut items = rows
-            .iter()
-            .map(change_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|c| c.id.to_string())
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        .await
     }
 
     /// The group's mute and open task; `None` when there is no such group.

@@ -1,7 +1,7 @@
 //! The read side, plus small state updates (cursors, runs, status, retention).
 
 use chrono::{DateTime, Duration, Utc};
-use sqlx::any::AnyArguments;
+use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::query::Query;
 use sqlx::{Any, Row};
 
@@ -226,26 +226,45 @@ impl Store {
         cursor: Option<&str>,
         limit: u32,
     ) -> Result<Page<Occurrence>, StoreError> {
+        self.group_rows_page(
+            "error_occurrences",
+            fingerprint,
+            cursor,
+            limit,
+            occurrence_from_row,
+            |o| o.id,
+        )
+        .await
+    }
+
+    /// One page of a group's rows of `table` (a constant), newest id first; the cursor is the
+    /// last id of the previous page (keyset paging: every page costs the same).
+    pub(crate) async fn group_rows_page<T>(
+        &self,
+        table: &'static str,
+        fingerprint: &str,
+        cursor: Option<&str>,
+        limit: u32,
+        decode: fn(&AnyRow) -> Result<T, StoreError>,
+        id_of: fn(&T) -> i64,
+    ) -> Result<Page<T>, StoreError> {
         let limit = limit.clamp(1, MAX_PAGE);
         let before = match cursor {
             None => i64::MAX,
             Some(c) => c.parse::<i64>().map_err(|_| StoreError::InvalidCursor)?,
         };
-        let rows = sqlx::query(
-            "SELECT * FROM error_occurrences WHERE fingerprint = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT * FROM {table} WHERE fingerprint = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+        ))
         .bind(fingerprint)
         .bind(before)
         .bind(i64::from(limit) + 1)
         .fetch_all(self.pool())
         .await?;
-        let mut items = rows
-            .iter()
-            .map(occurrence_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut items = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
         let next_cursor = if items.len() > limit as usize {
             items.truncate(limit as usize);
-            items.last().map(|o| o.id.to_string())
+            items.last().map(|item| id_of(item).to_string())
         } else {
             None
         };

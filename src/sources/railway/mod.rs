@@ -18,7 +18,7 @@ pub mod cursor;
 pub mod wire;
 pub mod ws;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -37,7 +37,7 @@ use self::wire::{Deployment, DeploymentsData, LogsData, Named, ProjectData, Proj
 use super::{Batch, PollFuture, PollSource, SourceError, StreamWake};
 use crate::model::{Event, Level};
 use crate::pipeline::multiline::AssemblerConfig;
-use crate::pipeline::parse::{parse_line, stated_level, LineContext};
+use crate::pipeline::parse::{parse_assembled, stated_level, LineContext};
 
 /// The source's name: its cursor key and the `source` of its events.
 pub const NAME: &str = "railway";
@@ -472,7 +472,7 @@ impl RailwaySource {
                 if dc.floor <= start {
                     if end >= horizon_of {
                         // A trace at the horizon may still grow: read it next time.
-                        events.extend(absorbed.into_iter().map(|e| to_event(e, target)));
+                        events.extend(absorbed.into_iter().filter_map(|e| to_event(e, target)));
                         break;
                     }
                     // A burst so dense that a trace's lines do not fit in one page: take the
@@ -486,7 +486,7 @@ impl RailwaySource {
                         self.assembly,
                     ));
                 }
-                events.extend(absorbed.into_iter().map(|e| to_event(e, target)));
+                events.extend(absorbed.into_iter().filter_map(|e| to_event(e, target)));
             }
             // Nothing before the floor is unread (a deployment created moments ago, say).
             if dc.floor >= horizon_of {
@@ -565,7 +565,7 @@ impl RailwaySource {
             let mut taken = std::mem::take(lines);
             taken.sort_by_key(|l| l.timestamp);
             let absorbed = absorb(deployment, dc, &taken, horizon, None, self.assembly);
-            events.extend(absorbed.into_iter().map(|e| to_event(e, target)));
+            events.extend(absorbed.into_iter().filter_map(|e| to_event(e, target)));
             *lines = unconsumed(deployment, dc, taken);
         }
         if gap {
@@ -799,37 +799,25 @@ fn level_of(line: &RawLine, text: &str) -> Level {
 }
 
 /// An assembled Railway event as an [`Event`].
-fn to_event(e: LineEvent, target: &Target) -> Event {
+fn to_event(e: LineEvent, target: &Target) -> Option<Event> {
     let ctx = LineContext {
         source: NAME.to_string(),
         service: Some(target.service.name.clone()),
         received_at: e.first.timestamp,
     };
-    let (head, trace) = match e.text.split_once('\n') {
-        Some((head, _)) => (head, Some(e.text.as_str())),
-        None => (e.text.as_str(), None),
-    };
-    let mut event = parse_line(head, &ctx).unwrap_or_else(|| Event {
-        timestamp: e.first.timestamp,
-        level: Level::Info,
-        message: head.to_string(),
-        exception: None,
-        stack_trace: None,
-        service: ctx.service.clone(),
-        deployment: None,
-        environment: None,
-        attributes: BTreeMap::new(),
-        source: NAME.to_string(),
-        source_id: None,
-    });
+    // Assembled text has no blank lines at its ends: only an all-blank line gives `None`.
+    let mut event = parse_assembled(&e.text, &ctx)?;
+    let head = e.text.split('\n').next().unwrap_or("");
     // Railway's timestamp is when the line was written; a time inside the text is ignored.
     event.timestamp = e.first.timestamp;
     if !head.trim_start().starts_with('{') {
-        event.level = level_of(&e.first, head);
-    }
-    if let Some(trace) = trace {
-        event.stack_trace = Some(trace.to_string());
-        event.level = event.level.max(Level::Error);
+        // The text's own level, else Railway's (stderr = error); a trace is at least an error.
+        let level = level_of(&e.first, head);
+        event.level = if event.stack_trace.is_some() {
+            level.max(Level::Error)
+        } else {
+            level
+        };
     }
     event.deployment = Some(target.deployment.id.clone());
     event.environment = target.environment.clone();
@@ -847,7 +835,7 @@ fn to_event(e: LineEvent, target: &Target) -> Event {
             .insert("railway.instance".into(), e.first.instance.clone());
     }
     event.source_id = Some(e.id);
-    event
+    Some(event)
 }
 
 impl PollSource for RailwaySource {
