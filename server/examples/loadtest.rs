@@ -73,9 +73,9 @@ struct Server {
 }
 
 impl Server {
-    fn start(bin: &str, env: &[(&str, String)]) -> Server {
-        let dir = tempfile::tempdir().expect("a temporary directory");
-        let port = free_port();
+    fn start(bin: &str, env: &[(&str, String)]) -> Result<Server, String> {
+        let dir = tempfile::tempdir().map_err(|e| format!("no temporary directory: {e}"))?;
+        let port = free_port()?;
         let child = Command::new(bin)
             .arg("serve")
             .env("PORT", port.to_string())
@@ -89,32 +89,32 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
+            .map_err(|e| {
+                format!(
                     "cannot start {bin}: {e} (build it: cargo build --release -p signalbox-server)"
                 )
-            });
-        Server {
+            })?;
+        Ok(Server {
             child,
             port,
             _dir: dir,
-        }
+        })
     }
 
     fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    async fn ready(&self, client: &reqwest::Client) {
+    async fn ready(&self, client: &reqwest::Client) -> Result<(), String> {
         for _ in 0..600 {
             if let Ok(r) = client.get(self.url("/health/readiness")).send().await {
                 if r.status().is_success() {
-                    return;
+                    return Ok(());
                 }
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("signalbox did not become ready");
+        Err("signalbox did not become ready within 30 s".into())
     }
 
     /// Resident memory of the child, in MiB.
@@ -144,11 +144,11 @@ impl Drop for Server {
     }
 }
 
-fn free_port() -> u16 {
+fn free_port() -> Result<u16, String> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .expect("a free port")
+        .map_err(|e| format!("no free loopback port: {e}"))
 }
 
 fn railway_env(fake: &FakeRailway) -> Vec<(&'static str, String)> {
@@ -266,14 +266,24 @@ fn report_latency(name: &str, sorted: &[Duration]) {
 }
 
 #[tokio::main]
-async fn main() {
+async fn main() -> std::process::ExitCode {
     let args = match args() {
         Ok(a) => a,
         Err(e) => {
             eprintln!("loadtest: {e}");
-            std::process::exit(2);
+            return std::process::ExitCode::from(2);
         }
     };
+    match run(&args).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loadtest: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &Args) -> Result<(), String> {
     let client = reqwest::Client::new();
     println!(
         "signalbox load report ({} events; binary {})",
@@ -287,8 +297,8 @@ async fn main() {
         let fake = FakeRailway::start(Options::default()).await;
         let service = fake.add_service("api");
         fake.add_deployment(&service, "SUCCESS");
-        let server = Server::start(&args.bin, &railway_env(&fake));
-        server.ready(&client).await;
+        let server = Server::start(&args.bin, &railway_env(&fake))?;
+        server.ready(&client).await?;
         tokio::time::sleep(Duration::from_secs(5)).await;
         println!(
             "{:<44} {:>8.1} MiB (Railway stream connected: {})",
@@ -324,7 +334,7 @@ async fn main() {
             ("RAILWAY_STREAM", "false".to_string()),
         ]);
         let started = Instant::now();
-        let server = Server::start(&args.bin, &env);
+        let server = Server::start(&args.bin, &env)?;
         let mut peak = 0.0;
         let (events, took) = wait_until_stable(&server, &client, started, &mut peak).await;
         println!(
@@ -339,17 +349,17 @@ async fn main() {
 
     // 3. The JSON push endpoint: JSON lines in batches of 1000, four at a time.
     if run("push") {
-        let server = Server::start(&args.bin, &[("INGEST_RATE_LIMIT", "100000000".to_string())]);
-        server.ready(&client).await;
+        let server = Server::start(&args.bin, &[("INGEST_RATE_LIMIT", "100000000".to_string())])?;
+        server.ready(&client).await?;
         let project: serde_json::Value = client
             .post(server.url("/api/projects"))
             .json(&serde_json::json!({"name": "load"}))
             .send()
             .await
-            .expect("project created")
+            .map_err(|e| format!("creating a project: {e}"))?
             .json()
             .await
-            .expect("a project");
+            .map_err(|e| format!("creating a project: {e}"))?;
         let key = project["public_key"]
             .as_str()
             .unwrap_or_default()
@@ -444,10 +454,11 @@ async fn main() {
         let deployment = fake.add_deployment(&service, "SUCCESS");
         let mut env = railway_env(&fake);
         env.extend(extra);
-        let server = Server::start(&args.bin, &env);
-        server.ready(&client).await;
+        let server = Server::start(&args.bin, &env)?;
+        server.ready(&client).await?;
         tokio::time::sleep(Duration::from_secs(2)).await;
         let samples = latency(&server, &client, &fake, &deployment, args.samples).await;
         report_latency(name, &samples);
     }
+    Ok(())
 }

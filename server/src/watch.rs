@@ -82,7 +82,7 @@ pub fn alert_lines(after: &mut i64, alerts: &[Alert], colour: bool) -> Vec<Strin
                 a.summary,
                 a.fingerprint
                     .as_deref()
-                    .map(|fp| format!("  (group {})", &fp[..fp.len().min(12)]))
+                    .map(|fp| format!("  (group {})", fp.chars().take(12).collect::<String>()))
                     .unwrap_or_default()
             )
         })

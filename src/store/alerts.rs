@@ -394,11 +394,7 @@ async fn group_in(
     tx: &mut Transaction<'_, Any>,
     fingerprint: &str,
 ) -> Result<Option<crate::model::Group>, StoreError> {
-    let row = sqlx::query("SELECT * FROM error_fingerprints WHERE fingerprint = $1")
-        .bind(fingerprint)
-        .fetch_optional(&mut **tx)
-        .await?;
-    row.as_ref().map(super::group_from_row).transpose()
+    super::queries::group_on(tx, fingerprint).await
 }
 
 async fn load_state(

@@ -212,11 +212,8 @@ impl Store {
 
     /// One group by fingerprint.
     pub async fn group(&self, fingerprint: &str) -> Result<Option<Group>, StoreError> {
-        let row = sqlx::query("SELECT * FROM error_fingerprints WHERE fingerprint = $1")
-            .bind(fingerprint)
-            .fetch_optional(self.pool())
-            .await?;
-        row.as_ref().map(group_from_row).transpose()
+        let mut conn = self.pool().acquire().await?;
+        group_on(&mut conn, fingerprint).await
     }
 
     /// A group's occurrences, newest first. The cursor is the last id of the previous page.
@@ -523,6 +520,18 @@ fn decode_group_cursor(cursor: &str, sort: GroupSort) -> Result<(i64, String), S
         return Err(StoreError::InvalidCursor);
     }
     Ok((value, fingerprint.to_string()))
+}
+
+/// One group by fingerprint, on a connection (inside a transaction, say).
+pub(crate) async fn group_on(
+    conn: &mut sqlx::AnyConnection,
+    fingerprint: &str,
+) -> Result<Option<Group>, StoreError> {
+    let row = sqlx::query("SELECT * FROM error_fingerprints WHERE fingerprint = $1")
+        .bind(fingerprint)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(group_from_row).transpose()
 }
 
 #[cfg(test)]

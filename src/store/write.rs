@@ -173,6 +173,10 @@ impl Store {
         let rules = self.rule_set().await?;
         if !rules.is_empty() {
             let mut first_of = std::collections::HashSet::new();
+            let new: std::collections::HashSet<&str> =
+                summary.new_groups.iter().map(String::as_str).collect();
+            let regressed: std::collections::HashSet<&str> =
+                summary.regressed.iter().map(String::as_str).collect();
             let seen: Vec<alerts::Seen<'_>> = accepted
                 .iter()
                 .map(|item| {
@@ -181,10 +185,8 @@ impl Store {
                     let first = fp.is_some_and(|fp| first_of.insert(fp));
                     alerts::Seen {
                         item,
-                        new_group: first
-                            && fp.is_some_and(|fp| summary.new_groups.iter().any(|n| n == fp)),
-                        regressed: first
-                            && fp.is_some_and(|fp| summary.regressed.iter().any(|n| n == fp)),
+                        new_group: first && fp.is_some_and(|fp| new.contains(fp)),
+                        regressed: first && fp.is_some_and(|fp| regressed.contains(fp)),
                     }
                 })
                 .collect();

@@ -415,11 +415,7 @@ impl RailwaySource {
         stored: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Batch, SourceError> {
-        let mut cursor = match stored {
-            Some(text) => Cursor::decode(text)
-                .map_err(|_| SourceError::BadCursor(text.chars().take(80).collect()))?,
-            None => Cursor::default(),
-        };
+        let mut cursor = stored_cursor(stored)?;
         let first_run = stored.is_none();
         let targets = self.targets(false).await.map_err(upstream)?;
         let horizon = now - chrono::Duration::from_std(self.settings.lag).unwrap_or_default();
@@ -513,11 +509,7 @@ impl RailwaySource {
         stored: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<Batch, SourceError> {
-        let mut cursor = match stored {
-            Some(text) => Cursor::decode(text)
-                .map_err(|_| SourceError::BadCursor(text.chars().take(80).collect()))?,
-            None => Cursor::default(),
-        };
+        let mut cursor = stored_cursor(stored)?;
         let targets: Vec<Target> = self
             .targets
             .lock()
@@ -737,6 +729,15 @@ impl RailwaySource {
     }
 }
 
+/// The stored cursor (none yet: an empty one).
+fn stored_cursor(stored: Option<&str>) -> Result<Cursor, SourceError> {
+    match stored {
+        Some(text) => Cursor::decode(text)
+            .map_err(|_| SourceError::BadCursor(text.chars().take(80).collect())),
+        None => Ok(Cursor::default()),
+    }
+}
+
 fn upstream(e: RailwayError) -> SourceError {
     SourceError::Upstream(e.to_string())
 }
@@ -867,7 +868,7 @@ impl PollSource for RailwaySource {
     }
 
     fn api_errors(&self) -> u64 {
-        self.status().api_errors
+        self.status.lock().map_or(0, |s| s.api_errors)
     }
 
     fn status(&self) -> serde_json::Value {
