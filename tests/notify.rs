@@ -93,7 +93,19 @@ fn settings(fake: &FakeSlack) -> Settings {
         backoff_base: Duration::from_millis(50),
         backoff_max: Duration::from_secs(5),
         claim: Duration::from_secs(30),
+        slack_gap: Duration::from_millis(200),
         ..Settings::new()
+    }
+}
+
+/// Enqueues `n` distinct Slack alerts for the setup's group.
+async fn enqueue_alerts(s: &Setup, n: i64) {
+    for i in 0..n {
+        let mut alert = alert(&s.group, Utc::now() + chrono::Duration::seconds(i));
+        alert.id = i + 1;
+        notify::enqueue(&s.store, &alert, Some(&s.group), &slack_only())
+            .await
+            .expect("enqueue");
     }
 }
 
@@ -172,16 +184,9 @@ async fn a_500_is_retried_and_the_replayed_alert_is_sent_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn slack_429_waits_for_retry_after() {
+async fn slack_429_holds_the_whole_channel_for_retry_after() {
     let s = setup().await;
-    notify::enqueue(
-        &s.store,
-        &alert(&s.group, Utc::now()),
-        Some(&s.group),
-        &slack_only(),
-    )
-    .await
-    .expect("enqueue");
+    enqueue_alerts(&s, 3).await;
     s.fake.fail_next(
         1,
         Failure::RateLimited {
@@ -189,15 +194,40 @@ async fn slack_429_waits_for_retry_after() {
         },
     );
     let (token, task) = start(&s.store, settings(&s.fake));
-    wait_for(&s.store, DeliveryStatus::Sent, 1).await;
+    wait_for(&s.store, DeliveryStatus::Sent, 3).await;
     token.cancel();
     task.await.expect("worker ends");
     let requests = s.fake.requests();
-    assert_eq!(requests.len(), 2);
+    assert_eq!(requests.len(), 4, "three rows, one of them twice");
+    // After the 429 nothing at all goes to Slack until Retry-After has passed — not the
+    // refused row (its backoff alone would be ~50 ms) and not the rows behind it (the pace
+    // alone would be 200 ms).
     let gap = requests[1].at - requests[0].at;
-    // Without Retry-After the backoff would be ~50 ms.
-    assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
-    assert!(gap < Duration::from_secs(3), "retried after {gap:?}");
+    assert!(
+        gap >= Duration::from_millis(950),
+        "next request after {gap:?}"
+    );
+    assert!(gap < Duration::from_secs(4), "next request after {gap:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slack_messages_are_paced() {
+    let s = setup().await;
+    enqueue_alerts(&s, 4).await;
+    let (token, task) = start(&s.store, settings(&s.fake));
+    wait_for(&s.store, DeliveryStatus::Sent, 4).await;
+    token.cancel();
+    task.await.expect("worker ends");
+    let requests = s.fake.requests();
+    assert_eq!(requests.len(), 4);
+    for pair in requests.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        // The gap is 200 ms; the fake stamps arrival, a little after the send began.
+        assert!(
+            gap >= Duration::from_millis(180),
+            "two messages {gap:?} apart"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

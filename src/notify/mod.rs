@@ -9,6 +9,7 @@
 //! does not dedupe: that window can show a message twice, with the same fingerprint in it.
 
 pub mod outbox;
+pub mod pace;
 pub mod slack;
 pub mod webhook;
 pub mod worker;
@@ -56,6 +57,9 @@ pub struct Settings {
     pub claim: Duration,
     /// Rows claimed per channel and pass.
     pub batch: u32,
+    /// Minimum time between two Slack messages (Slack allows about one per second per
+    /// webhook and answers a sustained excess with 429).
+    pub slack_gap: Duration,
 }
 
 impl Settings {
@@ -72,6 +76,7 @@ impl Settings {
             backoff_max: Duration::from_secs(3600),
             claim: Duration::from_secs(60),
             batch: 20,
+            slack_gap: Duration::from_secs(1),
         }
     }
 
@@ -102,6 +107,7 @@ impl fmt::Debug for Settings {
             .field("backoff_max", &self.backoff_max)
             .field("claim", &self.claim)
             .field("batch", &self.batch)
+            .field("slack_gap", &self.slack_gap)
             .finish()
     }
 }

@@ -14,6 +14,7 @@ use reqwest::StatusCode;
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
+use super::pace::Pace;
 use super::{webhook, Settings};
 use crate::model::{Notification, NotifyChannel};
 use crate::store::{Store, StoreError};
@@ -120,6 +121,16 @@ pub struct Notifier {
     store: Store,
     settings: Settings,
     client: reqwest::Client,
+    /// Per channel: when the next message may go (minimum gap, `Retry-After` holds).
+    paces: std::sync::Mutex<Vec<(NotifyChannel, Pace)>>,
+}
+
+/// What [`Notifier::process`] did with a row.
+enum Processed {
+    /// Another worker had claimed it.
+    Skipped,
+    /// An attempt was made; `hold` is the receiver's `Retry-After`, if it asked for a pause.
+    Attempted { hold: Option<Duration> },
 }
 
 impl Notifier {
@@ -130,10 +141,21 @@ impl Notifier {
             .connect_timeout(settings.timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
+        let paces = DELIVERED
+            .iter()
+            .map(|&channel| {
+                let gap = match channel {
+                    NotifyChannel::Slack => settings.slack_gap,
+                    _ => Duration::ZERO,
+                };
+                (channel, Pace::new(gap))
+            })
+            .collect();
         Ok(Notifier {
             store,
             settings,
             client,
+            paces: std::sync::Mutex::new(paces),
         })
     }
 
@@ -162,11 +184,15 @@ impl Notifier {
         }
     }
 
-    /// One pass: every due row of every delivered channel (a batch each). Returns the rows
-    /// this worker attempted.
+    /// One pass: the due rows of every delivered channel (a batch each), as fast as each
+    /// channel's pace allows: a channel that must wait is left for a later pass while the
+    /// others go on. Returns the rows this worker attempted.
     pub async fn pass(&self, shutdown: &CancellationToken) -> Result<usize, StoreError> {
         let mut attempted = 0;
         for channel in DELIVERED {
+            if !self.may_send(channel) {
+                continue;
+            }
             let due = self
                 .store
                 .due_notifications(channel, Utc::now(), self.settings.batch)
@@ -175,12 +201,43 @@ impl Notifier {
                 if shutdown.is_cancelled() {
                     return Ok(attempted);
                 }
-                if self.process(&row, shutdown).await? {
+                if !self.may_send(channel) {
+                    break;
+                }
+                if let Processed::Attempted { hold } = self.process(&row, shutdown).await? {
                     attempted += 1;
+                    self.paced(channel, hold);
                 }
             }
         }
         Ok(attempted)
+    }
+
+    /// True when `channel`'s pace lets a message go now.
+    fn may_send(&self, channel: NotifyChannel) -> bool {
+        let now = tokio::time::Instant::now();
+        self.with_pace(channel, |pace| pace.wait(now).is_zero())
+            .unwrap_or(true)
+    }
+
+    /// Records an attempt on `channel`, and the pause the receiver asked for.
+    fn paced(&self, channel: NotifyChannel, hold: Option<Duration>) {
+        let now = tokio::time::Instant::now();
+        self.with_pace(channel, |pace| {
+            pace.sent(now);
+            if let Some(after) = hold {
+                pace.hold(now, after.min(self.settings.backoff_max));
+            }
+        });
+    }
+
+    fn with_pace<T>(&self, channel: NotifyChannel, f: impl FnOnce(&mut Pace) -> T) -> Option<T> {
+        // A poisoned lock only means a panic elsewhere mid-update; the pace is still usable.
+        let mut paces = self.paces.lock().unwrap_or_else(|e| e.into_inner());
+        paces
+            .iter_mut()
+            .find(|(c, _)| *c == channel)
+            .map(|(_, pace)| f(pace))
     }
 
     /// Claims and delivers one row; false when another worker had claimed it.
@@ -188,18 +245,22 @@ impl Notifier {
         &self,
         row: &Notification,
         shutdown: &CancellationToken,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Processed, StoreError> {
         let claim = claim_until(Utc::now(), self.settings.claim);
         if !self
             .store
             .claim_notification(row.id, row.next_attempt_at, claim)
             .await?
         {
-            return Ok(false);
+            return Ok(Processed::Skipped);
         }
         let attempt_no = u32::try_from(row.attempts + 1).unwrap_or(u32::MAX);
         let channel = row.channel.as_str();
         let outcome = self.deliver(row, shutdown).await;
+        let hold = match &outcome {
+            Attempt::Retry { after, .. } => *after,
+            _ => None,
+        };
         let now = Utc::now();
         let (kept, label) = match outcome {
             Attempt::Sent => (
@@ -208,7 +269,7 @@ impl Notifier {
             ),
             Attempt::Interrupted => {
                 self.store.release_notification(row.id, claim, now).await?;
-                return Ok(true);
+                return Ok(Processed::Attempted { hold: None });
             }
             Attempt::Permanent(error) => {
                 tracing::warn!(id = row.id, channel, %error, "notification failed permanently");
@@ -256,7 +317,7 @@ impl Notifier {
         }
         metrics::counter!("signalbox_notifications_total", "channel" => channel, "outcome" => label)
             .increment(1);
-        Ok(true)
+        Ok(Processed::Attempted { hold })
     }
 
     /// One HTTP attempt.
