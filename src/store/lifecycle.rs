@@ -247,93 +247,83 @@ impl Store {
         now: DateTime<Utc>,
         quiet: Duration,
     ) -> Result<u64, StoreError> {
-        let cutoff = to_millis(now - quiet);
         let reason = format!("no occurrence for {} h", quiet.num_hours());
-        let mut changed = 0;
-        for _ in 0..MAX_BATCHES {
-            let rows = sqlx::query(
-                "SELECT fingerprint, status FROM error_fingerprints \
-                 WHERE status IN ('unresolved', 'regressed') AND last_seen < $1 \
-                 ORDER BY last_seen, fingerprint LIMIT $2",
-            )
-            .bind(cutoff)
-            .bind(BATCH)
-            .fetch_all(self.pool())
-            .await?;
-            for row in &rows {
-                let fingerprint: String = row.try_get("fingerprint")?;
-                let from = parse_status(&row.try_get::<String, _>("status")?)?;
-                // Conditional on the state read: a new occurrence in between keeps it active.
-                let mut tx = self.begin_write().await?;
-                let updated = sqlx::query(
-                    "UPDATE error_fingerprints SET status = 'resolved' \
-                     WHERE fingerprint = $1 AND status = $2 AND last_seen < $3",
-                )
-                .bind(&fingerprint)
-                .bind(from.as_str())
-                .bind(cutoff)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if updated == 1 {
-                    record_change(
-                        &mut tx,
-                        &fingerprint,
-                        from,
-                        GroupStatus::Resolved,
-                        SYSTEM_ACTOR,
-                        Some(&reason),
-                        now,
-                    )
-                    .await?;
-                    changed += 1;
-                }
-                tx.commit().await?;
-            }
-            if (rows.len() as i64) < BATCH {
-                break;
-            }
-        }
-        Ok(changed)
+        self.sweep(
+            Sweep {
+                select: "SELECT fingerprint, status, last_seen AS read_at FROM error_fingerprints \
+                         WHERE status IN ('unresolved', 'regressed') AND last_seen < $1 \
+                         ORDER BY last_seen, fingerprint LIMIT $2",
+                bound: to_millis(now - quiet),
+                // A new occurrence in between moves last_seen and keeps the group active.
+                update: "UPDATE error_fingerprints SET status = 'resolved' \
+                         WHERE fingerprint = $1 AND status = $2 AND last_seen = $3",
+                to: GroupStatus::Resolved,
+            },
+            |_| reason.clone(),
+            now,
+        )
+        .await
     }
 
     /// Ends the mutes whose date is at or before `now`: the group is unresolved again.
     pub async fn expire_mutes(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        let at = to_millis(now);
+        self.sweep(
+            Sweep {
+                select: "SELECT fingerprint, status, muted_until AS read_at FROM error_fingerprints \
+                         WHERE status = 'ignored' AND muted_until IS NOT NULL AND muted_until <= $1 \
+                         ORDER BY muted_until, fingerprint LIMIT $2",
+                bound: to_millis(now),
+                update: "UPDATE error_fingerprints \
+                         SET status = 'unresolved', muted_until = NULL, muted_until_count = NULL \
+                         WHERE fingerprint = $1 AND status = $2 AND muted_until = $3",
+                to: GroupStatus::Unresolved,
+            },
+            |until| {
+                format!(
+                    "mute ended (muted until {})",
+                    from_millis(until).format("%Y-%m-%d %H:%M:%S UTC")
+                )
+            },
+            now,
+        )
+        .await
+    }
+
+    /// Runs `sweep` in batches: each selected group changes in its own transaction, only if it
+    /// is still as it was read (status and `read_at`), and the change is recorded with
+    /// `reason(read_at)`. Returns the groups changed.
+    async fn sweep(
+        &self,
+        sweep: Sweep<'_>,
+        reason: impl Fn(i64) -> String,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
         let mut changed = 0;
         for _ in 0..MAX_BATCHES {
-            let rows = sqlx::query(
-                "SELECT fingerprint, muted_until FROM error_fingerprints \
-                 WHERE status = 'ignored' AND muted_until IS NOT NULL AND muted_until <= $1 \
-                 ORDER BY muted_until, fingerprint LIMIT $2",
-            )
-            .bind(at)
-            .bind(BATCH)
-            .fetch_all(self.pool())
-            .await?;
+            let rows = sqlx::query(sweep.select)
+                .bind(sweep.bound)
+                .bind(BATCH)
+                .fetch_all(self.pool())
+                .await?;
             for row in &rows {
                 let fingerprint: String = row.try_get("fingerprint")?;
-                let until: i64 = row.try_get("muted_until")?;
+                let from = parse_status(&row.try_get::<String, _>("status")?)?;
+                let read_at: i64 = row.try_get("read_at")?;
                 let mut tx = self.begin_write().await?;
-                let updated = sqlx::query(
-                    "UPDATE error_fingerprints SET status = 'unresolved', muted_until = NULL, muted_until_count = NULL \
-                     WHERE fingerprint = $1 AND status = 'ignored' AND muted_until = $2",
-                )
-                .bind(&fingerprint)
-                .bind(until)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+                let updated = sqlx::query(sweep.update)
+                    .bind(&fingerprint)
+                    .bind(from.as_str())
+                    .bind(read_at)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
                 if updated == 1 {
-                    let reason = format!(
-                        "mute ended (muted until {})",
-                        from_millis(until).format("%Y-%m-%d %H:%M:%S UTC")
-                    );
+                    let reason = reason(read_at);
                     record_change(
                         &mut tx,
                         &fingerprint,
-                        GroupStatus::Ignored,
-                        GroupStatus::Unresolved,
+                        from,
+                        sweep.to,
                         SYSTEM_ACTOR,
                         Some(&reason),
                         now,
@@ -349,6 +339,16 @@ impl Store {
         }
         Ok(changed)
     }
+}
+
+/// A batch status change over the groups a query selects (see [`Store::sweep`]).
+struct Sweep<'a> {
+    /// Selects `fingerprint, status, read_at` of the groups to change; binds `bound`, limit.
+    select: &'a str,
+    bound: i64,
+    /// Binds fingerprint, status and `read_at` as read: a concurrent change wins.
+    update: &'a str,
+    to: GroupStatus,
 }
 
 fn parse_status(s: &str) -> Result<GroupStatus, StoreError> {
