@@ -59,6 +59,21 @@ pub struct Config {
     pub anthropic_api_key: Option<SecretString>,
     pub github_token: Option<SecretString>,
     pub auto_fix_enabled: bool,
+    /// `ANTHROPIC_MODEL`: the model the fix generator asks.
+    pub anthropic_model: String,
+    /// `ANTHROPIC_BASE_URL`: the Messages API's base (a fake in tests).
+    pub anthropic_base_url: String,
+    /// `ANTHROPIC_OUTPUT_MODE`: `json_schema` or `tool`.
+    pub anthropic_output_mode: crate::fixer::OutputMode,
+    /// `GITHUB_API_URL`: the REST API's base (a fake in tests).
+    pub github_api_url: String,
+    /// `GITHUB_REPOSITORY`: (owner, name) of the watched application's repository.
+    pub github_repository: Option<(String, String)>,
+    /// `RAILWAY_GIT_COMMIT_SHA`: the deployed commit, whose source the fix generator reads.
+    pub deployed_commit: Option<String>,
+    /// `AUTO_FIX_MAX_PER_HOUR` and `AUTO_FIX_MAX_PER_DAY`: fixes generated at most.
+    pub fix_max_per_hour: u32,
+    pub fix_max_per_day: u32,
     pub loki_enabled: bool,
     pub loki_url: Option<String>,
     /// LogQL log query the Loki source reads.
@@ -232,6 +247,46 @@ pub const VARIABLES: &[VarDoc] = &[
         meaning: "Generate fixes without a person pressing Generate Fix",
     },
     VarDoc {
+        name: "ANTHROPIC_MODEL",
+        default: crate::fixer::DEFAULT_MODEL,
+        meaning: "Claude model the fix generator asks",
+    },
+    VarDoc {
+        name: "ANTHROPIC_BASE_URL",
+        default: "https://api.anthropic.com",
+        meaning: "Anthropic API base URL (a fake server in tests and the demo)",
+    },
+    VarDoc {
+        name: "ANTHROPIC_OUTPUT_MODE",
+        default: "json_schema",
+        meaning: "How the fix is asked for: json_schema (output_config) or tool (a forced strict tool)",
+    },
+    VarDoc {
+        name: "GITHUB_API_URL",
+        default: "https://api.github.com",
+        meaning: "GitHub REST API base URL (a fake server in tests and the demo)",
+    },
+    VarDoc {
+        name: "GITHUB_REPOSITORY",
+        default: "unset",
+        meaning: "owner/name of the repository whose source fixes are made against",
+    },
+    VarDoc {
+        name: "RAILWAY_GIT_COMMIT_SHA",
+        default: "unset",
+        meaning: "Deployed commit; fixes read the source at it (else the default branch)",
+    },
+    VarDoc {
+        name: "AUTO_FIX_MAX_PER_HOUR",
+        default: "5",
+        meaning: "Fixes generated at most per hour (others wait in the queue)",
+    },
+    VarDoc {
+        name: "AUTO_FIX_MAX_PER_DAY",
+        default: "20",
+        meaning: "Fixes generated at most per day",
+    },
+    VarDoc {
         name: "LOKI_ENABLED",
         default: "false",
         meaning: "Read logs from Grafana Loki",
@@ -401,6 +456,51 @@ impl Config {
             anthropic_api_key: secret("ANTHROPIC_API_KEY"),
             github_token: secret("GITHUB_TOKEN"),
             auto_fix_enabled: parse_bool("AUTO_FIX_ENABLED", get("AUTO_FIX_ENABLED"), false)?,
+            anthropic_model: get("ANTHROPIC_MODEL")
+                .unwrap_or_else(|| crate::fixer::DEFAULT_MODEL.to_string()),
+            anthropic_base_url: parse_http_url(
+                "ANTHROPIC_BASE_URL",
+                get("ANTHROPIC_BASE_URL"),
+                "https://api.anthropic.com",
+            )?,
+            anthropic_output_mode: match get("ANTHROPIC_OUTPUT_MODE") {
+                None => crate::fixer::OutputMode::JsonSchema,
+                Some(v) => v.parse().map_err(|message| ConfigError {
+                    var: "ANTHROPIC_OUTPUT_MODE",
+                    message,
+                })?,
+            },
+            github_api_url: parse_http_url(
+                "GITHUB_API_URL",
+                get("GITHUB_API_URL"),
+                "https://api.github.com",
+            )?,
+            github_repository: match get("GITHUB_REPOSITORY") {
+                None => None,
+                Some(v) => Some(parse_repository(&v)?),
+            },
+            deployed_commit: match get("RAILWAY_GIT_COMMIT_SHA") {
+                Some(sha) if !sha.chars().all(|c| c.is_ascii_hexdigit()) || sha.len() < 7 => {
+                    return Err(invalid(
+                        "RAILWAY_GIT_COMMIT_SHA",
+                        &sha,
+                        "expected a commit sha (hex)",
+                    ))
+                }
+                other => other,
+            },
+            fix_max_per_hour: parse_number(
+                "AUTO_FIX_MAX_PER_HOUR",
+                get("AUTO_FIX_MAX_PER_HOUR"),
+                5,
+                0..=1000,
+            )? as u32,
+            fix_max_per_day: parse_number(
+                "AUTO_FIX_MAX_PER_DAY",
+                get("AUTO_FIX_MAX_PER_DAY"),
+                20,
+                0..=10_000,
+            )? as u32,
             loki_enabled: parse_bool("LOKI_ENABLED", get("LOKI_ENABLED"), false)?,
             loki_url: match get("LOKI_URL") {
                 Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
@@ -582,11 +682,17 @@ impl Config {
                 "RAILWAY_API_TOKEN (or RAILWAY_TOKEN) not set",
             ),
             Feature::new("loki_source", self.loki_enabled, "LOKI_ENABLED is not set"),
-            Feature::new(
-                "fix_generator",
-                self.anthropic_api_key.is_some() && self.github_token.is_some(),
-                "ANTHROPIC_API_KEY and GITHUB_TOKEN are both needed",
-            ),
+            Feature {
+                name: "fix_generator",
+                enabled: crate::fixer::off_reason(self).is_none(),
+                reason: crate::fixer::off_reason(self),
+            },
+            Feature {
+                name: "fix_pull_requests",
+                enabled: crate::fixer::dry_run_reason(self).is_none(),
+                reason: crate::fixer::dry_run_reason(self)
+                    .map(|r| format!("dry run: fixes are stored, not pushed ({r})")),
+            },
             Feature::new(
                 "slack_notifications",
                 self.slack_webhook_url.is_some(),
@@ -641,6 +747,12 @@ impl fmt::Debug for Config {
             .field("anthropic_api_key", &set(&self.anthropic_api_key))
             .field("github_token", &set(&self.github_token))
             .field("auto_fix_enabled", &self.auto_fix_enabled)
+            .field("anthropic_model", &self.anthropic_model)
+            .field("anthropic_base_url", &self.anthropic_base_url)
+            .field("github_api_url", &self.github_api_url)
+            .field("github_repository", &self.github_repository)
+            .field("fix_max_per_hour", &self.fix_max_per_hour)
+            .field("fix_max_per_day", &self.fix_max_per_day)
             .field("loki_enabled", &self.loki_enabled)
             .field("loki_url", &self.loki_url.as_deref().map(redact_url))
             .field("loki_query", &self.loki_query)
@@ -687,6 +799,25 @@ impl Feature {
             enabled,
             reason: (!enabled).then(|| reason_when_off.to_string()),
         }
+    }
+}
+
+/// `owner/name` of a GitHub repository.
+fn parse_repository(value: &str) -> Result<(String, String), ConfigError> {
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s != "."
+            && s != ".."
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    match value.split_once('/') {
+        Some((owner, name)) if ok(owner) && ok(name) => Ok((owner.to_string(), name.to_string())),
+        _ => Err(invalid(
+            "GITHUB_REPOSITORY",
+            value,
+            "expected owner/name, e.g. acme/shop",
+        )),
     }
 }
 

@@ -81,6 +81,8 @@ pub struct Application {
     monitor: Option<Monitor>,
     /// The notifier's settings, when a channel is configured.
     notifier: Option<notify::Settings>,
+    /// The fix generator's settings, when it is on.
+    fixer: Option<signalbox::fixer::Settings>,
     retention_days: u32,
     port: u16,
 }
@@ -116,6 +118,18 @@ impl Application {
             .build();
         let retention_days = config.retention_days;
         let notifier = Some(config.notifier()).filter(notify::Settings::any_channel);
+        let fixer = match signalbox::fixer::Settings::from_config(&config) {
+            Ok(settings) => {
+                if let Some(reason) = &settings.dry_run_reason {
+                    tracing::info!(%reason, "fix generator on, dry run: fixes are stored, not pushed");
+                }
+                Some(settings)
+            }
+            Err(reason) => {
+                tracing::info!(%reason, "fix generator is off");
+                None
+            }
+        };
         let state = AppState {
             store: store.clone(),
             config: Arc::new(config),
@@ -131,6 +145,7 @@ impl Application {
             store,
             monitor,
             notifier,
+            fixer,
             retention_days,
             port,
         })
@@ -155,6 +170,14 @@ impl Application {
                 settings,
                 shutdown.clone(),
             ));
+        }
+        if let Some(settings) = self.fixer {
+            match signalbox::fixer::Fixer::new(self.store.clone(), settings) {
+                Ok(fixer) => {
+                    background.spawn(fixer.run(shutdown.clone()));
+                }
+                Err(e) => tracing::error!(error = %e, "the fix generator is off"),
+            }
         }
         background.spawn(retention(
             self.store.clone(),
