@@ -1099,6 +1099,20 @@ mod tests {
                 &[("ALERT_WEBHOOK_URL", "example.com/hook")],
                 "ALERT_WEBHOOK_URL",
             ),
+            (&[("GITHUB_REPOSITORY", "acme")], "GITHUB_REPOSITORY"),
+            (&[("GITHUB_REPOSITORY", "acme/../x")], "GITHUB_REPOSITORY"),
+            (&[("GITHUB_API_URL", "api.github.com")], "GITHUB_API_URL"),
+            (
+                &[("ANTHROPIC_BASE_URL", "localhost:4010")],
+                "ANTHROPIC_BASE_URL",
+            ),
+            (&[("ANTHROPIC_OUTPUT_MODE", "xml")], "ANTHROPIC_OUTPUT_MODE"),
+            (
+                &[("RAILWAY_GIT_COMMIT_SHA", "main")],
+                "RAILWAY_GIT_COMMIT_SHA",
+            ),
+            (&[("AUTO_FIX_MAX_PER_HOUR", "-1")], "AUTO_FIX_MAX_PER_HOUR"),
+            (&[("AUTO_FIX_MAX_PER_DAY", "lots")], "AUTO_FIX_MAX_PER_DAY"),
         ];
         for (vars, var) in cases {
             let err = load(vars).expect_err("invalid");
@@ -1221,6 +1235,43 @@ mod tests {
         assert!(c.admin_allows(Some("s3cret")));
         assert!(!c.admin_allows(Some("s3cre")));
         assert!(!c.admin_allows(None));
+    }
+
+    #[test]
+    fn the_fix_generator_is_off_without_a_key_and_a_dry_run_without_a_token() {
+        let feature = |c: &Config, name: &str| {
+            c.features()
+                .into_iter()
+                .find(|f| f.name == name)
+                .expect("listed")
+        };
+        let c = load(&[]).expect("valid");
+        let f = feature(&c, "fix_generator");
+        assert!(!f.enabled);
+        assert_eq!(f.reason.as_deref(), Some("ANTHROPIC_API_KEY is not set"));
+        let c = load(&[("ANTHROPIC_API_KEY", "k")]).expect("valid");
+        assert!(feature(&c, "fix_generator")
+            .reason
+            .is_some_and(|r| r.contains("GITHUB_REPOSITORY")));
+        let c = load(&[
+            ("ANTHROPIC_API_KEY", "k"),
+            ("GITHUB_REPOSITORY", "acme/shop"),
+        ])
+        .expect("valid");
+        assert!(feature(&c, "fix_generator").enabled);
+        assert!(feature(&c, "fix_pull_requests")
+            .reason
+            .is_some_and(|r| r.contains("GITHUB_TOKEN is not set")));
+        let c = load(&[
+            ("ANTHROPIC_API_KEY", "k"),
+            ("GITHUB_REPOSITORY", "acme/shop"),
+            ("GITHUB_TOKEN", "t"),
+            ("AUTO_FIX_ENABLED", "true"),
+        ])
+        .expect("valid");
+        assert!(feature(&c, "fix_pull_requests").enabled);
+        assert_eq!(c.github_repository, Some(("acme".into(), "shop".into())));
+        assert_eq!(c.anthropic_model, crate::fixer::DEFAULT_MODEL);
     }
 
     #[test]

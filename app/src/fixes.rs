@@ -269,7 +269,9 @@ pub fn GroupFixPanel(fingerprint: String) -> impl IntoView {
         <section class="panel" id="fix" aria-labelledby="fix-heading">
             <h2 id="fix-heading">"Fix"</h2>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
+                {move || {
+                    let fingerprint = fingerprint.clone();
+                    Suspend::new(async move {
                     match current.await {
                         Ok(d) => {
                             let off = d.off_reason.clone();
@@ -302,7 +304,7 @@ pub fn GroupFixPanel(fingerprint: String) -> impl IntoView {
                                     }
                                 }}
                                 <ActionForm action=generate attr:class="inline">
-                                    <input type="hidden" name="fingerprint" value=fingerprint.clone() />
+                                    <input type="hidden" name="fingerprint" value=fingerprint />
                                     <button
                                         type="submit"
                                         disabled=off.is_some()
@@ -321,7 +323,8 @@ pub fn GroupFixPanel(fingerprint: String) -> impl IntoView {
                         }
                         Err(e) => view! { <p class="error">{error_text(&e)}</p> }.into_any(),
                     }
-                })}
+                })
+                }}
             </Transition>
             <div class="page-message" role="alert">
                 {move || message.get().map(|m| view! { <p class="error">{m}</p> })}

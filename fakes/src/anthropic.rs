@@ -516,7 +516,11 @@ fn guard(path: &str, line: &str) -> Option<String> {
             Some(format!("{indent}{}?.{}", &code[..dot], &code[dot + 1..]))
         }
         "go" => {
-            let receiver: String = code
+            let expr = code
+                .strip_prefix("return ")
+                .or_else(|| code.strip_prefix("defer "))
+                .unwrap_or(code);
+            let receiver: String = expr
                 .chars()
                 .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == '.')
                 .collect();
@@ -600,6 +604,35 @@ mod tests {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         (status, headers, r.json().await.expect("json"))
+    }
+
+    #[test]
+    fn the_default_fix_guards_each_demo_frame() {
+        let frames = [
+            ("src/routes/cart.js", 42, "?.price"),
+            ("checkout/db.py", 31, "try:"),
+            ("checkout/orders.py", 77, "try:"),
+            ("checkout/discounts.py", 58, "try:"),
+            ("internal/jobs/email.go", 88, "if m.client == nil"),
+            ("src/session.rs", 88, "ok_or(SessionError::Missing)?"),
+        ];
+        let files = crate::github::demo_files();
+        for (path, line, expected) in frames {
+            let source = files.get(path).expect("a demo file");
+            let prompt = format!(
+                "<frame index=\"0\" path=\"{path}\" line=\"{line}\" function=\"f\" in_app=\"true\" trace_path=\"/app/{path}\">\n<source_file path=\"{path}\" lines=\"all\">\n{source}\n</source_file>\n"
+            );
+            let fix = default_fix(&prompt);
+            let hunk = &fix["edits"][0]["hunks"][0];
+            let find = hunk["find"].as_str().expect("a hunk");
+            assert_eq!(source.matches(find).count(), 1, "{path}: {find}");
+            assert!(
+                hunk["replace"]
+                    .as_str()
+                    .is_some_and(|r| r.contains(expected)),
+                "{path}: {hunk}"
+            );
+        }
     }
 
     #[tokio::test]

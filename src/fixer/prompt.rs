@@ -45,7 +45,7 @@ and `replace` its new text; or `new_content` for the whole file), and suggested_
 pub fn escape_data(text: &str) -> String {
     let mut clean: String = text
         .chars()
-        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+        .filter(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))
         .collect();
     for tag in TAGS {
         clean = replace_ci(&clean, &format!("</{tag}"), &format!("<\\/{tag}"));
