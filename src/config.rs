@@ -71,6 +71,8 @@ pub struct Config {
     pub github_repository: Option<(String, String)>,
     /// `RAILWAY_GIT_COMMIT_SHA`: the deployed commit, whose source the fix generator reads.
     pub deployed_commit: Option<String>,
+    /// `GITHUB_ISSUES_ENABLED`: mirror governance tasks to GitHub issues.
+    pub github_issues_enabled: bool,
     /// `AUTO_FIX_MAX_PER_HOUR` and `AUTO_FIX_MAX_PER_DAY`: fixes generated at most.
     pub fix_max_per_hour: u32,
     pub fix_max_per_day: u32,
@@ -275,6 +277,11 @@ pub const VARIABLES: &[VarDoc] = &[
         name: "RAILWAY_GIT_COMMIT_SHA",
         default: "unset",
         meaning: "Deployed commit; fixes read the source at it (else the default branch)",
+    },
+    VarDoc {
+        name: "GITHUB_ISSUES_ENABLED",
+        default: "false",
+        meaning: "Mirror governance tasks to GitHub issues (needs GITHUB_TOKEN and GITHUB_REPOSITORY)",
     },
     VarDoc {
         name: "AUTO_FIX_MAX_PER_HOUR",
@@ -489,6 +496,11 @@ impl Config {
                 }
                 other => other,
             },
+            github_issues_enabled: parse_bool(
+                "GITHUB_ISSUES_ENABLED",
+                get("GITHUB_ISSUES_ENABLED"),
+                false,
+            )?,
             fix_max_per_hour: parse_number(
                 "AUTO_FIX_MAX_PER_HOUR",
                 get("AUTO_FIX_MAX_PER_HOUR"),
@@ -607,6 +619,14 @@ impl Config {
             });
         }
         check_loki(&config)?;
+        if config.github_issues_enabled
+            && (config.github_token.is_none() || config.github_repository.is_none())
+        {
+            return Err(ConfigError {
+                var: "GITHUB_ISSUES_ENABLED",
+                message: "needs GITHUB_TOKEN and GITHUB_REPOSITORY".into(),
+            });
+        }
         Ok(config)
     }
 
@@ -667,6 +687,22 @@ impl Config {
         }
     }
 
+    /// The GitHub client settings of issue mirroring, when it is on.
+    pub fn issue_mirror(&self) -> Option<crate::fixer::GitHubSettings> {
+        let (owner, repo) = self.github_repository.clone()?;
+        (self.github_issues_enabled && self.github_token.is_some()).then(|| {
+            crate::fixer::GitHubSettings {
+                token: self.github_token.clone(),
+                api_url: self.github_api_url.clone(),
+                owner,
+                repo,
+                max_attempts: 4,
+                backoff_base: Duration::from_secs(2),
+                max_wait: Duration::from_secs(120),
+            }
+        })
+    }
+
     /// The state of each optional feature, with the reason when it is off.
     pub fn features(&self) -> Vec<Feature> {
         vec![
@@ -693,6 +729,11 @@ impl Config {
                 reason: crate::fixer::dry_run_reason(self)
                     .map(|r| format!("dry run: fixes are stored, not pushed ({r})")),
             },
+            Feature::new(
+                "github_issues",
+                self.github_issues_enabled,
+                "GITHUB_ISSUES_ENABLED is not set",
+            ),
             Feature::new(
                 "slack_notifications",
                 self.slack_webhook_url.is_some(),
@@ -1113,6 +1154,10 @@ mod tests {
             ),
             (&[("AUTO_FIX_MAX_PER_HOUR", "-1")], "AUTO_FIX_MAX_PER_HOUR"),
             (&[("AUTO_FIX_MAX_PER_DAY", "lots")], "AUTO_FIX_MAX_PER_DAY"),
+            (
+                &[("GITHUB_ISSUES_ENABLED", "true")],
+                "GITHUB_ISSUES_ENABLED",
+            ),
         ];
         for (vars, var) in cases {
             let err = load(vars).expect_err("invalid");

@@ -11,6 +11,8 @@ pub mod config;
 #[cfg(feature = "engine")]
 pub mod fixer;
 #[cfg(feature = "engine")]
+pub mod issues;
+#[cfg(feature = "engine")]
 pub mod monitor;
 #[cfg(feature = "engine")]
 pub mod notify;

@@ -454,6 +454,10 @@ async fn hostile_logs_and_answers_never_reach_github() {
                 );
             }
             assert!(r.system().contains("untrusted DATA"));
+            if case.name.starts_with("injection") {
+                // The hostile text did reach the model, as quoted data.
+                assert!(prompt.contains(injection), "{}", case.name);
+            }
         }
     }
     // Every case made at most one pull request per group, all drafts.
@@ -741,4 +745,79 @@ async fn a_missing_group_or_file_is_refused_without_asking_the_model() {
     assert!(s.github.requests().iter().any(|r| r.status == 404));
     assert!(s.github.writes().is_empty());
     let _: Value = json!(null);
+}
+
+#[tokio::test]
+async fn tasks_are_mirrored_to_one_github_issue_each() {
+    use signalbox::issues::{marker, IssueMirror};
+    let s = setup().await;
+    let a = s
+        .group("OperationalError mirror case one @admins", DB_TRACE)
+        .await;
+    let b = s
+        .group(
+            "KeyError mirror case two",
+            "KeyError: 'user_7'\n  at apply_loyalty (/app/checkout/discounts.py:58)\n",
+        )
+        .await;
+    assert_ne!(a, b);
+    for fp in [&a, &b] {
+        s.store
+            .create_task_for(fp, None, "http://signalbox.test", Utc::now())
+            .await
+            .expect("store")
+            .expect("group");
+    }
+    // b's issue exists already (say, opened before a crash): it is found, not duplicated.
+    let client = reqwest::Client::new();
+    let created: Value = client
+        .post(format!("{}/repos/acme/shop/issues", s.github.url()))
+        .bearer_auth(s.github.token())
+        .header("user-agent", "test")
+        .json(
+            &json!({"title": "old", "body": format!("x\n{}", marker(&b)), "labels": ["signalbox"]}),
+        )
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let old = created["number"].as_u64().expect("a number");
+    let mirror = IssueMirror::new(
+        s.store.clone(),
+        s.settings().github,
+        Duration::from_secs(60),
+    )
+    .expect("mirror");
+    assert_eq!(mirror.pass().await.expect("mirrored"), 2);
+    assert_eq!(mirror.pass().await.expect("mirrored"), 0);
+    let issues = s.github.issues();
+    assert_eq!(issues.len(), 2, "{issues:?}");
+    let new = issues
+        .iter()
+        .find(|i| i.number != old)
+        .expect("a new issue");
+    assert!(new.body.contains(&marker(&a)));
+    assert!(new.labels.contains(&"signalbox".to_string()));
+    assert!(!new.title.contains("@admins") && !new.body.contains("@admins"));
+    let task_b = s
+        .store
+        .open_task_id(&b)
+        .await
+        .expect("store")
+        .expect("task");
+    let (number, _) = s
+        .store
+        .task_issue(task_b)
+        .await
+        .expect("store")
+        .expect("recorded");
+    assert_eq!(number as u64, old);
+    let task = s.store.task(task_b).await.expect("store").expect("task");
+    assert!(task
+        .comments
+        .unwrap_or_default()
+        .iter()
+        .any(|c| c.body.contains(&format!("#{old}"))));
 }

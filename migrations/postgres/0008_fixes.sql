@@ -35,3 +35,11 @@ CREATE UNIQUE INDEX fixes_one_in_flight_per_group ON fixes (fingerprint) WHERE s
 CREATE INDEX fixes_group ON fixes (fingerprint, id DESC);
 CREATE INDEX fixes_state ON fixes (state, id);
 CREATE INDEX fixes_started ON fixes (started_at);
+
+-- Governance tasks mirrored to GitHub issues (GITHUB_ISSUES_ENABLED): one issue per task.
+CREATE TABLE task_issues (
+    task_id      BIGINT  PRIMARY KEY REFERENCES tasks (id) ON DELETE CASCADE,
+    issue_number BIGINT  NOT NULL,
+    issue_url    TEXT    NOT NULL,
+    created_at   BIGINT  NOT NULL
+);

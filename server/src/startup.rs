@@ -38,6 +38,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 const DEMO_INTERVAL: Duration = Duration::from_secs(2);
 /// How often old raw rows are deleted.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+/// How often new tasks are mirrored to GitHub issues.
+const ISSUE_MIRROR_INTERVAL: Duration = Duration::from_secs(60);
 /// How often quiet groups resolve and dated mutes end.
 const LIFECYCLE_INTERVAL: Duration = Duration::from_secs(300);
 
@@ -83,6 +85,8 @@ pub struct Application {
     notifier: Option<notify::Settings>,
     /// The fix generator's settings, when it is on.
     fixer: Option<signalbox::fixer::Settings>,
+    /// GitHub issue mirroring of tasks, when it is on.
+    issue_mirror: Option<signalbox::fixer::GitHubSettings>,
     retention_days: u32,
     port: u16,
 }
@@ -118,6 +122,7 @@ impl Application {
             .build();
         let retention_days = config.retention_days;
         let notifier = Some(config.notifier()).filter(notify::Settings::any_channel);
+        let issue_mirror = config.issue_mirror();
         let fixer = match signalbox::fixer::Settings::from_config(&config) {
             Ok(settings) => {
                 if let Some(reason) = &settings.dry_run_reason {
@@ -146,6 +151,7 @@ impl Application {
             monitor,
             notifier,
             fixer,
+            issue_mirror,
             retention_days,
             port,
         })
@@ -177,6 +183,18 @@ impl Application {
                     background.spawn(fixer.run(shutdown.clone()));
                 }
                 Err(e) => tracing::error!(error = %e, "the fix generator is off"),
+            }
+        }
+        if let Some(settings) = self.issue_mirror {
+            match signalbox::issues::IssueMirror::new(
+                self.store.clone(),
+                settings,
+                ISSUE_MIRROR_INTERVAL,
+            ) {
+                Ok(mirror) => {
+                    background.spawn(mirror.run(shutdown.clone()));
+                }
+                Err(e) => tracing::error!(error = %e, "GitHub issue mirroring is off"),
             }
         }
         background.spawn(retention(

@@ -278,7 +278,8 @@ mod tests {
 
     #[test]
     fn reads_frames_of_every_trace_shape() {
-        let cases: &[(&str, &[(&str, u32, bool)])] = &[
+        type Expected<'a> = &'a [(&'a str, u32, bool)];
+        let cases: &[(&str, Expected)] = &[
             (
                 "psycopg2.OperationalError: x\n  at connect (/usr/local/lib/python3.12/site-packages/psycopg2/__init__.py:122) [library]\n  at get_connection (/app/checkout/db.py:31)\n",
                 &[("/usr/local/lib/python3.12/site-packages/psycopg2/__init__.py", 122, false), ("/app/checkout/db.py", 31, true)],

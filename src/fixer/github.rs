@@ -374,6 +374,55 @@ impl GitHub {
         .map(|_| ())
     }
 
+    /// The issue (not pull request) labelled `label` whose body holds `marker`, as (number,
+    /// url): the most recent 100 of any state are looked at.
+    pub async fn find_issue(
+        &self,
+        label: &str,
+        marker: &str,
+    ) -> Result<Option<(u64, String)>, GitHubError> {
+        let labels = vec![label.to_string()];
+        let page = self
+            .retry("list issues", || async {
+                self.crab
+                    .issues(&self.settings.owner, &self.settings.repo)
+                    .list()
+                    .state(octocrab::params::State::All)
+                    .labels(&labels)
+                    .per_page(100u8)
+                    .send()
+                    .await
+            })
+            .await?;
+        Ok(page
+            .items
+            .into_iter()
+            .filter(|i| i.pull_request.is_none())
+            .find(|i| i.body.as_deref().is_some_and(|b| b.contains(marker)))
+            .map(|i| (i.number, i.html_url.to_string())))
+    }
+
+    /// Opens an issue; (number, url).
+    pub async fn create_issue(
+        &self,
+        title: &str,
+        body: &str,
+        labels: &[String],
+    ) -> Result<(u64, String), GitHubError> {
+        let issue = self
+            .retry("create issue", || async {
+                self.crab
+                    .issues(&self.settings.owner, &self.settings.repo)
+                    .create(title)
+                    .body(body)
+                    .labels(labels.to_vec())
+                    .send()
+                    .await
+            })
+            .await?;
+        Ok((issue.number, issue.html_url.to_string()))
+    }
+
     /// A pull request's state (`merged` read from the PR itself: `is_merged` says false for
     /// any error).
     pub async fn pr_state(&self, number: u64) -> Result<PrState, GitHubError> {
@@ -402,7 +451,9 @@ mod tests {
     #[test]
     fn failures_wait_as_the_spec_says() {
         let secondary = "You have exceeded a secondary rate limit. Please wait.";
-        let cases: &[(u16, &str, Option<u64>, Option<u64>, Option<u64>, Next)] = &[
+        // (status, message, retry-after, remaining, reset in, expected)
+        type Case<'a> = (u16, &'a str, Option<u64>, Option<u64>, Option<u64>, Next);
+        let cases: &[Case] = &[
             (
                 403,
                 secondary,

@@ -173,7 +173,7 @@ pub fn branch_name(group: &Group) -> String {
 
 /// Model-written text for GitHub: no @-mentions that would ping people, no HTML comments
 /// that could forge our marker, at most `max` characters.
-fn for_github(text: &str, max: usize) -> String {
+pub fn for_github(text: &str, max: usize) -> String {
     let cleaned = text.replace('@', "@\u{200b}").replace("<!--", "&lt;!--");
     if cleaned.chars().count() <= max {
         cleaned

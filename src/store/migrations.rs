@@ -53,7 +53,7 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     ),
     (
         8,
-        "fixes",
+        "fixes and task issues",
         include_str!("../../migrations/sqlite/0008_fixes.sql"),
         include_str!("../../migrations/postgres/0008_fixes.sql"),
     ),

@@ -6,6 +6,7 @@
 
 mod alerts;
 mod fixes;
+mod issues;
 mod lifecycle;
 mod migrations;
 mod outbox;
