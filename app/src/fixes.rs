@@ -33,7 +33,8 @@ pub struct FixesPageData {
 }
 
 /// How many fixes the Fixes page lists.
-pub const FIXES_LISTED: u32 = 100;
+#[cfg(feature = "ssr")]
+const FIXES_LISTED: u32 = 100;
 
 #[cfg(feature = "ssr")]
 fn fixer_state() -> Result<(Option<String>, Option<String>), ServerFnError> {
@@ -96,6 +97,17 @@ pub async fn generate_fix(fingerprint: String) -> Result<Fix, ServerFnError> {
         Err(e) => return Err(Refused::store(e).answer(&page)),
     };
     if plain_form() {
+        // A page without JavaScript shows the outcome at once when the fix is quick.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let store = store()?;
+        while std::time::Instant::now() < deadline {
+            match store.fix(fix.id).await {
+                Ok(Some(f)) if f.state.in_flight() => {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await
+                }
+                _ => break,
+            }
+        }
         back_to(&page.with("fix", fix.id.to_string()));
     }
     Ok(fix)
@@ -180,10 +192,10 @@ fn FixDetail(fix: Fix) -> impl IntoView {
                         <p class="muted" role="status">
                             "Working: reading the source, asking Claude, checking the patch. This panel updates by itself."
                         </p>
-                        // Without JavaScript the page reloads itself until the fix is done.
-                        <noscript>
-                            <meta http-equiv="refresh" content="3" />
-                        </noscript>
+                        // Without JavaScript the page reloads itself until the fix is done
+                        // (as inner HTML: hydration leaves it alone).
+                        <div inner_html=r#"<noscript><meta http-equiv="refresh" content="3"></noscript>"#></div>
+                        <a href="#fix" class="muted">"Refresh"</a>
                     }
                 })}
             {fix
@@ -228,6 +240,24 @@ fn FixDetail(fix: Fix) -> impl IntoView {
         </div>
     }
     .into_any()
+}
+
+/// Says when the fix generator is off, or when fixes are only kept here (dry run).
+#[component]
+fn FixerNotes(off: Option<String>, dry_run: Option<String>) -> impl IntoView {
+    match (off, dry_run) {
+        (Some(r), _) => view! {
+            <p class="note" role="note" data-testid="fixer-off">
+                {format!("The fix generator is off: {r}.")}
+            </p>
+        }
+        .into_any(),
+        (None, Some(r)) => view! {
+            <p class="muted">{format!("Dry run: fixes are kept here, not pushed ({r}).")}</p>
+        }
+        .into_any(),
+        (None, None) => ().into_any(),
+    }
 }
 
 /// The group page's Generate Fix panel.
@@ -276,26 +306,7 @@ pub fn GroupFixPanel(fingerprint: String) -> impl IntoView {
                         Ok(d) => {
                             let off = d.off_reason.clone();
                             view! {
-                                {off
-                                    .clone()
-                                    .map(|r| {
-                                        view! {
-                                            <p class="note" role="note" data-testid="fixer-off">
-                                                {format!("The fix generator is off: {r}.")}
-                                            </p>
-                                        }
-                                    })}
-                                {d
-                                    .dry_run_reason
-                                    .clone()
-                                    .filter(|_| off.is_none())
-                                    .map(|r| {
-                                        view! {
-                                            <p class="muted">
-                                                {format!("Dry run: fixes are kept here, not pushed ({r}).")}
-                                            </p>
-                                        }
-                                    })}
+                                <FixerNotes off=off.clone() dry_run=d.dry_run_reason.clone() />
                                 {match d.fix {
                                     Some(fix) => view! { <FixDetail fix /> }.into_any(),
                                     None => {
@@ -348,24 +359,7 @@ pub fn FixesPage() -> impl IntoView {
                         let total_in: i64 = d.fixes.iter().map(|f| f.input_tokens).sum();
                         let total_out: i64 = d.fixes.iter().map(|f| f.output_tokens).sum();
                         view! {
-                            {d
-                                .off_reason
-                                .clone()
-                                .map(|r| {
-                                    view! {
-                                        <p class="note" role="note" data-testid="fixer-off">
-                                            {format!("The fix generator is off: {r}.")}
-                                        </p>
-                                    }
-                                })}
-                            {d
-                                .dry_run_reason
-                                .clone()
-                                .map(|r| {
-                                    view! {
-                                        <p class="muted">{format!("Dry run: fixes are kept here, not pushed ({r}).")}</p>
-                                    }
-                                })}
+                            <FixerNotes off=d.off_reason.clone() dry_run=d.dry_run_reason.clone() />
                             <p class="muted">
                                 {format!(
                                     "{} fixes listed; {total_in} input and {total_out} output tokens.",

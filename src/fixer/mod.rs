@@ -129,7 +129,8 @@ impl Settings {
             labels: vec!["signalbox".into(), "auto-fix".into()],
             poll_interval: Duration::from_secs(1),
             pr_poll_interval: Duration::from_secs(60),
-            stale_after: Duration::from_secs(15 * 60),
+            // Longer than the worst case of one fix (4 × 180 s calls plus waits).
+            stale_after: Duration::from_secs(30 * 60),
             scrubber: config.scrubber.clone(),
         })
     }

@@ -8,7 +8,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use super::lifecycle::{change_status_on, StatusChange, SYSTEM_ACTOR};
-use super::queries::{Bind, Sql, MAX_PAGE};
+use super::queries::{Bind, Sql};
 use super::{from_millis, to_millis, Store, StoreError};
 use crate::model::{Fix, FixState, GroupStatus, PrState};
 
@@ -223,7 +223,6 @@ impl Store {
 
     /// Fixes matching `q`, newest first, one page at a time.
     pub async fn fixes(&self, q: &FixQuery) -> Result<crate::model::Page<Fix>, StoreError> {
-        let limit = q.limit.clamp(1, MAX_PAGE);
         let mut sql = Sql::new("SELECT * FROM fixes WHERE 1 = 1");
         if let Some(fp) = &q.fingerprint {
             sql.push(" AND fingerprint = ?", vec![Bind::Text(fp.clone())]);
@@ -231,28 +230,8 @@ impl Store {
         if let Some(state) = q.state {
             sql.push(" AND state = ?", vec![Bind::Text(state.as_str().into())]);
         }
-        if let Some(cursor) = &q.cursor {
-            let before = cursor
-                .parse::<i64>()
-                .map_err(|_| StoreError::InvalidCursor)?;
-            sql.push(" AND id < ?", vec![Bind::Int(before)]);
-        }
-        sql.push(
-            " ORDER BY id DESC LIMIT ?",
-            vec![Bind::Int(i64::from(limit) + 1)],
-        );
-        let rows = sql.query().fetch_all(self.pool()).await?;
-        let mut items = rows
-            .iter()
-            .map(fix_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|f| f.id.to_string())
-        } else {
-            None
-        };
-        Ok(crate::model::Page { items, next_cursor })
+        self.id_desc_page(sql, q.limit, q.cursor.as_deref(), fix_from_row, |f| f.id)
+            .await
     }
 
     /// Adds a comment to a task (the fix generator links the task to its pull request).
