@@ -13,4 +13,5 @@ github=$!
 trap 'kill "$anthropic" "$github" 2>/dev/null || true' EXIT
 ANTHROPIC_API_KEY=$key ANTHROPIC_BASE_URL=http://127.0.0.1:4010 \
 GITHUB_TOKEN=$token GITHUB_API_URL=http://127.0.0.1:4020 GITHUB_REPOSITORY=acme/shop \
-AUTO_FIX_ENABLED=true ./target/debug/signalbox serve --demo
+AUTO_FIX_ENABLED=true AUTO_FIX_MAX_PER_HOUR=50 AUTO_FIX_MAX_PER_DAY=200 \
+  ./target/debug/signalbox serve --demo

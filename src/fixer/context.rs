@@ -82,7 +82,7 @@ static FRAME_PATTERNS: LazyLock<Vec<Regex>> = LazyLock::new(|| {
         // Python: File "x.py", line 3, in f
         r#"File "(?P<file>[^"]+)", line (?P<line>\d+)(?:, in (?P<func>\S+))?"#,
         // Signalbox's rendering, Node, Java-ish: at f (file:line[:col])
-        r"\bat (?:(?P<func>[^\s(]+) )?\(?(?P<file>[^\s()]+?):(?P<line>\d+)(?::\d+)?\)?(?:\s|$)",
+        r"\bat (?:(?P<func>\S+(?: \S+)?) \()?(?P<file>[^\s()]+?):(?P<line>\d+)(?::\d+)?\)?(?:\s|$)",
         // Rust panic: panicked at src/x.rs:88:14
         r"panicked at (?P<file>[^\s:]+):(?P<line>\d+)",
         // Go: /app/x.go:88 +0x1d
@@ -109,6 +109,9 @@ pub fn parse_frames(trace: &str) -> Vec<TraceFrame> {
                 continue;
             };
             let file = file.as_str().to_string();
+            if !looks_like_a_file(&file) {
+                continue;
+            }
             frames.push(TraceFrame {
                 in_app: !line.contains("[library]") && is_in_app(&file),
                 function: c.name("func").map(|f| f.as_str().to_string()),
@@ -119,6 +122,12 @@ pub fn parse_frames(trace: &str) -> Vec<TraceFrame> {
         }
     }
     frames
+}
+
+/// A source file's path has an extension and no `=` (`upstream=checkout:8080` is not one).
+fn looks_like_a_file(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    !path.contains('=') && name.contains('.') && !name.ends_with('.')
 }
 
 /// At most `max` frames, in their order: in-app frames first claim three quarters of the
@@ -300,6 +309,11 @@ mod tests {
                 "goroutine 1 [running]:\nmain.(*Mailer).Send(...)\n\t/app/internal/jobs/email.go:88 +0x1d",
                 &[("/app/internal/jobs/email.go", 88, true)],
             ),
+            (
+                "runtime.Error: x\n  at runtime.panicmem (/usr/local/go/src/runtime/panic.go:261) [library]\n  at jobs.(*Mailer).Send (/app/internal/jobs/email.go:88)\n",
+                &[("/usr/local/go/src/runtime/panic.go", 261, false), ("/app/internal/jobs/email.go", 88, true)],
+            ),
+            ("HTTP 502 at /api/checkout upstream=checkout:8080 latency=30012ms", &[]),
             ("no trace here at all", &[]),
         ];
         for (trace, expected) in cases {
