@@ -250,6 +250,29 @@ async fn a_good_fix_becomes_one_draft_pull_request_and_stays_one() {
 }
 
 #[tokio::test]
+async fn the_source_is_read_at_the_deployed_commit() {
+    let s = setup().await;
+    let fp = s
+        .group("psycopg2.OperationalError: could not connect", DB_TRACE)
+        .await;
+    let mut settings = s.settings();
+    let sha = s.github.head_sha("main").expect("main");
+    settings.deployed_commit = Some(sha.clone());
+    let fix = s.generate(&s.fixer(settings), &fp).await;
+    assert_eq!(fix.state, FixState::PrOpen, "{:?}", fix.reason);
+    assert!(s.github.requests().iter().any(|r| r
+        .path
+        .contains(&format!("/contents/checkout/db.py?ref={sha}"))));
+    // An unknown commit: nothing can be read, nothing is asked.
+    let mut settings = s.settings();
+    settings.deployed_commit = Some("0123456789abcdef0123456789abcdef01234567".into());
+    let before = s.claude.requests().len();
+    let fix = s.generate(&s.fixer(settings), &fp).await;
+    assert_eq!(fix.state, FixState::Refused);
+    assert_eq!(s.claude.requests().len(), before);
+}
+
+#[tokio::test]
 async fn a_closed_pull_request_is_recorded() {
     let s = setup().await;
     let fp = s

@@ -236,6 +236,11 @@ impl FakeGitHub {
         Some(String::from_utf8_lossy(bytes).to_string())
     }
 
+    /// The commit sha `branch` points at.
+    pub fn head_sha(&self, branch: &str) -> Option<String> {
+        self.lock().refs.get(branch).map(|&c| commit_sha(c))
+    }
+
     /// Branch names.
     pub fn branches(&self) -> Vec<String> {
         self.lock().refs.keys().cloned().collect()
@@ -569,7 +574,13 @@ fn route(fake: &mut Fake, method: &Method, path: &str, query: &str, body: &Value
         ("GET", r) if r.starts_with("/contents/") => {
             let file = &r["/contents/".len()..];
             let branch = query_param(query, "ref").unwrap_or_else(|| fake.default_branch.clone());
-            let Some(&commit) = fake.refs.get(&branch) else {
+            // A branch name or a commit sha.
+            let commit = fake
+                .refs
+                .get(&branch)
+                .copied()
+                .or_else(|| (0..fake.commits.len()).find(|&c| commit_sha(c) == branch));
+            let Some(commit) = commit else {
                 return error(404, &format!("No commit found for the ref {branch}"));
             };
             match fake.commits[commit].get(file) {

@@ -510,8 +510,13 @@ impl Fixer {
     ) -> Result<(), GitHubError> {
         let branch = branch_name(group);
         fix.branch = Some(branch.clone());
-        let base_sha = self.github.branch_sha(base).await?;
-        self.github.ensure_branch(&branch, &base_sha).await?;
+        // From the deployed commit when known: the patch was checked against that source,
+        // so the pull request shows exactly the fix and GitHub merges it into the base.
+        let from = match &self.settings.deployed_commit {
+            Some(sha) => sha.clone(),
+            None => self.github.branch_sha(base).await?,
+        };
+        self.github.ensure_branch(&branch, &from).await?;
         let message = commit_message(group, proposal);
         // One file at a time: GitHub wants writes on a branch sequential.
         for file in changed {
