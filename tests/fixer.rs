@@ -273,6 +273,30 @@ async fn the_source_is_read_at_the_deployed_commit() {
 }
 
 #[tokio::test]
+async fn the_model_is_checked_against_the_listed_models() {
+    let s = setup().await;
+    let claude = |model: &str, key: &str| {
+        let mut settings = s.settings().claude;
+        settings.model = model.into();
+        settings.api_key = key.to_string().into();
+        signalbox::fixer::Claude::new(settings).expect("client")
+    };
+    let key = s.claude.key();
+    assert_eq!(
+        claude(DEFAULT_MODEL, &key).model_is_listed().await,
+        Ok(true)
+    );
+    assert_eq!(
+        claude("claude-retired-1", &key).model_is_listed().await,
+        Ok(false)
+    );
+    assert!(claude(DEFAULT_MODEL, "wrong")
+        .model_is_listed()
+        .await
+        .is_err_and(|e| e.contains("401 authentication_error")));
+}
+
+#[tokio::test]
 async fn a_closed_pull_request_is_recorded() {
     let s = setup().await;
     let fp = s

@@ -216,6 +216,36 @@ impl Claude {
         &self.settings.model
     }
 
+    /// Whether `GET /v1/models` lists the configured model (`Err`: the API did not answer).
+    /// A retired or mistyped id would make every fix fail with 404 `not_found_error`.
+    pub async fn model_is_listed(&self) -> Result<bool, String> {
+        let url = format!(
+            "{}/v1/models?limit=1000",
+            self.settings.base_url.trim_end_matches('/')
+        );
+        let response = self
+            .http
+            .get(&url)
+            .header("x-api-key", self.settings.api_key.expose_secret())
+            .header("anthropic-version", "2023-06-01")
+            .send()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if status != 200 {
+            return Err(format!(
+                "Anthropic API {status} {}",
+                body["error"]["type"].as_str().unwrap_or("unknown_error")
+            ));
+        }
+        Ok(body["data"].as_array().is_some_and(|models| {
+            models
+                .iter()
+                .any(|m| m["id"] == self.settings.model.as_str())
+        }))
+    }
+
     /// Asks for the analysis of `user` (the prompt's user turn); tokens of every answer.
     pub async fn analyse(&self, user: &str) -> (Analysis, Usage) {
         let url = format!(

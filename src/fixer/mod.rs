@@ -299,6 +299,14 @@ impl Fixer {
 
     /// Works until `shutdown`: the outbox's fix rows, the queue, the pull requests.
     pub async fn run(self, shutdown: CancellationToken) {
+        match self.claude.model_is_listed().await {
+            Ok(true) => {}
+            Ok(false) => tracing::warn!(
+                model = self.claude.model(),
+                "ANTHROPIC_MODEL is not among the models the Anthropic API lists; fixes will fail until it is changed"
+            ),
+            Err(e) => tracing::warn!(error = %e, "fix generator: could not list Anthropic models"),
+        }
         let mut last_pr_poll: Option<std::time::Instant> = None;
         while !shutdown.is_cancelled() {
             if let Err(e) = self.take_outbox_rows().await {
