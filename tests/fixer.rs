@@ -223,6 +223,8 @@ async fn a_good_fix_becomes_one_draft_pull_request_and_stays_one() {
     assert_eq!(again.pr_number, fix.pr_number);
     assert_eq!(s.github.pulls().len(), 1);
     assert!(s.written().iter().all(|p| p == "checkout/db.py"));
+    // One commit carries the fix; the second run found the branch already holding it.
+    assert_eq!(s.github.commits_between("main", &branch), 1);
 
     // Merged on GitHub: the fix is merged and the group resolved ("fix merged").
     s.github.merge(pr.number);
@@ -867,4 +869,40 @@ async fn tasks_are_mirrored_to_one_github_issue_each() {
         .unwrap_or_default()
         .iter()
         .any(|c| c.body.contains(&format!("#{old}"))));
+}
+
+#[tokio::test]
+async fn a_fix_of_two_files_is_one_commit() {
+    let s = setup().await;
+    let fp = s
+        .group("psycopg2.OperationalError: could not connect", DB_TRACE)
+        .await;
+    s.claude.push(Reply::Answer(json!({
+        "root_cause": "no timeout and no retry", "confidence": "high", "explanation": "e", "suggested_test": "t",
+        "edits": [
+            {"path": "checkout/db.py", "hunks": [{"find": "connect_timeout=5", "replace": "connect_timeout=10"}], "new_content": null},
+            {"path": "checkout/orders.py", "hunks": [{"find": "    conn = get_connection()", "replace": "    conn = get_connection()  # retried by the caller"}], "new_content": null}
+        ]
+    })));
+    let fix = s.generate(&s.fixer(s.settings()), &fp).await;
+    assert_eq!(fix.state, FixState::PrOpen, "{:?}", fix.reason);
+    let branch = fix.branch.expect("a branch");
+    assert_eq!(s.github.commits_between("main", &branch), 1);
+    assert!(s
+        .github
+        .file(&branch, "checkout/db.py")
+        .is_some_and(|f| f.contains("connect_timeout=10")));
+    assert!(s
+        .github
+        .file(&branch, "checkout/orders.py")
+        .is_some_and(|f| f.contains("# retried by the caller")));
+    let mut written = s.written();
+    written.sort();
+    assert_eq!(
+        written,
+        vec![
+            "checkout/db.py".to_string(),
+            "checkout/orders.py".to_string()
+        ]
+    );
 }

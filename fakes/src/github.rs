@@ -5,7 +5,8 @@
 //! and `Author` objects, URLs that parse): refs (`GET /git/ref/heads/…`, `POST /git/refs` with
 //! 422 "Reference already exists"), contents (`GET` with base64 split every 60 characters, 404
 //! for a missing file; `PUT` with the blob `sha` required when updating, 409 on a stale one,
-//! 403 for workflow files), pulls (list with the `owner:branch` head filter — a bare branch is
+//! 403 for workflow files), the git data API (blobs, trees on a base tree, commits, a
+//! fast-forward-only ref update: 422 "Update is not a fast forward"), pulls (list with the `owner:branch` head filter — a bare branch is
 //! ignored, as GitHub does —, create with 422 "A pull request already exists", get with
 //! `state`/`merged`), labels (created on first use) and issues.
 //!
@@ -90,6 +91,11 @@ struct Fake {
     refs: BTreeMap<String, usize>,
     /// Commit id → the whole tree (small repositories only).
     commits: Vec<BTreeMap<String, Vec<u8>>>,
+    /// Commit id → its parent (the first commit has none).
+    parents: Vec<Option<usize>>,
+    /// Blobs and trees made through the git data API, by sha.
+    blobs: BTreeMap<String, Vec<u8>>,
+    trees: BTreeMap<String, BTreeMap<String, Vec<u8>>>,
     pulls: Vec<Pull>,
     issues: Vec<Issue>,
     labels: Vec<String>,
@@ -103,6 +109,17 @@ pub struct FakeGitHub {
     addr: SocketAddr,
     shared: Arc<Mutex<Fake>>,
     server: JoinHandle<()>,
+}
+
+/// The sha of a whole tree (content-addressed like `sha_of`).
+fn tree_sha(tree: &BTreeMap<String, Vec<u8>>) -> String {
+    let mut bytes = Vec::new();
+    for (path, data) in tree {
+        bytes.extend_from_slice(path.as_bytes());
+        bytes.push(0);
+        bytes.extend_from_slice(sha_of(data).as_bytes());
+    }
+    sha_of(&bytes)
 }
 
 /// A 40-hex "sha" for `data` (not SHA-1, but stable and content-addressed).
@@ -156,6 +173,7 @@ impl FakeGitHub {
             default_branch: "main".into(),
             refs,
             commits: vec![tree],
+            parents: vec![None],
             next_number: 1,
             ..Fake::default()
         }));
@@ -208,14 +226,39 @@ impl FakeGitHub {
 
     /// Repository paths of every file write attempted (`PUT /contents/…`), refused or not.
     pub fn written_paths(&self) -> Vec<String> {
-        self.writes()
-            .iter()
-            .filter(|r| r.method == "PUT")
-            .filter_map(|r| {
-                let rest = r.path.split("/contents/").nth(1)?;
-                Some(rest.split('?').next().unwrap_or(rest).to_string())
-            })
-            .collect()
+        let mut paths = Vec::new();
+        for r in self.writes() {
+            if r.method == "PUT" {
+                if let Some(rest) = r.path.split("/contents/").nth(1) {
+                    paths.push(rest.split('?').next().unwrap_or(rest).to_string());
+                }
+            } else if r.path.ends_with("/git/trees") {
+                for entry in r.body["tree"].as_array().into_iter().flatten() {
+                    if let Some(p) = entry["path"].as_str() {
+                        paths.push(p.to_string());
+                    }
+                }
+            }
+        }
+        paths
+    }
+
+    /// Commits on `branch` since `base` (following first parents), newest first: their count.
+    pub fn commits_between(&self, base: &str, branch: &str) -> usize {
+        let fake = self.lock();
+        let (Some(&stop), Some(&head)) = (fake.refs.get(base), fake.refs.get(branch)) else {
+            return 0;
+        };
+        let mut n = 0;
+        let mut at = Some(head);
+        while let Some(c) = at {
+            if c == stop {
+                break;
+            }
+            n += 1;
+            at = fake.parents.get(c).copied().flatten();
+        }
+        n
     }
 
     /// The pull requests.
@@ -571,6 +614,36 @@ fn route(fake: &mut Fake, method: &Method, path: &str, query: &str, body: &Value
             }
         }
         ("POST", "/git/refs") => create_ref(fake, body),
+        ("PATCH", r) if r.starts_with("/git/refs/heads/") => {
+            update_ref(fake, &r["/git/refs/heads/".len()..], body)
+        }
+        ("POST", "/git/blobs") => {
+            let data = match (body["content"].as_str(), body["encoding"].as_str()) {
+                (Some(c), Some("base64")) => {
+                    match base64::engine::general_purpose::STANDARD.decode(c.replace('\n', "")) {
+                        Ok(d) => d,
+                        Err(_) => return error(422, "content is not valid Base64"),
+                    }
+                }
+                (Some(c), _) => c.as_bytes().to_vec(),
+                (None, _) => return error(422, "Invalid request.\n\n\"content\" wasn't supplied."),
+            };
+            let sha = sha_of(&data);
+            fake.blobs.insert(sha.clone(), data);
+            (
+                201,
+                json!({"sha": sha, "url": format!("{}/git/blobs/{sha}", api(fake))}),
+            )
+        }
+        ("POST", "/git/trees") => create_tree(fake, body),
+        ("POST", "/git/commits") => create_commit(fake, body),
+        ("GET", r) if r.starts_with("/git/commits/") => {
+            let sha = &r["/git/commits/".len()..];
+            match (0..fake.commits.len()).find(|&c| commit_sha(c) == sha) {
+                Some(c) => (200, commit_json(fake, c, "")),
+                None => error(404, "Not Found"),
+            }
+        }
         ("GET", r) if r.starts_with("/contents/") => {
             let file = &r["/contents/".len()..];
             let branch = query_param(query, "ref").unwrap_or_else(|| fake.default_branch.clone());
@@ -714,6 +787,120 @@ fn route(fake: &mut Fake, method: &Method, path: &str, query: &str, body: &Value
     }
 }
 
+fn commit_json(fake: &Fake, c: usize, message: &str) -> Value {
+    let sha = commit_sha(c);
+    let tree = tree_sha(&fake.commits[c]);
+    let parents: Vec<Value> = fake.parents[c]
+        .iter()
+        .map(|p| json!({"sha": commit_sha(*p), "url": format!("{}/git/commits/{}", api(fake), commit_sha(*p))}))
+        .collect();
+    json!({"sha": sha, "node_id": format!("C_{c}"), "url": format!("{}/git/commits/{sha}", api(fake)),
+           "html_url": format!("{}/commit/{sha}", html(fake)), "message": message,
+           "author": {"name": "signalbox", "email": "signalbox@localhost", "date": "2026-11-27T10:00:00Z"},
+           "committer": {"name": "signalbox", "email": "signalbox@localhost", "date": "2026-11-27T10:00:00Z"},
+           "tree": {"sha": tree, "url": format!("{}/git/trees/{tree}", api(fake))}, "parents": parents})
+}
+
+fn tree_of(fake: &Fake, sha: &str) -> Option<BTreeMap<String, Vec<u8>>> {
+    fake.trees
+        .get(sha)
+        .cloned()
+        .or_else(|| fake.commits.iter().find(|t| tree_sha(t) == sha).cloned())
+}
+
+fn create_tree(fake: &mut Fake, body: &Value) -> (u16, Value) {
+    let mut tree = match body["base_tree"].as_str() {
+        Some(base) => match tree_of(fake, base) {
+            Some(t) => t,
+            None => return error(422, "Invalid tree info"),
+        },
+        None => BTreeMap::new(),
+    };
+    for entry in body["tree"].as_array().into_iter().flatten() {
+        let Some(path) = entry["path"].as_str() else {
+            return error(422, "Invalid tree info");
+        };
+        if path.starts_with(".github/workflows/") {
+            return error(403, &format!("refusing to allow a Personal Access Token to create or update workflow `{path}` without `workflow` scope"));
+        }
+        match (&entry["sha"], entry["content"].as_str()) {
+            (Value::Null, None) if entry.get("sha").is_some() => {
+                tree.remove(path);
+            }
+            (Value::String(sha), _) => match fake.blobs.get(sha) {
+                Some(data) => {
+                    tree.insert(path.to_string(), data.clone());
+                }
+                None => return error(422, &format!("tree.sha {sha} is not a valid blob")),
+            },
+            (_, Some(content)) => {
+                tree.insert(path.to_string(), content.as_bytes().to_vec());
+            }
+            _ => return error(422, "Invalid tree info"),
+        }
+    }
+    let sha = tree_sha(&tree);
+    fake.trees.insert(sha.clone(), tree);
+    (
+        201,
+        json!({"sha": sha, "url": format!("{}/git/trees/{sha}", api(fake)), "tree": [], "truncated": false}),
+    )
+}
+
+fn create_commit(fake: &mut Fake, body: &Value) -> (u16, Value) {
+    let (Some(message), Some(tree)) = (body["message"].as_str(), body["tree"].as_str()) else {
+        return error(
+            422,
+            "Invalid request.\n\n\"message\", \"tree\" weren't supplied.",
+        );
+    };
+    let Some(contents) = tree_of(fake, tree) else {
+        return error(422, "Tree SHA does not exist");
+    };
+    let parent = match body["parents"]
+        .as_array()
+        .and_then(|p| p.first())
+        .and_then(|p| p.as_str())
+    {
+        Some(p) => match (0..fake.commits.len()).find(|&c| commit_sha(c) == p) {
+            Some(c) => Some(c),
+            None => return error(422, "Parent SHA does not exist or is not a commit object"),
+        },
+        None => None,
+    };
+    fake.commits.push(contents);
+    fake.parents.push(parent);
+    let c = fake.commits.len() - 1;
+    (201, commit_json(fake, c, message))
+}
+
+fn update_ref(fake: &mut Fake, branch: &str, body: &Value) -> (u16, Value) {
+    let Some(sha) = body["sha"].as_str() else {
+        return error(422, "Invalid request.\n\n\"sha\" wasn't supplied.");
+    };
+    let Some(&current) = fake.refs.get(branch) else {
+        return error(422, "Reference does not exist");
+    };
+    let Some(new) = (0..fake.commits.len()).find(|&c| commit_sha(c) == sha) else {
+        return error(422, "Object does not exist");
+    };
+    let force = body["force"].as_bool().unwrap_or(false);
+    let mut at = Some(new);
+    let mut fast_forward = false;
+    while let Some(c) = at {
+        if c == current {
+            fast_forward = true;
+            break;
+        }
+        at = fake.parents.get(c).copied().flatten();
+    }
+    if !fast_forward && !force {
+        return error(422, "Update is not a fast forward");
+    }
+    fake.refs.insert(branch.to_string(), new);
+    (200, ref_json(fake, branch, new))
+}
+
 fn create_ref(fake: &mut Fake, body: &Value) -> (u16, Value) {
     let (Some(name), Some(sha)) = (body["ref"].as_str(), body["sha"].as_str()) else {
         return error(
@@ -771,6 +958,7 @@ fn put_file(fake: &mut Fake, path: &str, body: &Value) -> (u16, Value) {
     let mut tree = fake.commits[commit].clone();
     tree.insert(path.to_string(), data.clone());
     fake.commits.push(tree);
+    fake.parents.push(Some(commit));
     let new_commit = fake.commits.len() - 1;
     fake.refs.insert(branch.clone(), new_commit);
     let sha = commit_sha(new_commit);

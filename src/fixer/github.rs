@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use base64::Engine;
-use octocrab::models::repos::{CommitAuthor, Object};
+use octocrab::models::repos::Object;
 use octocrab::params::repos::Reference;
 use octocrab::service::middleware::retry::RetryConfig;
 use octocrab::Octocrab;
@@ -270,35 +270,67 @@ impl GitHub {
         }
     }
 
-    /// Commits the change of one file on `branch` (skipped when the branch already has it).
-    pub async fn commit_file(
+    /// Commits the changed files on `branch` as one commit (git data API: blobs, a tree on
+    /// the branch head's tree, a commit, a fast-forward of the branch). Nothing is committed
+    /// when the branch already has exactly these contents (a reused branch). The commit's sha.
+    pub async fn commit_files(
         &self,
         branch: &str,
-        file: &ChangedFile,
+        files: &[ChangedFile],
         message: &str,
-    ) -> Result<(), GitHubError> {
-        // On a reused branch the file may differ from the base: use the branch's blob sha.
-        let current = self.file(&file.path, branch).await?;
-        if current.as_ref().is_some_and(|c| c.content == file.updated) {
-            return Ok(());
+    ) -> Result<Option<String>, GitHubError> {
+        let repo = format!("/repos/{}/{}", self.settings.owner, self.settings.repo);
+        let head = self.branch_sha(branch).await?;
+        let route = format!("{repo}/git/commits/{head}");
+        let commit: serde_json::Value = self
+            .retry("read commit", || async {
+                self.crab.get(route.as_str(), None::<&()>).await
+            })
+            .await?;
+        let base_tree = commit["tree"]["sha"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let mut entries = Vec::with_capacity(files.len());
+        for file in files {
+            let body = serde_json::json!({"content": file.updated, "encoding": "utf-8"});
+            let route = format!("{repo}/git/blobs");
+            let blob: serde_json::Value = self
+                .retry("create blob", || async {
+                    self.crab.post(route.as_str(), Some(&body)).await
+                })
+                .await?;
+            entries.push(serde_json::json!({
+                "path": file.path, "mode": "100644", "type": "blob", "sha": blob["sha"],
+            }));
         }
-        let sha = current.map_or_else(|| file.sha.clone(), |c| c.sha);
-        let author = CommitAuthor {
-            name: "Signalbox".into(),
-            email: Some("signalbox@users.noreply.github.com".into()),
-            date: None,
-        };
-        self.retry("commit", || async {
-            self.repos()
-                .update_file(&file.path, message, file.updated.as_bytes(), &sha)
-                .branch(branch)
-                .commiter(author.clone())
-                .author(author.clone())
-                .send()
-                .await
-        })
-        .await
-        .map(|_| ())
+        let body = serde_json::json!({"base_tree": base_tree, "tree": entries});
+        let route = format!("{repo}/git/trees");
+        let tree: serde_json::Value = self
+            .retry("create tree", || async {
+                self.crab.post(route.as_str(), Some(&body)).await
+            })
+            .await?;
+        let tree_sha = tree["sha"].as_str().unwrap_or_default().to_string();
+        if tree_sha == base_tree {
+            return Ok(None);
+        }
+        let body = serde_json::json!({"message": message, "tree": tree_sha, "parents": [head]});
+        let route = format!("{repo}/git/commits");
+        let created: serde_json::Value = self
+            .retry("create commit", || async {
+                self.crab.post(route.as_str(), Some(&body)).await
+            })
+            .await?;
+        let sha = created["sha"].as_str().unwrap_or_default().to_string();
+        let body = serde_json::json!({"sha": sha, "force": false});
+        let route = format!("{repo}/git/refs/heads/{branch}");
+        let _: serde_json::Value = self
+            .retry("update branch", || async {
+                self.crab.patch(route.as_str(), Some(&body)).await
+            })
+            .await?;
+        Ok(Some(sha))
     }
 
     /// The open pull request from `branch`, as (number, url).

@@ -526,10 +526,7 @@ impl Fixer {
         };
         self.github.ensure_branch(&branch, &from).await?;
         let message = commit_message(group, proposal);
-        // One file at a time: GitHub wants writes on a branch sequential.
-        for file in changed {
-            self.github.commit_file(&branch, file, &message).await?;
-        }
+        self.github.commit_files(&branch, changed, &message).await?;
         let (number, url) = match self.github.open_pr(&branch).await? {
             Some(open) => open,
             None => {
