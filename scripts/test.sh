@@ -22,7 +22,7 @@ say "cargo test (engine, store on SQLite and PostgreSQL, API, CLI)"
 CI=${CI:-true} cargo test --workspace --exclude frontend
 
 say "browser tests (Playwright + Chromium)"
-cargo build -p signalbox-server --bin signalbox
+cargo build -p signalbox-server --bin signalbox -p signalbox-fakes --bin signalbox-fake
 (cd end2end && npm test)
 
 say "all tests passed"

@@ -59,6 +59,23 @@ pub struct Config {
     pub anthropic_api_key: Option<SecretString>,
     pub github_token: Option<SecretString>,
     pub auto_fix_enabled: bool,
+    /// `ANTHROPIC_MODEL`: the model the fix generator asks.
+    pub anthropic_model: String,
+    /// `ANTHROPIC_BASE_URL`: the Messages API's base (a fake in tests).
+    pub anthropic_base_url: String,
+    /// `ANTHROPIC_OUTPUT_MODE`: `json_schema` or `tool`.
+    pub anthropic_output_mode: crate::fixer::OutputMode,
+    /// `GITHUB_API_URL`: the REST API's base (a fake in tests).
+    pub github_api_url: String,
+    /// `GITHUB_REPOSITORY`: (owner, name) of the watched application's repository.
+    pub github_repository: Option<(String, String)>,
+    /// `RAILWAY_GIT_COMMIT_SHA`: the deployed commit, whose source the fix generator reads.
+    pub deployed_commit: Option<String>,
+    /// `GITHUB_ISSUES_ENABLED`: mirror governance tasks to GitHub issues.
+    pub github_issues_enabled: bool,
+    /// `AUTO_FIX_MAX_PER_HOUR` and `AUTO_FIX_MAX_PER_DAY`: fixes generated at most.
+    pub fix_max_per_hour: u32,
+    pub fix_max_per_day: u32,
     pub loki_enabled: bool,
     pub loki_url: Option<String>,
     /// LogQL log query the Loki source reads.
@@ -232,6 +249,51 @@ pub const VARIABLES: &[VarDoc] = &[
         meaning: "Generate fixes without a person pressing Generate Fix",
     },
     VarDoc {
+        name: "ANTHROPIC_MODEL",
+        default: crate::fixer::DEFAULT_MODEL,
+        meaning: "Claude model the fix generator asks",
+    },
+    VarDoc {
+        name: "ANTHROPIC_BASE_URL",
+        default: "https://api.anthropic.com",
+        meaning: "Anthropic API base URL (a fake server in tests and the demo)",
+    },
+    VarDoc {
+        name: "ANTHROPIC_OUTPUT_MODE",
+        default: "json_schema",
+        meaning: "How the fix is asked for: json_schema (output_config) or tool (a forced strict tool)",
+    },
+    VarDoc {
+        name: "GITHUB_API_URL",
+        default: "https://api.github.com",
+        meaning: "GitHub REST API base URL (a fake server in tests and the demo)",
+    },
+    VarDoc {
+        name: "GITHUB_REPOSITORY",
+        default: "unset",
+        meaning: "owner/name of the repository whose source fixes are made against",
+    },
+    VarDoc {
+        name: "RAILWAY_GIT_COMMIT_SHA",
+        default: "unset",
+        meaning: "Deployed commit; fixes read the source at it (else the default branch)",
+    },
+    VarDoc {
+        name: "GITHUB_ISSUES_ENABLED",
+        default: "false",
+        meaning: "Mirror governance tasks to GitHub issues (needs GITHUB_TOKEN and GITHUB_REPOSITORY)",
+    },
+    VarDoc {
+        name: "AUTO_FIX_MAX_PER_HOUR",
+        default: "5",
+        meaning: "Fixes generated at most per hour (others wait in the queue)",
+    },
+    VarDoc {
+        name: "AUTO_FIX_MAX_PER_DAY",
+        default: "20",
+        meaning: "Fixes generated at most per day",
+    },
+    VarDoc {
         name: "LOKI_ENABLED",
         default: "false",
         meaning: "Read logs from Grafana Loki",
@@ -401,6 +463,56 @@ impl Config {
             anthropic_api_key: secret("ANTHROPIC_API_KEY"),
             github_token: secret("GITHUB_TOKEN"),
             auto_fix_enabled: parse_bool("AUTO_FIX_ENABLED", get("AUTO_FIX_ENABLED"), false)?,
+            anthropic_model: get("ANTHROPIC_MODEL")
+                .unwrap_or_else(|| crate::fixer::DEFAULT_MODEL.to_string()),
+            anthropic_base_url: parse_http_url(
+                "ANTHROPIC_BASE_URL",
+                get("ANTHROPIC_BASE_URL"),
+                "https://api.anthropic.com",
+            )?,
+            anthropic_output_mode: match get("ANTHROPIC_OUTPUT_MODE") {
+                None => crate::fixer::OutputMode::JsonSchema,
+                Some(v) => v.parse().map_err(|message| ConfigError {
+                    var: "ANTHROPIC_OUTPUT_MODE",
+                    message,
+                })?,
+            },
+            github_api_url: parse_http_url(
+                "GITHUB_API_URL",
+                get("GITHUB_API_URL"),
+                "https://api.github.com",
+            )?,
+            github_repository: match get("GITHUB_REPOSITORY") {
+                None => None,
+                Some(v) => Some(parse_repository(&v)?),
+            },
+            deployed_commit: match get("RAILWAY_GIT_COMMIT_SHA") {
+                Some(sha) if !sha.chars().all(|c| c.is_ascii_hexdigit()) || sha.len() < 7 => {
+                    return Err(invalid(
+                        "RAILWAY_GIT_COMMIT_SHA",
+                        &sha,
+                        "expected a commit sha (hex)",
+                    ))
+                }
+                other => other,
+            },
+            github_issues_enabled: parse_bool(
+                "GITHUB_ISSUES_ENABLED",
+                get("GITHUB_ISSUES_ENABLED"),
+                false,
+            )?,
+            fix_max_per_hour: parse_number(
+                "AUTO_FIX_MAX_PER_HOUR",
+                get("AUTO_FIX_MAX_PER_HOUR"),
+                5,
+                0..=1000,
+            )? as u32,
+            fix_max_per_day: parse_number(
+                "AUTO_FIX_MAX_PER_DAY",
+                get("AUTO_FIX_MAX_PER_DAY"),
+                20,
+                0..=10_000,
+            )? as u32,
             loki_enabled: parse_bool("LOKI_ENABLED", get("LOKI_ENABLED"), false)?,
             loki_url: match get("LOKI_URL") {
                 Some(url) if !(url.starts_with("http://") || url.starts_with("https://")) => {
@@ -507,6 +619,14 @@ impl Config {
             });
         }
         check_loki(&config)?;
+        if config.github_issues_enabled
+            && (config.github_token.is_none() || config.github_repository.is_none())
+        {
+            return Err(ConfigError {
+                var: "GITHUB_ISSUES_ENABLED",
+                message: "needs GITHUB_TOKEN and GITHUB_REPOSITORY".into(),
+            });
+        }
         Ok(config)
     }
 
@@ -567,6 +687,22 @@ impl Config {
         }
     }
 
+    /// The GitHub client settings of issue mirroring, when it is on.
+    pub fn issue_mirror(&self) -> Option<crate::fixer::GitHubSettings> {
+        let (owner, repo) = self.github_repository.clone()?;
+        (self.github_issues_enabled && self.github_token.is_some()).then(|| {
+            crate::fixer::GitHubSettings {
+                token: self.github_token.clone(),
+                api_url: self.github_api_url.clone(),
+                owner,
+                repo,
+                max_attempts: 4,
+                backoff_base: Duration::from_secs(2),
+                max_wait: Duration::from_secs(120),
+            }
+        })
+    }
+
     /// The state of each optional feature, with the reason when it is off.
     pub fn features(&self) -> Vec<Feature> {
         vec![
@@ -582,10 +718,21 @@ impl Config {
                 "RAILWAY_API_TOKEN (or RAILWAY_TOKEN) not set",
             ),
             Feature::new("loki_source", self.loki_enabled, "LOKI_ENABLED is not set"),
+            Feature {
+                name: "fix_generator",
+                enabled: crate::fixer::off_reason(self).is_none(),
+                reason: crate::fixer::off_reason(self),
+            },
+            Feature {
+                name: "fix_pull_requests",
+                enabled: crate::fixer::dry_run_reason(self).is_none(),
+                reason: crate::fixer::dry_run_reason(self)
+                    .map(|r| format!("dry run: fixes are stored, not pushed ({r})")),
+            },
             Feature::new(
-                "fix_generator",
-                self.anthropic_api_key.is_some() && self.github_token.is_some(),
-                "ANTHROPIC_API_KEY and GITHUB_TOKEN are both needed",
+                "github_issues",
+                self.github_issues_enabled,
+                "GITHUB_ISSUES_ENABLED is not set",
             ),
             Feature::new(
                 "slack_notifications",
@@ -641,6 +788,12 @@ impl fmt::Debug for Config {
             .field("anthropic_api_key", &set(&self.anthropic_api_key))
             .field("github_token", &set(&self.github_token))
             .field("auto_fix_enabled", &self.auto_fix_enabled)
+            .field("anthropic_model", &self.anthropic_model)
+            .field("anthropic_base_url", &self.anthropic_base_url)
+            .field("github_api_url", &self.github_api_url)
+            .field("github_repository", &self.github_repository)
+            .field("fix_max_per_hour", &self.fix_max_per_hour)
+            .field("fix_max_per_day", &self.fix_max_per_day)
             .field("loki_enabled", &self.loki_enabled)
             .field("loki_url", &self.loki_url.as_deref().map(redact_url))
             .field("loki_query", &self.loki_query)
@@ -687,6 +840,25 @@ impl Feature {
             enabled,
             reason: (!enabled).then(|| reason_when_off.to_string()),
         }
+    }
+}
+
+/// `owner/name` of a GitHub repository.
+fn parse_repository(value: &str) -> Result<(String, String), ConfigError> {
+    let ok = |s: &str| {
+        !s.is_empty()
+            && s != "."
+            && s != ".."
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    match value.split_once('/') {
+        Some((owner, name)) if ok(owner) && ok(name) => Ok((owner.to_string(), name.to_string())),
+        _ => Err(invalid(
+            "GITHUB_REPOSITORY",
+            value,
+            "expected owner/name, e.g. acme/shop",
+        )),
     }
 }
 
@@ -968,6 +1140,24 @@ mod tests {
                 &[("ALERT_WEBHOOK_URL", "example.com/hook")],
                 "ALERT_WEBHOOK_URL",
             ),
+            (&[("GITHUB_REPOSITORY", "acme")], "GITHUB_REPOSITORY"),
+            (&[("GITHUB_REPOSITORY", "acme/../x")], "GITHUB_REPOSITORY"),
+            (&[("GITHUB_API_URL", "api.github.com")], "GITHUB_API_URL"),
+            (
+                &[("ANTHROPIC_BASE_URL", "localhost:4010")],
+                "ANTHROPIC_BASE_URL",
+            ),
+            (&[("ANTHROPIC_OUTPUT_MODE", "xml")], "ANTHROPIC_OUTPUT_MODE"),
+            (
+                &[("RAILWAY_GIT_COMMIT_SHA", "main")],
+                "RAILWAY_GIT_COMMIT_SHA",
+            ),
+            (&[("AUTO_FIX_MAX_PER_HOUR", "-1")], "AUTO_FIX_MAX_PER_HOUR"),
+            (&[("AUTO_FIX_MAX_PER_DAY", "lots")], "AUTO_FIX_MAX_PER_DAY"),
+            (
+                &[("GITHUB_ISSUES_ENABLED", "true")],
+                "GITHUB_ISSUES_ENABLED",
+            ),
         ];
         for (vars, var) in cases {
             let err = load(vars).expect_err("invalid");
@@ -1090,6 +1280,43 @@ mod tests {
         assert!(c.admin_allows(Some("s3cret")));
         assert!(!c.admin_allows(Some("s3cre")));
         assert!(!c.admin_allows(None));
+    }
+
+    #[test]
+    fn the_fix_generator_is_off_without_a_key_and_a_dry_run_without_a_token() {
+        let feature = |c: &Config, name: &str| {
+            c.features()
+                .into_iter()
+                .find(|f| f.name == name)
+                .expect("listed")
+        };
+        let c = load(&[]).expect("valid");
+        let f = feature(&c, "fix_generator");
+        assert!(!f.enabled);
+        assert_eq!(f.reason.as_deref(), Some("ANTHROPIC_API_KEY is not set"));
+        let c = load(&[("ANTHROPIC_API_KEY", "k")]).expect("valid");
+        assert!(feature(&c, "fix_generator")
+            .reason
+            .is_some_and(|r| r.contains("GITHUB_REPOSITORY")));
+        let c = load(&[
+            ("ANTHROPIC_API_KEY", "k"),
+            ("GITHUB_REPOSITORY", "acme/shop"),
+        ])
+        .expect("valid");
+        assert!(feature(&c, "fix_generator").enabled);
+        assert!(feature(&c, "fix_pull_requests")
+            .reason
+            .is_some_and(|r| r.contains("GITHUB_TOKEN is not set")));
+        let c = load(&[
+            ("ANTHROPIC_API_KEY", "k"),
+            ("GITHUB_REPOSITORY", "acme/shop"),
+            ("GITHUB_TOKEN", "t"),
+            ("AUTO_FIX_ENABLED", "true"),
+        ])
+        .expect("valid");
+        assert!(feature(&c, "fix_pull_requests").enabled);
+        assert_eq!(c.github_repository, Some(("acme".into(), "shop".into())));
+        assert_eq!(c.anthropic_model, crate::fixer::DEFAULT_MODEL);
     }
 
     #[test]

@@ -8,6 +8,9 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+mod fix;
+pub use fix::{Fix, FixState, PrState};
+
 /// Severity of a log line, ordered from least to most severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]

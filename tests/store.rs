@@ -1670,6 +1670,123 @@ macro_rules! cases {
     };
 }
 
+async fn fixes_queue_one_per_group_and_merge_resolves(store: Store) {
+    use signalbox::model::{FixState, GroupStatus, PrState};
+    use signalbox::store::{FixQuery, NewFix};
+    let at = t("2026-11-27T10:00:00Z");
+    let fp = group_at(&store, at, "checkout crashed on cart totals").await;
+    let new = |fingerprint: &'static str| NewFix {
+        fingerprint,
+        trigger: "manual",
+        create_pr: true,
+        dry_run_reason: None,
+        now: at,
+    };
+    assert!(store
+        .queue_fix(&new("nope"))
+        .await
+        .expect("query")
+        .is_none());
+    let fp: &'static str = Box::leak(fp.into_boxed_str());
+    let (first, created) = store
+        .queue_fix(&new(fp))
+        .await
+        .expect("query")
+        .expect("group");
+    assert!(created);
+    assert_eq!(first.state, FixState::Queued);
+    // A second request while one is in flight gets that one.
+    let (again, created) = store
+        .queue_fix(&new(fp))
+        .await
+        .expect("query")
+        .expect("group");
+    assert!(!created);
+    assert_eq!(again.id, first.id);
+    assert!(store.start_fix(first.id, at).await.expect("start"));
+    assert!(!store.start_fix(first.id, at).await.expect("start once"));
+    assert_eq!(
+        store
+            .fixes_started_since(at - Duration::hours(1))
+            .await
+            .expect("count"),
+        1
+    );
+    let mut fix = store.fix(first.id).await.expect("read").expect("exists");
+    assert_eq!(fix.state, FixState::Running);
+    fix.state = FixState::PrOpen;
+    fix.diff = Some("--- a/x\n+++ b/x\n".into());
+    fix.files = vec!["x.py".into()];
+    fix.input_tokens = 1200;
+    fix.output_tokens = 300;
+    fix.pr_number = Some(7);
+    fix.pr_url = Some("https://github.com/acme/shop/pull/7".into());
+    fix.pr_state = Some(PrState::Open);
+    store.save_fix(&fix, at).await.expect("save");
+    let read = store.fix(fix.id).await.expect("read").expect("exists");
+    assert_eq!(read.files, vec!["x.py".to_string()]);
+    assert_eq!((read.input_tokens, read.output_tokens), (1200, 300));
+    assert_eq!(
+        store.open_pr_fix_of(fp).await.expect("read").map(|f| f.id),
+        Some(fix.id)
+    );
+    // Not in flight any more: a new request queues a new fix.
+    let (second, created) = store
+        .queue_fix(&new(fp))
+        .await
+        .expect("query")
+        .expect("group");
+    assert!(created);
+    assert_ne!(second.id, first.id);
+    let page = store
+        .fixes(&FixQuery {
+            limit: 1,
+            ..FixQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(page.items[0].id, second.id);
+    let next = store
+        .fixes(&FixQuery {
+            limit: 1,
+            cursor: page.next_cursor,
+            ..FixQuery::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(next.items[0].id, first.id);
+    assert_eq!(store.fixes_with_open_pr().await.expect("list").len(), 1);
+    store
+        .set_fix_pr_state(&read, PrState::Merged, at)
+        .await
+        .expect("merge");
+    let merged = store.fix(fix.id).await.expect("read").expect("exists");
+    assert_eq!(
+        (merged.state, merged.pr_state),
+        (FixState::Merged, Some(PrState::Merged))
+    );
+    let group = store.group(fp).await.expect("read").expect("exists");
+    assert_eq!(group.status, GroupStatus::Resolved);
+    let history = store.status_history(fp, None, 10).await.expect("history");
+    assert!(history.items[0]
+        .reason
+        .as_deref()
+        .is_some_and(|r| r.contains("fix merged: pull request #7")));
+    // A worker that died mid-fix: its fix goes back to the queue.
+    assert!(store.start_fix(second.id, at).await.expect("start"));
+    assert_eq!(
+        store
+            .requeue_stale_fixes(at + Duration::minutes(1), at)
+            .await
+            .expect("requeue"),
+        1
+    );
+    assert_eq!(
+        store.next_queued_fix().await.expect("next").map(|f| f.id),
+        Some(second.id)
+    );
+}
+
 const CASES: &[(&str, Case)] = cases![
     migrations_are_idempotent,
     errors_become_groups_and_every_line_is_counted,
@@ -1689,6 +1806,7 @@ const CASES: &[(&str, Case)] = cases![
     quiet_groups_resolve_after_a_day,
     mutes_by_date_expire,
     notifications_enqueue_once_and_claim_once,
+    fixes_queue_one_per_group_and_merge_resolves,
 ];
 
 #[tokio::test]

@@ -9,13 +9,13 @@ use signalbox::model::{Alert, AlertRule, Group, Occurrence, Page, RuleView, Stat
 pub const OCCURRENCES_PER_PAGE: u32 = 50;
 
 #[cfg(feature = "ssr")]
-fn store() -> Result<signalbox::store::Store, ServerFnError> {
+pub(crate) fn store() -> Result<signalbox::store::Store, ServerFnError> {
     use_context::<signalbox::store::Store>()
         .ok_or_else(|| ServerFnError::new("the store is not available"))
 }
 
 #[cfg(feature = "ssr")]
-fn failed(e: signalbox::store::StoreError) -> ServerFnError {
+pub(crate) fn failed(e: signalbox::store::StoreError) -> ServerFnError {
     leptos::logging::error!("store error in a server function: {e}");
     ServerFnError::new("the database did not answer; try again shortly")
 }
@@ -161,6 +161,8 @@ pub mod refusal {
     pub const UNAVAILABLE: &str = "unavailable";
     /// A value the form cannot send (a hand-made request).
     pub const BAD_REQUEST: &str = "bad_request";
+    /// The fix generator is off (no `ANTHROPIC_API_KEY` or `GITHUB_REPOSITORY`).
+    pub const FIXER_OFF: &str = "fixer_off";
 
     /// What the page says for a refusal code; `None` for a code it does not know.
     pub fn message(code: &str) -> Option<&'static str> {
@@ -171,6 +173,7 @@ pub mod refusal {
             CONFLICT => "Not saved: the group already has another task that is not done.",
             UNAVAILABLE => "Not saved: the database did not answer; try again shortly.",
             BAD_REQUEST => "Not saved: the form sent a value this page does not offer.",
+            FIXER_OFF => "Not started: the fix generator is off; the Status page says why.",
             _ => return None,
         })
     }
@@ -178,18 +181,18 @@ pub mod refusal {
 
 /// A refused or failed mutation: its code (see [`refusal`]) and HTTP status.
 #[cfg(feature = "ssr")]
-struct Refused {
+pub(crate) struct Refused {
     code: &'static str,
     status: http::StatusCode,
 }
 
 #[cfg(feature = "ssr")]
 impl Refused {
-    fn new(code: &'static str, status: http::StatusCode) -> Refused {
+    pub(crate) fn new(code: &'static str, status: http::StatusCode) -> Refused {
         Refused { code, status }
     }
 
-    fn store(e: signalbox::store::StoreError) -> Refused {
+    pub(crate) fn store(e: signalbox::store::StoreError) -> Refused {
         match e {
             signalbox::store::StoreError::Conflict(_) => {
                 Refused::new(refusal::CONFLICT, http::StatusCode::CONFLICT)
@@ -201,7 +204,7 @@ impl Refused {
         }
     }
 
-    fn not_found() -> Refused {
+    pub(crate) fn not_found() -> Refused {
         Refused::new(refusal::NOT_FOUND, http::StatusCode::NOT_FOUND)
     }
 
@@ -211,7 +214,7 @@ impl Refused {
 
     /// Answers with the refusal: a redirect to `page` (plus `?error=code`) for a plain form,
     /// the status and message for the app.
-    fn answer(self, page: &Back) -> ServerFnError {
+    pub(crate) fn answer(self, page: &Back) -> ServerFnError {
         if plain_form() {
             back_to(&page.clone().with("error", self.code));
         } else if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
@@ -224,7 +227,7 @@ impl Refused {
 /// A page to send a plain form back to: path, query and fragment.
 #[cfg(feature = "ssr")]
 #[derive(Clone)]
-struct Back {
+pub(crate) struct Back {
     path: String,
     query: Vec<(&'static str, String)>,
     fragment: Option<String>,
@@ -232,7 +235,7 @@ struct Back {
 
 #[cfg(feature = "ssr")]
 impl Back {
-    fn new(path: impl Into<String>, fragment: Option<String>) -> Back {
+    pub(crate) fn new(path: impl Into<String>, fragment: Option<String>) -> Back {
         Back {
             path: path.into(),
             query: Vec::new(),
@@ -240,7 +243,7 @@ impl Back {
         }
     }
 
-    fn with(mut self, key: &'static str, value: impl Into<String>) -> Back {
+    pub(crate) fn with(mut self, key: &'static str, value: impl Into<String>) -> Back {
         self.query.push((key, value.into()));
         self
     }
@@ -263,7 +266,7 @@ impl Back {
 
 /// Percent-encodes everything but unreserved characters (RFC 3986).
 #[cfg(feature = "ssr")]
-fn percent_encode(text: &str) -> String {
+pub(crate) fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
@@ -283,7 +286,7 @@ fn request() -> Option<http::request::Parts> {
 
 /// A plain HTML form post (no JavaScript), which wants a page back, not a value.
 #[cfg(feature = "ssr")]
-fn plain_form() -> bool {
+pub(crate) fn plain_form() -> bool {
     request()
         .and_then(|r| {
             r.headers
@@ -296,7 +299,7 @@ fn plain_form() -> bool {
 
 /// Sends a plain form back to `page` (`303 See Other`, so the browser GETs it).
 #[cfg(feature = "ssr")]
-fn back_to(page: &Back) {
+pub(crate) fn back_to(page: &Back) {
     leptos_axum::redirect(&page.url());
     if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
         response.set_status(http::StatusCode::SEE_OTHER);
@@ -305,14 +308,14 @@ fn back_to(page: &Back) {
 
 /// The server's configuration, provided as context.
 #[cfg(feature = "ssr")]
-fn config() -> Result<std::sync::Arc<signalbox::config::Config>, ServerFnError> {
+pub(crate) fn config() -> Result<std::sync::Arc<signalbox::config::Config>, ServerFnError> {
     use_context::<std::sync::Arc<signalbox::config::Config>>()
         .ok_or_else(|| ServerFnError::new("the configuration is not available"))
 }
 
 /// True when `SIGNALBOX_ADMIN_TOKEN` is set.
 #[cfg(feature = "ssr")]
-fn admin_token_configured() -> bool {
+pub(crate) fn admin_token_configured() -> bool {
     config().is_ok_and(|c| !c.admin_allows(None))
 }
 
@@ -320,7 +323,7 @@ fn admin_token_configured() -> bool {
 /// admin token configured, only with `Authorization: Bearer <token>`. Forms posted from
 /// another site are refused too: a form post, unlike the API's JSON, needs no CORS preflight.
 #[cfg(feature = "ssr")]
-fn authorize() -> Result<(), Refused> {
+pub(crate) fn authorize() -> Result<(), Refused> {
     use http::StatusCode;
     let request =
         request().ok_or_else(|| Refused::new(refusal::ADMIN, StatusCode::UNAUTHORIZED))?;

@@ -6,6 +6,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use signalbox::model::{Group, Occurrence, Stats};
 
 use crate::api;
+use crate::fixes::GroupFixPanel;
 use crate::governance::GroupTaskPanel;
 
 /// Times as the UI shows them: UTC, to the second.
@@ -158,9 +159,11 @@ pub fn GroupPage() -> impl IntoView {
                 match group.await {
                     Ok(Some(g)) => {
                         let fingerprint = g.fingerprint.clone();
+                        let fix_fingerprint = g.fingerprint.clone();
                         view! {
                             <GroupHeader group=g />
                             <GroupTaskPanel fingerprint />
+                            <GroupFixPanel fingerprint=fix_fingerprint />
                         }
                             .into_any()
                     }

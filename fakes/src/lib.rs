@@ -5,6 +5,8 @@
 //! Each fake is an axum server on a loopback port with a handle to script it (add log lines,
 //! fail the next requests, drop WebSocket connections) and to read its truth (what it served).
 
+pub mod anthropic;
+pub mod github;
 pub mod loki;
 pub mod railway;
 pub mod slack;

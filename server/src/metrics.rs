@@ -104,11 +104,19 @@ fn describe() {
     );
     describe_gauge!(
         "signalbox_notifications_pending",
-        "Notifications waiting in the outbox, by channel (fix: waiting for the fix generator)."
+        "Notifications waiting in the outbox, by channel (fix: for the fix generator to take)."
     );
     describe_gauge!(
         "signalbox_notifications_failed",
         "Notifications given up on (permanent error or too many attempts), by channel."
+    );
+    describe_counter!(
+        "signalbox_fix_tokens_total",
+        "Claude tokens the fix generator used, by kind (input, output)."
+    );
+    describe_gauge!(
+        "signalbox_fixes",
+        "Generated fixes, by state (queued, running, proposed, pr_open, merged, closed, refused, failed)."
     );
     describe_gauge!("signalbox_groups", "Error groups in the store, by level.");
     describe_gauge!(
@@ -192,6 +200,18 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
             }
         }
         Err(e) => tracing::warn!(error = %e, "could not count notifications for /metrics"),
+    }
+    match store.fix_counts().await {
+        Ok(counts) => {
+            for state in signalbox::model::FixState::ALL {
+                let n = counts
+                    .iter()
+                    .find(|(s, _)| *s == state)
+                    .map_or(0, |(_, n)| *n);
+                gauge!("signalbox_fixes", "state" => state.as_str()).set(n as f64);
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not count fixes for /metrics"),
     }
     let pool = store.pool_state();
     gauge!("signalbox_db_pool_connections", "state" => "idle").set(f64::from(pool.idle));

@@ -38,6 +38,8 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 const DEMO_INTERVAL: Duration = Duration::from_secs(2);
 /// How often old raw rows are deleted.
 const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+/// How often new tasks are mirrored to GitHub issues.
+const ISSUE_MIRROR_INTERVAL: Duration = Duration::from_secs(60);
 /// How often quiet groups resolve and dated mutes end.
 const LIFECYCLE_INTERVAL: Duration = Duration::from_secs(300);
 
@@ -81,6 +83,10 @@ pub struct Application {
     monitor: Option<Monitor>,
     /// The notifier's settings, when a channel is configured.
     notifier: Option<notify::Settings>,
+    /// The fix generator's settings, when it is on.
+    fixer: Option<signalbox::fixer::Settings>,
+    /// GitHub issue mirroring of tasks, when it is on.
+    issue_mirror: Option<signalbox::fixer::GitHubSettings>,
     retention_days: u32,
     port: u16,
 }
@@ -116,6 +122,19 @@ impl Application {
             .build();
         let retention_days = config.retention_days;
         let notifier = Some(config.notifier()).filter(notify::Settings::any_channel);
+        let issue_mirror = config.issue_mirror();
+        let fixer = match signalbox::fixer::Settings::from_config(&config) {
+            Ok(settings) => {
+                if let Some(reason) = &settings.dry_run_reason {
+                    tracing::info!(%reason, "fix generator on, dry run: fixes are stored, not pushed");
+                }
+                Some(settings)
+            }
+            Err(reason) => {
+                tracing::info!(%reason, "fix generator is off");
+                None
+            }
+        };
         let state = AppState {
             store: store.clone(),
             config: Arc::new(config),
@@ -131,6 +150,8 @@ impl Application {
             store,
             monitor,
             notifier,
+            fixer,
+            issue_mirror,
             retention_days,
             port,
         })
@@ -155,6 +176,26 @@ impl Application {
                 settings,
                 shutdown.clone(),
             ));
+        }
+        if let Some(settings) = self.fixer {
+            match signalbox::fixer::Fixer::new(self.store.clone(), settings) {
+                Ok(fixer) => {
+                    background.spawn(fixer.run(shutdown.clone()));
+                }
+                Err(e) => tracing::error!(error = %e, "the fix generator is off"),
+            }
+        }
+        if let Some(settings) = self.issue_mirror {
+            match signalbox::issues::IssueMirror::new(
+                self.store.clone(),
+                settings,
+                ISSUE_MIRROR_INTERVAL,
+            ) {
+                Ok(mirror) => {
+                    background.spawn(mirror.run(shutdown.clone()));
+                }
+                Err(e) => tracing::error!(error = %e, "GitHub issue mirroring is off"),
+            }
         }
         background.spawn(retention(
             self.store.clone(),

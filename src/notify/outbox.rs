@@ -1,9 +1,10 @@
 //! Enqueueing an alert's notifications: one outbox row per channel, in the caller's
 //! transaction, the body built now (so every retry sends the same message).
 //!
-//! The `fix` channel: rows are written (status `pending`) for the fix generator, which does not
-//! exist yet. The notifier never claims them — they wait, untouched, for that consumer, and
-//! `signalbox_notifications_pending{channel="fix"}` shows how many.
+//! The `fix` channel: rows are written (status `pending`) for the fix generator
+//! (`crate::fixer`), which claims them and queues a fix; the notifier never claims them. While
+//! the fix generator is off they wait, and `signalbox_notifications_pending{channel="fix"}`
+//! shows how many.
 
 use chrono::Utc;
 use sqlx::AnyConnection;

@@ -19,7 +19,7 @@ use super::{webhook, Settings};
 use crate::model::{Notification, NotifyChannel};
 use crate::store::{Store, StoreError};
 
-/// Channels the notifier delivers. `fix` rows are left for the fix generator.
+/// Channels the notifier delivers. `fix` rows are taken by the fix generator (`crate::fixer`).
 pub const DELIVERED: [NotifyChannel; 2] = [NotifyChannel::Slack, NotifyChannel::Webhook];
 
 /// Longest error text kept in `last_error`.
@@ -343,8 +343,9 @@ impl Notifier {
             (NotifyChannel::Webhook, _) => {
                 return Attempt::Permanent("ALERT_WEBHOOK_URL is not set".into())
             }
+            // Never claimed here: the fix generator takes these rows (`crate::fixer`).
             (NotifyChannel::Fix, _) => {
-                return Attempt::Permanent("the fix generator is not available".into())
+                return Attempt::Permanent("fix rows are taken by the fix generator".into())
             }
         };
         let url = url.expose_secret();

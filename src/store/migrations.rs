@@ -51,6 +51,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0007_outbox.sql"),
         include_str!("../../migrations/postgres/0007_outbox.sql"),
     ),
+    (
+        8,
+        "fixes and task issues",
+        include_str!("../../migrations/sqlite/0008_fixes.sql"),
+        include_str!("../../migrations/postgres/0008_fixes.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -130,6 +130,38 @@ impl Sql {
 pub const MAX_PAGE: u32 = 500;
 
 impl Store {
+    /// One page of `sql` (a `SELECT … WHERE …` without its order), newest id first: the
+    /// cursor is the last id of the previous page (keyset paging).
+    pub(super) async fn id_desc_page<T>(
+        &self,
+        mut sql: Sql,
+        limit: u32,
+        cursor: Option<&str>,
+        from_row: fn(&AnyRow) -> Result<T, StoreError>,
+        id_of: fn(&T) -> i64,
+    ) -> Result<Page<T>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE);
+        if let Some(cursor) = cursor {
+            let before = cursor
+                .parse::<i64>()
+                .map_err(|_| StoreError::InvalidCursor)?;
+            sql.push(" AND id < ?", vec![Bind::Int(before)]);
+        }
+        sql.push(
+            " ORDER BY id DESC LIMIT ?",
+            vec![Bind::Int(i64::from(limit) + 1)],
+        );
+        let rows = sql.query().fetch_all(self.pool()).await?;
+        let mut items = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|t| id_of(t).to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
     /// Groups matching `q`, in `q.sort` order, one page at a time.
     pub async fn list_groups(&self, q: &GroupQuery) -> Result<Page<Group>, StoreError> {
         let limit = q.limit.clamp(1, MAX_PAGE);

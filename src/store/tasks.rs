@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::queries::{Bind, Sql, MAX_PAGE};
+use super::queries::{Bind, Sql};
 use super::{from_millis, group_from_row, to_millis, Store, StoreError};
 use crate::model::{Alert, Group, Page, Task, TaskComment, TaskPriority, TaskStatus};
 use crate::tasks;
@@ -140,7 +140,6 @@ impl Store {
 
     /// Tasks matching `q`, newest first, one page at a time.
     pub async fn tasks(&self, q: &TaskQuery) -> Result<Page<Task>, StoreError> {
-        let limit = q.limit.clamp(1, MAX_PAGE);
         let mut sql = Sql::new("SELECT * FROM tasks WHERE 1 = 1");
         if let Some(status) = q.status {
             sql.push(" AND status = ?", vec![Bind::Text(status.as_str().into())]);
@@ -151,28 +150,8 @@ impl Store {
                 vec![Bind::Text(fingerprint.clone())],
             );
         }
-        if let Some(cursor) = &q.cursor {
-            let before = cursor
-                .parse::<i64>()
-                .map_err(|_| StoreError::InvalidCursor)?;
-            sql.push(" AND id < ?", vec![Bind::Int(before)]);
-        }
-        sql.push(
-            " ORDER BY id DESC LIMIT ?",
-            vec![Bind::Int(i64::from(limit) + 1)],
-        );
-        let rows = sql.query().fetch_all(self.pool()).await?;
-        let mut items = rows
-            .iter()
-            .map(task_from_row)
-            .collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|t| t.id.to_string())
-        } else {
-            None
-        };
-        Ok(Page { items, next_cursor })
+        self.id_desc_page(sql, q.limit, q.cursor.as_deref(), task_from_row, |t| t.id)
+            .await
     }
 
     /// One task with its comments, oldest first.

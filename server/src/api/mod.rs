@@ -1,6 +1,7 @@
 //! The JSON API and its OpenAPI document.
 
 pub mod error;
+pub mod fixes;
 pub mod grouping;
 pub mod ingest;
 pub mod logs;
@@ -28,7 +29,7 @@ use error::ApiError;
         description = "Error groups, occurrences and statistics of the applications Signalbox watches."
     ),
     modifiers(&AdminToken),
-    tags((name = "logs", description = "Error groups and log statistics"), (name = "health", description = "Liveness, readiness and status"), (name = "error-monitor", description = "The seed's autonomous-monitor endpoints"), (name = "projects", description = "Projects that push events"), (name = "rules", description = "Alert rules and the alerts they fired"), (name = "notifications", description = "The notification outbox: Slack, webhook and fix-generator deliveries"), (name = "tasks", description = "Governance tasks: one open task per error group"))
+    tags((name = "logs", description = "Error groups and log statistics"), (name = "health", description = "Liveness, readiness and status"), (name = "error-monitor", description = "The seed's autonomous-monitor endpoints"), (name = "projects", description = "Projects that push events"), (name = "rules", description = "Alert rules and the alerts they fired"), (name = "notifications", description = "The notification outbox: Slack, webhook and fix-generator deliveries"), (name = "tasks", description = "Governance tasks: one open task per error group"), (name = "fixes", description = "The fix generator: Claude root-cause analysis, validated patches, draft pull requests"))
 )]
 struct ApiDoc;
 
@@ -76,6 +77,10 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(monitor::scan))
         .routes(routes!(monitor::start))
         .routes(routes!(monitor::stop))
+        .routes(routes!(fixes::generate_for_error))
+        .routes(routes!(fixes::generate_batch))
+        .routes(routes!(fixes::list_fixes))
+        .routes(routes!(fixes::get_fix))
         .routes(routes!(health::liveness))
         .routes(routes!(health::readiness))
         .routes(routes!(health::detailed))

@@ -203,9 +203,8 @@ pub struct Dashboard {
     pub summary: DashboardSummary,
     pub recent_critical: Vec<Group>,
     pub recent_fixable: Vec<Group>,
-    /// Fixes generated (the fix generator is not built yet: always empty).
-    #[schema(value_type = Vec<Object>)]
-    pub recent_fixes: Vec<serde_json::Value>,
+    /// The 10 latest fixes.
+    pub recent_fixes: Vec<signalbox::model::Fix>,
 }
 
 /// Everything the seed's dashboard shows, for the last 24 hours.
@@ -239,17 +238,26 @@ pub async fn dashboard(State(state): State<AppState>) -> Result<Json<Dashboard>,
         .map(|c| (c.as_str().to_string(), 0))
         .collect();
     patterns_by_category.extend(by_category);
+    let generated_fixes = state.store.fix_counts().await?.iter().map(|(_, n)| n).sum();
+    let recent_fixes = state
+        .store
+        .fixes(&signalbox::store::FixQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .await?
+        .items;
     Ok(Json(Dashboard {
         summary: DashboardSummary {
             total_patterns: total,
             critical_errors: recent_critical.len(),
             fixable_errors: recent_fixable.len(),
-            generated_fixes: 0,
+            generated_fixes,
             patterns_by_category,
         },
         recent_critical,
         recent_fixable,
-        recent_fixes: Vec::new(),
+        recent_fixes,
     }))
 }
 
@@ -258,7 +266,7 @@ pub async fn dashboard(State(state): State<AppState>) -> Result<Json<Dashboard>,
 #[into_params(parameter_in = Query)]
 pub struct ScanParams {
     pub hours: Option<i64>,
-    /// Accepted for the seed's shape; fixes need the fix generator (not built yet).
+    /// Accepted for the seed's shape; fixes follow alerts when `AUTO_FIX_ENABLED` is set.
     pub auto_fix: Option<bool>,
 }
 

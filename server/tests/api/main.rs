@@ -1,6 +1,7 @@
 //! The server, started in-process, exercised over HTTP like a user would.
 
 mod crash;
+mod fixes;
 mod helpers;
 mod ingest;
 mod logs;

@@ -19,7 +19,7 @@ fn browser() -> reqwest::Client {
 }
 
 /// Posts a form like a browser without JavaScript; the status and the `Location`.
-async fn post_form(
+pub(crate) async fn post_form(
     app: &TestApp,
     path: &str,
     form: &str,
@@ -62,7 +62,7 @@ async fn post_app(app: &TestApp, path: &str, form: &str, headers: &[(&str, &str)
     )
 }
 
-async fn html(app: &TestApp, path: &str) -> String {
+pub(crate) async fn html(app: &TestApp, path: &str) -> String {
     let response = app.get(path).await;
     assert_eq!(response.status(), 200, "GET {path}");
     response.text().await.expect("HTML")
