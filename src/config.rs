@@ -91,6 +91,8 @@ pub struct Config {
     pub public_url: String,
     /// Events per minute one project may push before it gets 429s.
     pub ingest_rate_limit: u64,
+    /// `SIGNALBOX_PROBES`: probes added at start when no probe of their name is stored.
+    pub probes: Vec<crate::model::ProbeSpec>,
 }
 
 /// The Loki source's query when `LOKI_QUERY` is unset: every stream that has a job.
@@ -297,6 +299,11 @@ pub const VARIABLES: &[VarDoc] = &[
         meaning: "Signs webhook bodies (X-Signalbox-Signature); without it they are sent unsigned",
     },
     VarDoc {
+        name: "SIGNALBOX_PROBES",
+        default: "unset",
+        meaning: "JSON list of probes added at start (those not stored yet), e.g. `[{\"name\": \"api\", \"url\": \"https://api.example.com/health\"}]`",
+    },
+    VarDoc {
         name: "LEPTOS_SITE_ROOT",
         default: "target/site",
         meaning: "Directory of the built UI assets",
@@ -470,6 +477,15 @@ impl Config {
                 6000,
                 1..=100_000_000,
             )?,
+            probes: match get("SIGNALBOX_PROBES") {
+                None => Vec::new(),
+                Some(json) => {
+                    crate::probes::spec::parse_list(&json).map_err(|message| ConfigError {
+                        var: "SIGNALBOX_PROBES",
+                        message,
+                    })?
+                }
+            },
             scope_by_service: match get("FINGERPRINT_SCOPE").as_deref() {
                 None | Some("global") => false,
                 Some("service") => true,
@@ -667,6 +683,14 @@ impl fmt::Debug for Config {
             .field("scope_by_service", &self.scope_by_service)
             .field("public_url", &self.public_url)
             .field("ingest_rate_limit", &self.ingest_rate_limit)
+            .field(
+                "probes",
+                &self
+                    .probes
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -905,6 +929,18 @@ mod tests {
     }
 
     #[test]
+    fn probes_are_read_from_a_json_list() {
+        let c = load(&[(
+            "SIGNALBOX_PROBES",
+            r#"[{"name": "api", "url": "https://api.example.com/health", "interval_seconds": 30}]"#,
+        )])
+        .expect("valid");
+        assert_eq!(c.probes.len(), 1);
+        assert_eq!(c.probes[0].interval_seconds, 30);
+        assert!(load(&[]).expect("valid").probes.is_empty());
+    }
+
+    #[test]
     fn bad_values_name_the_variable() {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("PORT", "abc")], "PORT"),
@@ -967,6 +1003,14 @@ mod tests {
             (
                 &[("ALERT_WEBHOOK_URL", "example.com/hook")],
                 "ALERT_WEBHOOK_URL",
+            ),
+            (&[("SIGNALBOX_PROBES", "api")], "SIGNALBOX_PROBES"),
+            (
+                &[(
+                    "SIGNALBOX_PROBES",
+                    r#"[{"name": "api", "url": "gopher://x"}]"#,
+                )],
+                "SIGNALBOX_PROBES",
             ),
         ];
         for (vars, var) in cases {

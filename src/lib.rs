@@ -15,7 +15,11 @@ pub mod notify;
 #[cfg(feature = "engine")]
 pub mod pipeline;
 #[cfg(feature = "engine")]
+pub mod probes;
+#[cfg(feature = "engine")]
 pub mod rules;
+#[cfg(feature = "engine")]
+pub mod self_monitor;
 #[cfg(feature = "engine")]
 pub mod sources;
 #[cfg(feature = "engine")]

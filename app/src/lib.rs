@@ -5,6 +5,7 @@ pub mod api;
 pub mod chart;
 mod governance;
 mod pages;
+pub mod probes;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -47,6 +48,7 @@ pub fn App() -> impl IntoView {
                     <A href="/grouping">"Grouping"</A>
                     <A href="/rules">"Rules"</A>
                     <A href="/tasks">"Tasks"</A>
+                    <A href="/probes">"Probes"</A>
                     <a href="/api/openapi.json">"API"</a>
                     <a href="/health/detailed">"Status"</a>
                 </nav>
@@ -59,6 +61,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/grouping") view=pages::Grouping ssr=SsrMode::Async />
                     <Route path=path!("/rules") view=governance::RulesPage ssr=SsrMode::Async />
                     <Route path=path!("/tasks") view=governance::TasksPage ssr=SsrMode::Async />
+                    <Route path=path!("/probes") view=probes::ProbesPage ssr=SsrMode::Async />
                     <Route
                         path=path!("/errors/:fingerprint")
                         view=pages::GroupPage

@@ -30,6 +30,7 @@ pub fn SystemHealth() -> impl IntoView {
                     Ok(s) => {
                         view! {
                             <SummaryCards stats=s.clone() />
+                            <crate::probes::ProbesCard />
                             <h2>"Errors per minute, last 24 h"</h2>
                             <crate::chart::ErrorRateChart stats=s />
                         }

@@ -8,3 +8,4 @@
 pub mod loki;
 pub mod railway;
 pub mod slack;
+pub mod target;

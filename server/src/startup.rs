@@ -15,6 +15,7 @@ use signalbox::config::Config;
 use signalbox::monitor::{Monitor, MonitorHandle};
 use signalbox::notify::{self, Notifier};
 use signalbox::pipeline::Pipeline;
+use signalbox::probes::Prober;
 use signalbox::sources::demo::DemoSource;
 use signalbox::sources::loki::{LokiSettings, LokiSource};
 use signalbox::sources::railway::RailwaySource;
@@ -81,6 +82,10 @@ pub struct Application {
     monitor: Option<Monitor>,
     /// The notifier's settings, when a channel is configured.
     notifier: Option<notify::Settings>,
+    /// The monitor's handle, for the sources' lag (self-monitoring).
+    monitor_handle: Option<MonitorHandle>,
+    /// Runs the probes (with the monitor: `ERROR_MONITORING_ENABLED`).
+    prober: Option<Prober>,
     retention_days: u32,
     port: u16,
 }
@@ -114,12 +119,19 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(SocketAddr::from(([0, 0, 0, 0], port)))
             .build();
+        let added = store.seed_probe_targets(&config.probes).await?;
+        if added > 0 {
+            tracing::info!(probes = added, "added the probes of SIGNALBOX_PROBES");
+        }
+        let prober = config
+            .monitoring_enabled
+            .then(|| Prober::new(store.clone(), config.lease));
         let retention_days = config.retention_days;
         let notifier = Some(config.notifier()).filter(notify::Settings::any_channel);
         let state = AppState {
             store: store.clone(),
             config: Arc::new(config),
-            monitor: handle,
+            monitor: handle.clone(),
             started: Instant::now(),
             leptos_options,
             pipeline,
@@ -131,6 +143,8 @@ impl Application {
             store,
             monitor,
             notifier,
+            monitor_handle: handle,
+            prober,
             retention_days,
             port,
         })
@@ -147,6 +161,14 @@ impl Application {
         let mut background = tokio::task::JoinSet::new();
         if let Some(monitor) = self.monitor {
             background.spawn(monitor.run(shutdown.clone()));
+        }
+        background.spawn(signalbox::self_monitor::run(
+            self.store.clone(),
+            self.monitor_handle.clone(),
+            shutdown.clone(),
+        ));
+        if let Some(prober) = self.prober {
+            background.spawn(prober.run(shutdown.clone()));
         }
         // Every replica runs one: the outbox claim keeps two from sending the same row.
         if let Some(settings) = self.notifier {

@@ -51,6 +51,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0007_outbox.sql"),
         include_str!("../../migrations/postgres/0007_outbox.sql"),
     ),
+    (
+        9,
+        "probes",
+        include_str!("../../migrations/sqlite/0009_probes.sql"),
+        include_str!("../../migrations/postgres/0009_probes.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

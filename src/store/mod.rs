@@ -8,6 +8,7 @@ mod alerts;
 mod lifecycle;
 mod migrations;
 mod outbox;
+mod probes;
 mod projects;
 mod queries;
 mod tasks;

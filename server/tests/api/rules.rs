@@ -43,7 +43,14 @@ async fn default_rules_are_listed_and_can_be_edited() {
             "Sustained",
             "Critical",
             "Regression",
-            "Error rate"
+            "Error rate",
+            "Probe down",
+            "Probe slow",
+            "Certificate expiring",
+            "DNS failure",
+            "Signalbox memory",
+            "Signalbox error rate",
+            "Source lagging"
         ]
     );
     assert_eq!(
