@@ -93,6 +93,10 @@ pub struct Config {
     pub ingest_rate_limit: u64,
     /// `SIGNALBOX_PROBES`: probes added at start when no probe of their name is stored.
     pub probes: Vec<crate::model::ProbeSpec>,
+    /// `DEPLOY_CHECKS`: the checks run against new deployments, per service.
+    pub deploy_checks: Vec<crate::deploys::spec::DeployChecks>,
+    /// `DEPLOY_COMPARE_MINUTES`: minutes compared on each side of a deploy.
+    pub deploy_compare_minutes: u32,
 }
 
 /// The Loki source's query when `LOKI_QUERY` is unset: every stream that has a job.
@@ -304,6 +308,16 @@ pub const VARIABLES: &[VarDoc] = &[
         meaning: "JSON list of probes added at start (those not stored yet), e.g. `[{\"name\": \"api\", \"url\": \"https://api.example.com/health\"}]`",
     },
     VarDoc {
+        name: "DEPLOY_CHECKS",
+        default: "unset",
+        meaning: "JSON list of checks run against each new successful Railway deployment, per service",
+    },
+    VarDoc {
+        name: "DEPLOY_COMPARE_MINUTES",
+        default: "30",
+        meaning: "Minutes of error counts compared before and after a deploy",
+    },
+    VarDoc {
         name: "LEPTOS_SITE_ROOT",
         default: "target/site",
         meaning: "Directory of the built UI assets",
@@ -486,6 +500,21 @@ impl Config {
                     })?
                 }
             },
+            deploy_checks: match get("DEPLOY_CHECKS") {
+                None => Vec::new(),
+                Some(json) => {
+                    crate::deploys::spec::parse_list(&json).map_err(|message| ConfigError {
+                        var: "DEPLOY_CHECKS",
+                        message,
+                    })?
+                }
+            },
+            deploy_compare_minutes: parse_number(
+                "DEPLOY_COMPARE_MINUTES",
+                get("DEPLOY_COMPARE_MINUTES"),
+                u64::from(crate::deploys::DEFAULT_WINDOW_MINUTES),
+                1..=1440,
+            )? as u32,
             scope_by_service: match get("FINGERPRINT_SCOPE").as_deref() {
                 None | Some("global") => false,
                 Some("service") => true,
@@ -614,6 +643,11 @@ impl Config {
                 "ALERT_WEBHOOK_URL not set",
             ),
             Feature::new(
+                "deploy_checks",
+                !self.deploy_checks.is_empty() && self.railway().is_some(),
+                "DEPLOY_CHECKS and a Railway token are both needed (new groups per deploy are counted with the token alone)",
+            ),
+            Feature::new(
                 "admin_auth",
                 self.admin_token.is_some(),
                 "SIGNALBOX_ADMIN_TOKEN not set: mutating API calls are open",
@@ -683,6 +717,15 @@ impl fmt::Debug for Config {
             .field("scope_by_service", &self.scope_by_service)
             .field("public_url", &self.public_url)
             .field("ingest_rate_limit", &self.ingest_rate_limit)
+            .field(
+                "deploy_checks",
+                &self
+                    .deploy_checks
+                    .iter()
+                    .map(|c| c.service.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("deploy_compare_minutes", &self.deploy_compare_minutes)
             .field(
                 "probes",
                 &self
@@ -1005,6 +1048,8 @@ mod tests {
                 "ALERT_WEBHOOK_URL",
             ),
             (&[("SIGNALBOX_PROBES", "api")], "SIGNALBOX_PROBES"),
+            (&[("DEPLOY_CHECKS", "[{\"service\": 1}]")], "DEPLOY_CHECKS"),
+            (&[("DEPLOY_COMPARE_MINUTES", "0")], "DEPLOY_COMPARE_MINUTES"),
             (
                 &[(
                     "SIGNALBOX_PROBES",

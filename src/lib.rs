@@ -9,6 +9,8 @@ pub mod model;
 #[cfg(feature = "engine")]
 pub mod config;
 #[cfg(feature = "engine")]
+pub mod deploys;
+#[cfg(feature = "engine")]
 pub mod monitor;
 #[cfg(feature = "engine")]
 pub mod notify;

@@ -597,10 +597,14 @@ pub enum AlertRuleType {
     SelfErrorRate,
     /// A source has not been read completely for more than `threshold` seconds (900).
     CrawlerLag,
+    /// At least `threshold` (1) of a new deploy's checks failed.
+    DeployCheckFailed,
+    /// A deploy introduced at least `threshold` (1) new error groups.
+    DeployNewGroups,
 }
 
 impl AlertRuleType {
-    pub const ALL: [AlertRuleType; 13] = [
+    pub const ALL: [AlertRuleType; 15] = [
         AlertRuleType::NewFingerprint,
         AlertRuleType::Spike,
         AlertRuleType::Sustained,
@@ -614,6 +618,8 @@ impl AlertRuleType {
         AlertRuleType::SelfMemory,
         AlertRuleType::SelfErrorRate,
         AlertRuleType::CrawlerLag,
+        AlertRuleType::DeployCheckFailed,
+        AlertRuleType::DeployNewGroups,
     ];
 
     /// Rules judged on measurements (probes, Signalbox itself) rather than on log events.
@@ -645,6 +651,8 @@ impl AlertRuleType {
             AlertRuleType::SelfMemory => "self_memory",
             AlertRuleType::SelfErrorRate => "self_error_rate",
             AlertRuleType::CrawlerLag => "crawler_lag",
+            AlertRuleType::DeployCheckFailed => "deploy_check_failed",
+            AlertRuleType::DeployNewGroups => "deploy_new_groups",
         }
     }
 }
@@ -1188,4 +1196,122 @@ pub struct ProbeStatus {
     /// Days until the certificate expires (negative: expired), from the latest run.
     pub cert_days_left: Option<f64>,
     pub windows: Vec<LatencyWindow>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deploy verification: checks run against a new deployment, and what changed after it.
+
+/// What a deploy check requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DeployCheckKind {
+    /// The app's health path answers 2xx.
+    Health,
+    /// A configured API endpoint answers 2xx.
+    Endpoint,
+    /// A static asset answers 2xx with a body.
+    Asset,
+    /// The app's detailed health says its database is reachable.
+    Database,
+}
+
+impl DeployCheckKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeployCheckKind::Health => "health",
+            DeployCheckKind::Endpoint => "endpoint",
+            DeployCheckKind::Asset => "asset",
+            DeployCheckKind::Database => "database",
+        }
+    }
+}
+
+impl FromStr for DeployCheckKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            DeployCheckKind::Health,
+            DeployCheckKind::Endpoint,
+            DeployCheckKind::Asset,
+            DeployCheckKind::Database,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| format!("unknown deploy check '{s}'"))
+    }
+}
+
+/// One check of a deploy, with its outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct DeployCheck {
+    pub kind: DeployCheckKind,
+    /// The path requested.
+    pub path: String,
+    pub ok: bool,
+    pub status: Option<u16>,
+    pub latency_ms: Option<f64>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// A deployment of a watched service, as Signalbox saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct Deploy {
+    /// The platform's deployment id.
+    pub id: String,
+    pub service: String,
+    pub status: String,
+    /// When the platform created it.
+    pub created_at: DateTime<Utc>,
+    /// Where it is served (checks run against it).
+    pub url: Option<String>,
+    /// When its checks ran (`None`: not yet, or none configured).
+    pub verified_at: Option<DateTime<Utc>>,
+    pub checks_passed: u32,
+    pub checks_failed: u32,
+    /// Error groups of its service first seen after it and before the next deploy.
+    pub new_groups: u32,
+}
+
+impl Deploy {
+    /// The first 7 characters of the id, as people quote it.
+    pub fn short_id(&self) -> &str {
+        let end = self
+            .id
+            .char_indices()
+            .nth(7)
+            .map_or(self.id.len(), |(i, _)| i);
+        &self.id[..end]
+    }
+}
+
+/// How one error group's rate moved across a deploy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct GroupChange {
+    pub fingerprint: String,
+    pub template: String,
+    /// Occurrences in the window before the deploy, and after it.
+    pub before: i64,
+    pub after: i64,
+    /// First seen after the deploy.
+    pub new: bool,
+}
+
+/// A deploy with its checks and the groups whose rate it changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct DeployReport {
+    pub deploy: Deploy,
+    pub checks: Vec<DeployCheck>,
+    /// One line: `deploy abc1234 introduced 3 new groups; 4 of 5 checks passed`.
+    pub summary: String,
+    /// Minutes compared on each side of the deploy.
+    pub window_minutes: u32,
+    /// New groups, then groups whose rate at least doubled, then those that went quiet.
+    pub changes: Vec<GroupChange>,
 }

@@ -341,6 +341,77 @@ async fn a_name_that_does_not_resolve_is_a_dns_failure(store: Store) {
     assert_eq!(fired, vec![AlertRuleType::DnsFailure]);
 }
 
+/// The clock jumps back an hour, then forward two days: an incident is not alerted twice by
+/// a clock that went back, a new one is alerted once the cooldown has passed on the new clock,
+/// and events retried across the jump are stored once.
+async fn a_clock_jump_neither_doubles_nor_loses(store: Store) {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    use std::sync::Arc;
+    let start = chrono::Utc::now();
+    let ms = Arc::new(AtomicI64::new(start.timestamp_millis()));
+    let read = ms.clone();
+    let store = store.with_clock(Arc::new(move || {
+        chrono::DateTime::from_timestamp_millis(read.load(Ordering::SeqCst)).unwrap_or_default()
+    }));
+    let jump =
+        |to: chrono::DateTime<chrono::Utc>| ms.store(to.timestamp_millis(), Ordering::SeqCst);
+
+    let mut app = FakeTarget::start().await.expect("fake app");
+    let target = create(&store, spec("jumpy", &app.url("/"))).await;
+    app.stop();
+    let mut down_alerts = 0;
+    for _ in 0..3 {
+        down_alerts += run(&store, &target).await.1.len();
+    }
+    assert_eq!(down_alerts, 1);
+    app.restart().await.expect("restarted");
+    assert!(run(&store, &target).await.0.ok);
+
+    // Back an hour: down again, but the rule fired "later" than now: quiet, no panic.
+    jump(start - chrono::Duration::hours(1));
+    app.stop();
+    for _ in 0..3 {
+        assert!(run(&store, &target).await.1.is_empty());
+    }
+    // Forward two days: the incident is still open and the cooldown long over: one alert.
+    jump(start + chrono::Duration::days(2));
+    let mut later = Vec::new();
+    for _ in 0..3 {
+        later.extend(run(&store, &target).await.1);
+    }
+    assert_eq!(later.len(), 1, "{later:?}");
+    assert_eq!(store.alerts(None, 10).await.expect("alerts").len(), 2);
+
+    // Events with ids, written before and again after a jump back: stored once.
+    let event = |i: usize| signalbox::model::Event {
+        timestamp: start,
+        level: signalbox::model::Level::Error,
+        message: format!("job {i} failed"),
+        exception: None,
+        stack_trace: None,
+        service: Some("worker".into()),
+        deployment: None,
+        environment: None,
+        attributes: Default::default(),
+        source: "push".into(),
+        source_id: Some(format!("job-{i}")),
+    };
+    let pipeline = signalbox::pipeline::Pipeline::default();
+    let batch = || {
+        (0..5)
+            .map(event)
+            .map(|e| pipeline.process(e))
+            .collect::<Vec<_>>()
+    };
+    let first = store.write_batch(&batch(), None).await.expect("write");
+    jump(start - chrono::Duration::hours(3));
+    let again = store.write_batch(&batch(), None).await.expect("write");
+    assert_eq!(
+        (first.accepted, again.accepted, again.duplicates),
+        (5, 0, 5)
+    );
+}
+
 type Case = fn(Store) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
 macro_rules! cases {
@@ -355,6 +426,7 @@ const CASES: &[(&str, Case)] = cases![
     a_short_lived_certificate_is_read_and_alerts,
     a_slow_app_times_out_or_alerts_slow,
     a_name_that_does_not_resolve_is_a_dns_failure,
+    a_clock_jump_neither_doubles_nor_loses,
 ];
 
 #[tokio::test]

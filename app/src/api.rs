@@ -431,6 +431,14 @@ fn check_condition_summary(rule: &AlertRule) -> String {
             threshold(k::SELF_ERROR_RATE_MIN_REQUESTS)
         ),
         T::CrawlerLag => format!("a source behind > {} s", threshold(k::CRAWLER_LAG_SECONDS)),
+        T::DeployCheckFailed => format!(
+            "≥ {} checks of a new deploy fail",
+            threshold(k::DEPLOY_FAILED_CHECKS)
+        ),
+        T::DeployNewGroups => format!(
+            "a deploy introduces ≥ {} new groups",
+            threshold(k::DEPLOY_NEW_GROUPS)
+        ),
         _ => String::new(),
     }
 }

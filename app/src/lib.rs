@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod chart;
+pub mod deploys;
 mod governance;
 mod pages;
 pub mod probes;

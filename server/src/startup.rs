@@ -12,6 +12,7 @@ use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use signalbox::config::Config;
+use signalbox::deploys::{Seen, Verifier};
 use signalbox::monitor::{Monitor, MonitorHandle};
 use signalbox::notify::{self, Notifier};
 use signalbox::pipeline::Pipeline;
@@ -22,6 +23,7 @@ use signalbox::sources::railway::RailwaySource;
 use signalbox::sources::PollSource;
 use signalbox::store::{Store, StoreError};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -86,6 +88,8 @@ pub struct Application {
     monitor_handle: Option<MonitorHandle>,
     /// Runs the probes (with the monitor: `ERROR_MONITORING_ENABLED`).
     prober: Option<Prober>,
+    /// Checks new Railway deployments (with the Railway source).
+    verifier: Option<(Verifier, watch::Receiver<Vec<Seen>>)>,
     retention_days: u32,
     port: u16,
 }
@@ -106,8 +110,17 @@ impl Application {
         let port = listener.local_addr().map_or(config.port, |a| a.port());
 
         let pipeline = Arc::new(config.pipeline());
+        let (sources, deployments) = sources(&config);
+        let verifier = deployments.map(|seen| {
+            let verifier = Verifier::new(
+                store.clone(),
+                config.deploy_checks.clone(),
+                config.deploy_compare_minutes,
+            );
+            (verifier, seen)
+        });
         let (monitor, handle) = if config.monitoring_enabled {
-            let (monitor, handle) = Monitor::new(store.clone(), pipeline.clone(), sources(&config));
+            let (monitor, handle) = Monitor::new(store.clone(), pipeline.clone(), sources);
             let monitor = monitor.with_lease_ttl(config.lease);
             (Some(monitor), Some(handle))
         } else {
@@ -145,6 +158,7 @@ impl Application {
             notifier,
             monitor_handle: handle,
             prober,
+            verifier,
             retention_days,
             port,
         })
@@ -167,6 +181,9 @@ impl Application {
             self.monitor_handle.clone(),
             shutdown.clone(),
         ));
+        if let Some((verifier, seen)) = self.verifier {
+            background.spawn(verifier.run(seen, shutdown.clone()));
+        }
         if let Some(prober) = self.prober {
             background.spawn(prober.run(shutdown.clone()));
         }
@@ -217,14 +234,17 @@ impl Application {
     }
 }
 
-/// The poll sources the configuration enables.
-fn sources(config: &Config) -> Vec<Arc<dyn PollSource>> {
+/// The poll sources the configuration enables, and the deployments the Railway source sees.
+fn sources(config: &Config) -> (Vec<Arc<dyn PollSource>>, Option<watch::Receiver<Vec<Seen>>>) {
     let mut sources: Vec<Arc<dyn PollSource>> = Vec::new();
+    let mut deployments = None;
     if config.demo {
         sources.push(Arc::new(DemoSource::new(DEMO_INTERVAL)));
     }
     if let Some(settings) = config.railway() {
-        sources.push(Arc::new(RailwaySource::new(settings)));
+        let railway = RailwaySource::new(settings);
+        deployments = Some(railway.deployments());
+        sources.push(Arc::new(railway));
     }
     if let Some(settings) = LokiSettings::from_config(config) {
         match LokiSource::new(settings) {
@@ -232,7 +252,7 @@ fn sources(config: &Config) -> Vec<Arc<dyn PollSource>> {
             Err(e) => tracing::error!(error = %e, "the Loki source is off"),
         }
     }
-    sources
+    (sources, deployments)
 }
 
 /// Deletes expired raw rows every hour.

@@ -111,6 +111,8 @@ pub fn rule_label(rule_type: AlertRuleType) -> &'static str {
         AlertRuleType::SelfMemory => "Signalbox memory high",
         AlertRuleType::SelfErrorRate => "Signalbox error rate high",
         AlertRuleType::CrawlerLag => "Source lagging",
+        AlertRuleType::DeployCheckFailed => "Deploy checks failed",
+        AlertRuleType::DeployNewGroups => "Deploy introduced errors",
     }
 }
 

@@ -14,8 +14,7 @@ pub const WINDOWS: [(&str, i64); 2] = [("1h", 60), ("24h", 24 * 60)];
 
 /// The status of `target` from its runs (`results`, any order, at least the last 24 hours).
 pub fn status(target: &ProbeTarget, results: &[ProbeResult], now: DateTime<Utc>) -> ProbeStatus {
-    let mut newest_first: Vec<&ProbeResult> = results.iter().collect();
-    newest_first.sort_by(|a, b| b.at.cmp(&a.at));
+    let newest_first = newest_first(results);
     let last = newest_first.first().map(|r| (*r).clone());
     ProbeStatus {
         target: target.clone(),
@@ -48,6 +47,15 @@ fn window(label: &str, results: &[ProbeResult], since: DateTime<Utc>) -> Latency
     }
 }
 
+/// Newest first; runs of the same instant in reverse of the order given (the store gives
+/// them in the order they were stored), so a clock that stood still or went back does not
+/// reorder them.
+fn newest_first(results: &[ProbeResult]) -> Vec<&ProbeResult> {
+    let mut sorted: Vec<(usize, &ProbeResult)> = results.iter().enumerate().collect();
+    sorted.sort_by_key(|(i, r)| std::cmp::Reverse((r.at, *i)));
+    sorted.into_iter().map(|(_, r)| r).collect()
+}
+
 /// How many of the newest runs in a row `failed` says failed.
 fn consecutive(newest_first: &[&ProbeResult], failed: impl Fn(&ProbeResult) -> bool) -> u32 {
     newest_first.iter().take_while(|r| failed(r)).count() as u32
@@ -70,8 +78,7 @@ pub struct Facts {
 impl Facts {
     /// The facts of probe `name` from its recent runs (any order, newest included).
     pub fn new(name: &str, results: &[ProbeResult], now: DateTime<Utc>) -> Facts {
-        let mut newest_first: Vec<&ProbeResult> = results.iter().collect();
-        newest_first.sort_by(|a, b| b.at.cmp(&a.at));
+        let newest_first = newest_first(results);
         let newest = newest_first.first();
         Facts {
             name: name.to_string(),

@@ -28,6 +28,8 @@ pub const SELF_ERROR_RATE_WINDOW_MINUTES: u32 = 5;
 /// Fewer requests than this in the window are not judged.
 pub const SELF_ERROR_RATE_MIN_REQUESTS: u32 = 20;
 pub const CRAWLER_LAG_SECONDS: u32 = 900;
+pub const DEPLOY_FAILED_CHECKS: u32 = 1;
+pub const DEPLOY_NEW_GROUPS: u32 = 1;
 
 /// What was measured, in the shape its rule type judges.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,6 +168,16 @@ impl Compiled {
                     )
                 })
             }
+            (AlertRuleType::DeployCheckFailed, Measure::Value(failed)) => {
+                let t = threshold(DEPLOY_FAILED_CHECKS);
+                (*failed >= f64::from(t))
+                    .then(|| format!("{failed} deploy checks failed (threshold {t})"))
+            }
+            (AlertRuleType::DeployNewGroups, Measure::Value(groups)) => {
+                let t = threshold(DEPLOY_NEW_GROUPS);
+                (*groups >= f64::from(t))
+                    .then(|| format!("introduced {groups} new error groups (threshold {t})"))
+            }
             (AlertRuleType::CrawlerLag, Measure::Value(seconds)) => {
                 let t = threshold(CRAWLER_LAG_SECONDS);
                 (*seconds > f64::from(t))
@@ -245,6 +257,11 @@ mod tests {
             (CrawlerLag, none(), 900.0, false),
             (CrawlerLag, none(), 901.0, true),
             (CrawlerLag, with(60), 61.0, true),
+            (DeployCheckFailed, none(), 0.0, false),
+            (DeployCheckFailed, none(), 1.0, true),
+            (DeployNewGroups, none(), 0.0, false),
+            (DeployNewGroups, with(3), 2.0, false),
+            (DeployNewGroups, with(3), 3.0, true),
         ];
         for (rule_type, condition, v, breached) in cases {
             let r = rule(rule_type, condition.clone());

@@ -296,7 +296,9 @@ pub fn validate(rule: &AlertRule) -> Result<(), (String, String)> {
         AlertRuleType::ProbeDown
         | AlertRuleType::DnsFailure
         | AlertRuleType::CertExpiring
-        | AlertRuleType::CrawlerLag => &["threshold"],
+        | AlertRuleType::CrawlerLag
+        | AlertRuleType::DeployCheckFailed
+        | AlertRuleType::DeployNewGroups => &["threshold"],
         AlertRuleType::ProbeSlow => &["threshold", "window_minutes"],
         AlertRuleType::SelfMemory => &["percent"],
         AlertRuleType::SelfErrorRate => &["percent", "window_minutes", "threshold"],

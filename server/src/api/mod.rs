@@ -1,5 +1,6 @@
 //! The JSON API and its OpenAPI document.
 
+pub mod deploys;
 pub mod error;
 pub mod grouping;
 pub mod ingest;
@@ -29,7 +30,7 @@ use error::ApiError;
         description = "Error groups, occurrences and statistics of the applications Signalbox watches."
     ),
     modifiers(&AdminToken),
-    tags((name = "logs", description = "Error groups and log statistics"), (name = "health", description = "Liveness, readiness and status"), (name = "error-monitor", description = "The seed's autonomous-monitor endpoints"), (name = "projects", description = "Projects that push events"), (name = "rules", description = "Alert rules and the alerts they fired"), (name = "notifications", description = "The notification outbox: Slack, webhook and fix-generator deliveries"), (name = "tasks", description = "Governance tasks: one open task per error group"), (name = "probes", description = "Uptime probes: status, latency, TLS certificate and DNS of URLs"))
+    tags((name = "logs", description = "Error groups and log statistics"), (name = "health", description = "Liveness, readiness and status"), (name = "error-monitor", description = "The seed's autonomous-monitor endpoints"), (name = "projects", description = "Projects that push events"), (name = "rules", description = "Alert rules and the alerts they fired"), (name = "notifications", description = "The notification outbox: Slack, webhook and fix-generator deliveries"), (name = "tasks", description = "Governance tasks: one open task per error group"), (name = "probes", description = "Uptime probes: status, latency, TLS certificate and DNS of URLs"), (name = "deploys", description = "Deployments of the watched services: their checks and the error groups they introduced"))
 )]
 struct ApiDoc;
 
@@ -75,6 +76,8 @@ pub fn router() -> Router<AppState> {
         ))
         .routes(routes!(probes::list_results))
         .routes(routes!(probes::run_probe))
+        .routes(routes!(deploys::list_deploys))
+        .routes(routes!(deploys::get_deploy))
         .routes(routes!(monitor::status))
         .routes(routes!(monitor::health))
         .routes(routes!(monitor::recent))

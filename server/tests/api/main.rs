@@ -1,6 +1,8 @@
 //! The server, started in-process, exercised over HTTP like a user would.
 
 mod crash;
+mod deploys;
+mod failure;
 mod helpers;
 mod ingest;
 mod logs;

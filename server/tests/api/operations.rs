@@ -145,6 +145,8 @@ async fn the_openapi_document_matches_the_routes() {
         documented,
         [
             "/api/alerts",
+            "/api/deploys",
+            "/api/deploys/{id}",
             "/api/grouping-rules",
             "/api/logs/crawl",
             "/api/logs/errors",

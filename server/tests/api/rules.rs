@@ -50,7 +50,9 @@ async fn default_rules_are_listed_and_can_be_edited() {
             "DNS failure",
             "Signalbox memory",
             "Signalbox error rate",
-            "Source lagging"
+            "Source lagging",
+            "Deploy checks failed",
+            "Deploy introduced errors"
         ]
     );
     assert_eq!(
