@@ -13,7 +13,6 @@ use signalbox::model::{AlertRuleType, DeployCheckKind, Event, Level};
 use signalbox::pipeline::Pipeline;
 use signalbox::store::Store;
 use signalbox_fakes::target::FakeTarget;
-use support::postgres::PgServer;
 
 fn seen(id: &str, created_at: DateTime<Utc>, status: &str, url: &str) -> Seen {
     Seen {
@@ -145,7 +144,10 @@ async fn a_new_deploy_is_checked_and_its_new_groups_counted(store: Store) {
         "deploy d1d1d1d of web introduced no new group; 3 of 5 checks passed"
     );
     // Checked once: a later step does not check again.
-    verifier.step(&[d1.clone()]).await.expect("step");
+    verifier
+        .step(std::slice::from_ref(&d1))
+        .await
+        .expect("step");
     assert_eq!(app.hits(), 5);
     // The old deploy happened before Signalbox watched: recorded, not checked, not listed.
     let listed: Vec<String> = store
@@ -169,7 +171,10 @@ async fn a_new_deploy_is_checked_and_its_new_groups_counted(store: Store) {
     ];
     events.extend((0..30).map(|_| error(after, "cache miss storm on key 2")));
     ingest(&store, events).await;
-    let alerts = verifier.step(&[d1.clone()]).await.expect("step");
+    let alerts = verifier
+        .step(std::slice::from_ref(&d1))
+        .await
+        .expect("step");
     assert_eq!(
         fired(&alerts),
         vec![(AlertRuleType::DeployNewGroups, "web@d1d1d1d".to_string())]
@@ -180,7 +185,11 @@ async fn a_new_deploy_is_checked_and_its_new_groups_counted(store: Store) {
         alerts[0].summary
     );
     // Once per deploy.
-    assert!(verifier.step(&[d1.clone()]).await.expect("step").is_empty());
+    assert!(verifier
+        .step(std::slice::from_ref(&d1))
+        .await
+        .expect("step")
+        .is_empty());
     let r = report(&store, &d1.id, 30)
         .await
         .expect("report")
@@ -267,41 +276,12 @@ async fn a_deploy_without_checks_still_counts_its_groups(store: Store) {
         .is_none());
 }
 
-type Case = fn(Store) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
-
-macro_rules! cases {
-    ($($name:ident),* $(,)?) => {
-        &[$((stringify!($name), (|s| Box::pin($name(s))) as Case)),*]
-    };
-}
-
-const CASES: &[(&str, Case)] = cases![
-    a_new_deploy_is_checked_and_its_new_groups_counted,
-    a_deploy_without_checks_still_counts_its_groups,
-];
-
-#[tokio::test]
-async fn deploys_on_sqlite() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    for (i, (name, case)) in CASES.iter().enumerate() {
-        let url = format!("sqlite://{}/case{i}.db", dir.path().display());
-        let store = Store::open(&url).await.expect("open sqlite");
-        eprintln!("sqlite: {name}");
-        case(store.clone()).await;
-        store.close().await;
-    }
-}
-
-#[tokio::test]
-async fn deploys_on_postgres() {
-    let Some(server) = PgServer::start() else {
-        return;
-    };
-    for (i, (name, case)) in CASES.iter().enumerate() {
-        let url = server.fresh_database(&format!("deploys{i}")).await;
-        let store = Store::open(&url).await.expect("open postgres");
-        eprintln!("postgres: {name}");
-        case(store.clone()).await;
-        store.close().await;
-    }
-}
+support::suite::on_both_backends!(
+    deploys_on_sqlite,
+    deploys_on_postgres,
+    "deploys",
+    [
+        a_new_deploy_is_checked_and_its_new_groups_counted,
+        a_deploy_without_checks_still_counts_its_groups,
+    ]
+);

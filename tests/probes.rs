@@ -11,7 +11,6 @@ use signalbox::notify::Channels;
 use signalbox::probes::run_once;
 use signalbox::store::{Store, StoreError};
 use signalbox_fakes::target::FakeTarget;
-use support::postgres::PgServer;
 
 fn spec(name: &str, url: &str) -> ProbeSpec {
     ProbeSpec {
@@ -412,45 +411,16 @@ async fn a_clock_jump_neither_doubles_nor_loses(store: Store) {
     );
 }
 
-type Case = fn(Store) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
-
-macro_rules! cases {
-    ($($name:ident),* $(,)?) => {
-        &[$((stringify!($name), (|s| Box::pin($name(s))) as Case)),*]
-    };
-}
-
-const CASES: &[(&str, Case)] = cases![
-    targets_are_created_changed_seeded_and_deleted,
-    an_app_that_goes_down_alerts_once_and_recovers,
-    a_short_lived_certificate_is_read_and_alerts,
-    a_slow_app_times_out_or_alerts_slow,
-    a_name_that_does_not_resolve_is_a_dns_failure,
-    a_clock_jump_neither_doubles_nor_loses,
-];
-
-#[tokio::test]
-async fn probes_on_sqlite() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    for (i, (name, case)) in CASES.iter().enumerate() {
-        let url = format!("sqlite://{}/case{i}.db", dir.path().display());
-        let store = Store::open(&url).await.expect("open sqlite");
-        eprintln!("sqlite: {name}");
-        case(store.clone()).await;
-        store.close().await;
-    }
-}
-
-#[tokio::test]
-async fn probes_on_postgres() {
-    let Some(server) = PgServer::start() else {
-        return;
-    };
-    for (i, (name, case)) in CASES.iter().enumerate() {
-        let url = server.fresh_database(&format!("probes{i}")).await;
-        let store = Store::open(&url).await.expect("open postgres");
-        eprintln!("postgres: {name}");
-        case(store.clone()).await;
-        store.close().await;
-    }
-}
+support::suite::on_both_backends!(
+    probes_on_sqlite,
+    probes_on_postgres,
+    "probes",
+    [
+        targets_are_created_changed_seeded_and_deleted,
+        an_app_that_goes_down_alerts_once_and_recovers,
+        a_short_lived_certificate_is_read_and_alerts,
+        a_slow_app_times_out_or_alerts_slow,
+        a_name_that_does_not_resolve_is_a_dns_failure,
+        a_clock_jump_neither_doubles_nor_loses,
+    ]
+);

@@ -89,7 +89,7 @@ pub struct Application {
     /// Runs the probes (with the monitor: `ERROR_MONITORING_ENABLED`).
     prober: Option<Prober>,
     /// Checks new Railway deployments (with the Railway source).
-    verifier: Option<(Verifier, watch::Receiver<Vec<Seen>>)>,
+    verifier: Option<(Verifier, Deployments)>,
     retention_days: u32,
     port: u16,
 }
@@ -234,8 +234,11 @@ impl Application {
     }
 }
 
+/// What the Railway source says about deployments (deploy verification listens).
+type Deployments = watch::Receiver<Vec<Seen>>;
+
 /// The poll sources the configuration enables, and the deployments the Railway source sees.
-fn sources(config: &Config) -> (Vec<Arc<dyn PollSource>>, Option<watch::Receiver<Vec<Seen>>>) {
+fn sources(config: &Config) -> (Vec<Arc<dyn PollSource>>, Option<Deployments>) {
     let mut sources: Vec<Arc<dyn PollSource>> = Vec::new();
     let mut deployments = None;
     if config.demo {

@@ -65,14 +65,9 @@ async fn fetch(client: &reqwest::Client, url: &str) -> Result<(u16, Vec<u8>), St
         .await
         .map_err(|e| describe(&e.without_url()))?;
     let status = response.status().as_u16();
-    let mut body = Vec::new();
-    while body.len() < MAX_BODY_BYTES {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            Ok(None) => break,
-            Err(e) => return Err(describe(&e.without_url())),
-        }
-    }
+    let body = crate::probes::check::read_capped(&mut response, MAX_BODY_BYTES)
+        .await
+        .map_err(|e| describe(&e.without_url()))?;
     Ok((status, body))
 }
 

@@ -186,15 +186,9 @@ async fn request(
         .and_then(|info| info.peer_certificate())
         .and_then(cert::not_after);
     let status = response.status().as_u16();
-    let mut body = Vec::new();
-    while body.len() < MAX_BODY_BYTES {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            Ok(None) => break,
-            Err(e) => return Err(classify(&e)),
-        }
-    }
-    body.truncate(MAX_BODY_BYTES);
+    let body = read_capped(&mut response, MAX_BODY_BYTES)
+        .await
+        .map_err(|e| classify(&e))?;
     Ok((
         Answer {
             status,
@@ -202,6 +196,22 @@ async fn request(
         },
         cert,
     ))
+}
+
+/// The start of a response's body, at most `max` bytes (the rest is not read).
+pub async fn read_capped(
+    response: &mut reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while body.len() < max {
+        match response.chunk().await? {
+            Some(chunk) => body.extend_from_slice(&chunk),
+            None => break,
+        }
+    }
+    body.truncate(max);
+    Ok(body)
 }
 
 /// The failure a request error is, and a one-line reason (never the URL: it may carry a

@@ -201,27 +201,8 @@ pub fn percentile(values: &mut [f64], q: f64) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{AlertAction, AlertCondition, AlertRule};
-
-    fn rule(rule_type: AlertRuleType, condition: AlertCondition) -> Compiled {
-        Compiled::new(AlertRule {
-            id: 1,
-            name: "r".into(),
-            rule_type,
-            condition,
-            action: AlertAction::Notify,
-            enabled: true,
-            cooldown_minutes: 30,
-            last_triggered: None,
-            trigger_count: 0,
-        })
-        .expect("a valid rule")
-    }
-
-    /// 2026-11-27 10:00:00 + `secs`.
-    fn at(secs: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_795_773_600 + secs, 0).expect("valid")
-    }
+    use crate::model::AlertCondition;
+    use crate::rules::engine::tests::{at, rule};
 
     fn value(rule_type: AlertRuleType, v: f64) -> Reading<'static> {
         Reading {

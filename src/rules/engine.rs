@@ -357,11 +357,12 @@ pub fn validate(rule: &AlertRule) -> Result<(), (String, String)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::{AlertAction, AlertCondition};
 
-    fn rule(rule_type: AlertRuleType, condition: AlertCondition) -> Compiled {
+    /// A valid rule of `rule_type` (id 1, cooldown 30 min), compiled.
+    pub(crate) fn rule(rule_type: AlertRuleType, condition: AlertCondition) -> Compiled {
         Compiled::new(AlertRule {
             id: 1,
             name: "r".into(),
@@ -377,7 +378,7 @@ mod tests {
     }
 
     /// 2026-11-27 10:00:00 + `secs`.
-    fn at(secs: i64) -> DateTime<Utc> {
+    pub(crate) fn at(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_795_773_600 + secs, 0).expect("valid")
     }
 

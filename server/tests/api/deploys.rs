@@ -63,6 +63,11 @@ async fn a_new_railway_deployment_is_checked_and_reported() {
     assert_eq!(alerts[0]["rule_type"], "deploy_check_failed", "{alerts}");
     assert_eq!(alerts[0]["service"], format!("web@{short}"));
 
+    // System Health lists it.
+    let home = app.get("/").await.text().await.expect("html");
+    assert!(home.contains(r#"data-testid="deploys""#), "{home}");
+    assert!(home.contains(&format!("deploy {short} of web introduced no new group")));
+
     let (status, _) = app.get_json("/api/deploys/nope").await;
     assert_eq!(status, 404);
     let (status, _) = app.get_json("/api/deploys?limit=0").await;

@@ -13,8 +13,7 @@ use signalbox_fakes::slack::{self, FakeSlack};
 
 use crate::helpers::{spawn_app_with, TestApp};
 
-#[path = "../../../tests/support/postgres.rs"]
-mod postgres;
+use crate::crash::postgres;
 
 const KEY: &str = "failure-test-key";
 

@@ -125,6 +125,16 @@ async fn probes_are_managed_through_the_api() {
     }
     crate::operations::promtool_check(&text);
 
+    // The Probes page lists it (server-rendered), System Health has its card.
+    let page = app.get("/probes").await.text().await.expect("html");
+    assert!(page.contains("<h1>Probes</h1>"), "{page}");
+    assert!(page.contains(&fake.url("/health")), "the probe's URL is listed");
+    assert!(page.contains(r#"class="badge up""#), "shown up");
+    assert!(page.contains("probe-latency-chart"));
+    let home = app.get("/").await.text().await.expect("html");
+    assert!(home.contains(r#"data-testid="probes-card""#), "{home}");
+    assert!(home.contains("1 up / 0 down"));
+
     let deleted = app
         .client
         .delete(app.url(&format!("/api/probes/{id}")))
