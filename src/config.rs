@@ -643,6 +643,11 @@ impl Config {
                 "ALERT_WEBHOOK_URL not set",
             ),
             Feature::new(
+                "probes",
+                self.monitoring_enabled,
+                "ERROR_MONITORING_ENABLED=false (probes run with the monitor)",
+            ),
+            Feature::new(
                 "deploy_checks",
                 !self.deploy_checks.is_empty() && self.railway().is_some(),
                 "DEPLOY_CHECKS and a Railway token are both needed (new groups per deploy are counted with the token alone)",

@@ -105,7 +105,7 @@ pub fn ProbesCard() -> impl IntoView {
                     .map(|d| format!(", certificate {d:.0} d"))
                     .unwrap_or_default();
                 view! {
-                    <section class="cards">
+                    <section class="cards probes">
                         <a class=class href="/probes" data-testid="probes-card">
                             <span class="value">{format!("{} up / {} down", c.up, c.down)}</span>
                             <span class="label">{format!("probes{cert}")}</span>
@@ -291,7 +291,7 @@ fn draw(id: &str, lines: &[(String, Vec<(i64, f64)>)]) {
             ),
         );
     }
-    if let Err(e) = WasmRenderer::new(width, 280).render(id, &chart) {
+    if let Err(e) = WasmRenderer::new(width, 260).render(id, &chart) {
         leptos::logging::warn!("latency chart not drawn: {e:?}");
     }
 }

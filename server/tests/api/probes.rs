@@ -128,7 +128,10 @@ async fn probes_are_managed_through_the_api() {
     // The Probes page lists it (server-rendered), System Health has its card.
     let page = app.get("/probes").await.text().await.expect("html");
     assert!(page.contains("<h1>Probes</h1>"), "{page}");
-    assert!(page.contains(&fake.url("/health")), "the probe's URL is listed");
+    assert!(
+        page.contains(&fake.url("/health")),
+        "the probe's URL is listed"
+    );
     assert!(page.contains(r#"class="badge up""#), "shown up");
     assert!(page.contains("probe-latency-chart"));
     let home = app.get("/").await.text().await.expect("html");
