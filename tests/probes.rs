@@ -411,6 +411,71 @@ async fn a_clock_jump_neither_doubles_nor_loses(store: Store) {
     );
 }
 
+/// Signalbox's own readings (memory against its limit, its 5xx rate, a source's lag) alert
+/// through the same rules and outbox, once per incident.
+async fn self_monitoring_alerts_through_the_same_rules(store: Store) {
+    use signalbox::rules::Counts;
+    use signalbox::self_monitor::SelfFacts;
+    let store = store.with_notify_channels(Channels {
+        slack: false,
+        webhook: true,
+        auto_fix: false,
+        public_url: "http://signalbox.test".into(),
+    });
+    let now = store.now();
+    let minute = now.timestamp().div_euclid(60);
+    let facts = |memory: f64, failed: u32, lag: f64| SelfFacts {
+        at: now,
+        memory_percent: Some(memory),
+        requests: [(
+            minute,
+            Counts {
+                errors: failed,
+                lines: 200,
+            },
+        )]
+        .into_iter()
+        .collect(),
+        lags: vec![("railway".into(), lag)],
+    };
+    let judge = |f: SelfFacts| {
+        let store = store.clone();
+        async move {
+            let mut fired: Vec<(AlertRuleType, String)> = store
+                .judge_readings(&f.readings(), f.at)
+                .await
+                .expect("judged")
+                .into_iter()
+                .map(|a| (a.rule_type, a.service.unwrap_or_default()))
+                .collect();
+            fired.sort();
+            fired
+        }
+    };
+    assert!(
+        judge(facts(50.0, 1, 30.0)).await.is_empty(),
+        "all within limits"
+    );
+    assert_eq!(
+        judge(facts(91.0, 5, 2_000.0)).await,
+        vec![
+            (AlertRuleType::SelfMemory, "signalbox".to_string()),
+            (AlertRuleType::SelfErrorRate, "signalbox".to_string()),
+            (AlertRuleType::CrawlerLag, "railway".to_string()),
+        ]
+    );
+    assert!(
+        judge(facts(92.0, 6, 2_100.0)).await.is_empty(),
+        "the same incidents"
+    );
+    let queued = store.notifications(None, 10).await.expect("outbox");
+    assert_eq!(queued.len(), 3);
+    let alert = store.alerts(None, 10).await.expect("alerts");
+    assert!(alert
+        .iter()
+        .any(|a| a.summary == "signalbox: memory at 91.0% of its limit (threshold 80%)"));
+}
+
 support::suite::on_both_backends!(
     probes_on_sqlite,
     probes_on_postgres,
@@ -422,5 +487,6 @@ support::suite::on_both_backends!(
         a_slow_app_times_out_or_alerts_slow,
         a_name_that_does_not_resolve_is_a_dns_failure,
         a_clock_jump_neither_doubles_nor_loses,
+        self_monitoring_alerts_through_the_same_rules,
     ]
 );
