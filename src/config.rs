@@ -108,6 +108,12 @@ pub struct Config {
     pub public_url: String,
     /// Events per minute one project may push before it gets 429s.
     pub ingest_rate_limit: u64,
+    /// `SIGNALBOX_PROBES`: probes added at start when no probe of their name is stored.
+    pub probes: Vec<crate::model::ProbeSpec>,
+    /// `DEPLOY_CHECKS`: the checks run against new deployments, per service.
+    pub deploy_checks: Vec<crate::deploys::spec::DeployChecks>,
+    /// `DEPLOY_COMPARE_MINUTES`: minutes compared on each side of a deploy.
+    pub deploy_compare_minutes: u32,
 }
 
 /// The Loki source's query when `LOKI_QUERY` is unset: every stream that has a job.
@@ -359,6 +365,21 @@ pub const VARIABLES: &[VarDoc] = &[
         meaning: "Signs webhook bodies (X-Signalbox-Signature); without it they are sent unsigned",
     },
     VarDoc {
+        name: "SIGNALBOX_PROBES",
+        default: "unset",
+        meaning: "JSON list of probes added at start (those not stored yet), e.g. `[{\"name\": \"api\", \"url\": \"https://api.example.com/health\"}]`",
+    },
+    VarDoc {
+        name: "DEPLOY_CHECKS",
+        default: "unset",
+        meaning: "JSON list of checks run against each new successful Railway deployment, per service",
+    },
+    VarDoc {
+        name: "DEPLOY_COMPARE_MINUTES",
+        default: "30",
+        meaning: "Minutes of error counts compared before and after a deploy",
+    },
+    VarDoc {
         name: "LEPTOS_SITE_ROOT",
         default: "target/site",
         meaning: "Directory of the built UI assets",
@@ -582,6 +603,30 @@ impl Config {
                 6000,
                 1..=100_000_000,
             )?,
+            probes: match get("SIGNALBOX_PROBES") {
+                None => Vec::new(),
+                Some(json) => {
+                    crate::probes::spec::parse_list(&json).map_err(|message| ConfigError {
+                        var: "SIGNALBOX_PROBES",
+                        message,
+                    })?
+                }
+            },
+            deploy_checks: match get("DEPLOY_CHECKS") {
+                None => Vec::new(),
+                Some(json) => {
+                    crate::deploys::spec::parse_list(&json).map_err(|message| ConfigError {
+                        var: "DEPLOY_CHECKS",
+                        message,
+                    })?
+                }
+            },
+            deploy_compare_minutes: parse_number(
+                "DEPLOY_COMPARE_MINUTES",
+                get("DEPLOY_COMPARE_MINUTES"),
+                u64::from(crate::deploys::DEFAULT_WINDOW_MINUTES),
+                1..=1440,
+            )? as u32,
             scope_by_service: match get("FINGERPRINT_SCOPE").as_deref() {
                 None | Some("global") => false,
                 Some("service") => true,
@@ -745,6 +790,16 @@ impl Config {
                 "ALERT_WEBHOOK_URL not set",
             ),
             Feature::new(
+                "probes",
+                self.monitoring_enabled,
+                "ERROR_MONITORING_ENABLED=false (probes run with the monitor)",
+            ),
+            Feature::new(
+                "deploy_checks",
+                !self.deploy_checks.is_empty() && self.railway().is_some(),
+                "DEPLOY_CHECKS and a Railway token are both needed (new groups per deploy are counted with the token alone)",
+            ),
+            Feature::new(
                 "admin_auth",
                 self.admin_token.is_some(),
                 "SIGNALBOX_ADMIN_TOKEN not set: mutating API calls are open",
@@ -820,6 +875,23 @@ impl fmt::Debug for Config {
             .field("scope_by_service", &self.scope_by_service)
             .field("public_url", &self.public_url)
             .field("ingest_rate_limit", &self.ingest_rate_limit)
+            .field(
+                "deploy_checks",
+                &self
+                    .deploy_checks
+                    .iter()
+                    .map(|c| c.service.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .field("deploy_compare_minutes", &self.deploy_compare_minutes)
+            .field(
+                "probes",
+                &self
+                    .probes
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -1077,6 +1149,18 @@ mod tests {
     }
 
     #[test]
+    fn probes_are_read_from_a_json_list() {
+        let c = load(&[(
+            "SIGNALBOX_PROBES",
+            r#"[{"name": "api", "url": "https://api.example.com/health", "interval_seconds": 30}]"#,
+        )])
+        .expect("valid");
+        assert_eq!(c.probes.len(), 1);
+        assert_eq!(c.probes[0].interval_seconds, 30);
+        assert!(load(&[]).expect("valid").probes.is_empty());
+    }
+
+    #[test]
     fn bad_values_name_the_variable() {
         let cases: &[(&[(&str, &str)], &str)] = &[
             (&[("PORT", "abc")], "PORT"),
@@ -1157,6 +1241,16 @@ mod tests {
             (
                 &[("GITHUB_ISSUES_ENABLED", "true")],
                 "GITHUB_ISSUES_ENABLED",
+            ),
+            (&[("SIGNALBOX_PROBES", "api")], "SIGNALBOX_PROBES"),
+            (&[("DEPLOY_CHECKS", "[{\"service\": 1}]")], "DEPLOY_CHECKS"),
+            (&[("DEPLOY_COMPARE_MINUTES", "0")], "DEPLOY_COMPARE_MINUTES"),
+            (
+                &[(
+                    "SIGNALBOX_PROBES",
+                    r#"[{"name": "api", "url": "gopher://x"}]"#,
+                )],
+                "SIGNALBOX_PROBES",
             ),
         ];
         for (vars, var) in cases {

@@ -585,17 +585,58 @@ pub enum AlertRuleType {
     Regression,
     /// More than `percent` % of a service's log lines are errors over `window_minutes`.
     ErrorRate,
+    /// A probe failed `threshold` (3) times in a row.
+    ProbeDown,
+    /// A probe's p95 latency over `window_minutes` (5) is above `threshold` ms (5000).
+    ProbeSlow,
+    /// A probe's TLS certificate expires in fewer than `threshold` days (14).
+    CertExpiring,
+    /// A probe's host name did not resolve `threshold` (1) times in a row.
+    DnsFailure,
+    /// Signalbox's own memory is above `percent` % (80) of its cgroup limit.
+    SelfMemory,
+    /// More than `percent` % (1) of Signalbox's own HTTP requests failed (5xx) over
+    /// `window_minutes` (5), once it served at least `threshold` (20) requests.
+    SelfErrorRate,
+    /// A source has not been read completely for more than `threshold` seconds (900).
+    CrawlerLag,
+    /// At least `threshold` (1) of a new deploy's checks failed.
+    DeployCheckFailed,
+    /// A deploy introduced at least `threshold` (1) new error groups.
+    DeployNewGroups,
 }
 
 impl AlertRuleType {
-    pub const ALL: [AlertRuleType; 6] = [
+    pub const ALL: [AlertRuleType; 15] = [
         AlertRuleType::NewFingerprint,
         AlertRuleType::Spike,
         AlertRuleType::Sustained,
         AlertRuleType::Critical,
         AlertRuleType::Regression,
         AlertRuleType::ErrorRate,
+        AlertRuleType::ProbeDown,
+        AlertRuleType::ProbeSlow,
+        AlertRuleType::CertExpiring,
+        AlertRuleType::DnsFailure,
+        AlertRuleType::SelfMemory,
+        AlertRuleType::SelfErrorRate,
+        AlertRuleType::CrawlerLag,
+        AlertRuleType::DeployCheckFailed,
+        AlertRuleType::DeployNewGroups,
     ];
+
+    /// Rules judged on measurements (probes, Signalbox itself) rather than on log events.
+    pub fn is_check(self) -> bool {
+        !matches!(
+            self,
+            AlertRuleType::NewFingerprint
+                | AlertRuleType::Spike
+                | AlertRuleType::Sustained
+                | AlertRuleType::Critical
+                | AlertRuleType::Regression
+                | AlertRuleType::ErrorRate
+        )
+    }
 
     /// Canonical name, as stored and as shown in the API.
     pub fn as_str(self) -> &'static str {
@@ -606,6 +647,15 @@ impl AlertRuleType {
             AlertRuleType::Critical => "critical",
             AlertRuleType::Regression => "regression",
             AlertRuleType::ErrorRate => "error_rate",
+            AlertRuleType::ProbeDown => "probe_down",
+            AlertRuleType::ProbeSlow => "probe_slow",
+            AlertRuleType::CertExpiring => "cert_expiring",
+            AlertRuleType::DnsFailure => "dns_failure",
+            AlertRuleType::SelfMemory => "self_memory",
+            AlertRuleType::SelfErrorRate => "self_error_rate",
+            AlertRuleType::CrawlerLag => "crawler_lag",
+            AlertRuleType::DeployCheckFailed => "deploy_check_failed",
+            AlertRuleType::DeployNewGroups => "deploy_new_groups",
         }
     }
 }
@@ -996,4 +1046,275 @@ pub struct GroupStatusChange {
     pub actor: String,
     pub reason: Option<String>,
     pub at: DateTime<Utc>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Probes: uptime, latency, TLS certificate and DNS checks of a URL.
+
+/// A URL Signalbox checks on an interval (the `probe_targets` table).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct ProbeTarget {
+    pub id: i64,
+    /// Unique; the key of its alerts (`service`) and of its metrics (`probe` label).
+    pub name: String,
+    /// `http://` or `https://`.
+    pub url: String,
+    pub interval_seconds: u32,
+    pub timeout_ms: u32,
+    /// The status a healthy answer has.
+    pub expected_status: u16,
+    /// Text the body must contain (first 1 MiB), if any.
+    pub body_contains: Option<String>,
+    /// Check the certificate chain (false: any certificate is accepted, its expiry still read).
+    pub tls_verify: bool,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The settings of a probe, validated (what is stored in `probe_targets`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct ProbeSpec {
+    pub name: String,
+    pub url: String,
+    pub interval_seconds: u32,
+    pub timeout_ms: u32,
+    pub expected_status: u16,
+    pub body_contains: Option<String>,
+    pub tls_verify: bool,
+    pub enabled: bool,
+}
+
+impl ProbeTarget {
+    /// Its settings.
+    pub fn spec(&self) -> ProbeSpec {
+        ProbeSpec {
+            name: self.name.clone(),
+            url: self.url.clone(),
+            interval_seconds: self.interval_seconds,
+            timeout_ms: self.timeout_ms,
+            expected_status: self.expected_status,
+            body_contains: self.body_contains.clone(),
+            tls_verify: self.tls_verify,
+            enabled: self.enabled,
+        }
+    }
+}
+
+/// What part of a probe failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeFailure {
+    /// The host name did not resolve.
+    Dns,
+    /// No TCP connection (refused, unreachable).
+    Connect,
+    /// The TLS handshake failed (untrusted, expired or wrong-host certificate).
+    Tls,
+    /// No complete answer within the timeout.
+    Timeout,
+    /// An answer with another status than expected.
+    Status,
+    /// The body does not contain the expected text.
+    Body,
+}
+
+impl ProbeFailure {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProbeFailure::Dns => "dns",
+            ProbeFailure::Connect => "connect",
+            ProbeFailure::Tls => "tls",
+            ProbeFailure::Timeout => "timeout",
+            ProbeFailure::Status => "status",
+            ProbeFailure::Body => "body",
+        }
+    }
+}
+
+impl FromStr for ProbeFailure {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            ProbeFailure::Dns,
+            ProbeFailure::Connect,
+            ProbeFailure::Tls,
+            ProbeFailure::Timeout,
+            ProbeFailure::Status,
+            ProbeFailure::Body,
+        ]
+        .into_iter()
+        .find(|f| f.as_str() == s)
+        .ok_or_else(|| format!("unknown probe failure '{s}'"))
+    }
+}
+
+/// One run of a probe (the `probe_results` table).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct ProbeResult {
+    pub probe_id: i64,
+    pub at: DateTime<Utc>,
+    /// Expected status and body, in time.
+    pub ok: bool,
+    /// `None` when the probe succeeded.
+    pub failure: Option<ProbeFailure>,
+    /// One line: what went wrong.
+    pub error: Option<String>,
+    pub status: Option<u16>,
+    /// Connect + TLS + request + body, in milliseconds (DNS not included).
+    pub latency_ms: Option<f64>,
+    /// Name resolution time, in milliseconds (`None`: the URL's host is an IP address).
+    pub dns_ms: Option<f64>,
+    /// The addresses the host resolved to, comma-separated.
+    pub dns_addresses: Option<String>,
+    /// When the peer certificate expires (https only).
+    pub cert_not_after: Option<DateTime<Utc>>,
+}
+
+/// Latency percentiles of one window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct LatencyWindow {
+    /// `1h` or `24h`.
+    pub window: String,
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    /// Runs in the window, and how many succeeded.
+    pub runs: u32,
+    pub ok: u32,
+}
+
+/// A probe target with its latest state, as the API and the UI show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct ProbeStatus {
+    pub target: ProbeTarget,
+    pub last: Option<ProbeResult>,
+    /// Failed runs since the last success.
+    pub consecutive_failures: u32,
+    /// Days until the certificate expires (negative: expired), from the latest run.
+    pub cert_days_left: Option<f64>,
+    pub windows: Vec<LatencyWindow>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deploy verification: checks run against a new deployment, and what changed after it.
+
+/// What a deploy check requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DeployCheckKind {
+    /// The app's health path answers 2xx.
+    Health,
+    /// A configured API endpoint answers 2xx.
+    Endpoint,
+    /// A static asset answers 2xx with a body.
+    Asset,
+    /// The app's detailed health says its database is reachable.
+    Database,
+}
+
+impl DeployCheckKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeployCheckKind::Health => "health",
+            DeployCheckKind::Endpoint => "endpoint",
+            DeployCheckKind::Asset => "asset",
+            DeployCheckKind::Database => "database",
+        }
+    }
+}
+
+impl FromStr for DeployCheckKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            DeployCheckKind::Health,
+            DeployCheckKind::Endpoint,
+            DeployCheckKind::Asset,
+            DeployCheckKind::Database,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| format!("unknown deploy check '{s}'"))
+    }
+}
+
+/// One check of a deploy, with its outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct DeployCheck {
+    pub kind: DeployCheckKind,
+    /// The path requested.
+    pub path: String,
+    pub ok: bool,
+    pub status: Option<u16>,
+    pub latency_ms: Option<f64>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// A deployment of a watched service, as Signalbox saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct Deploy {
+    /// The platform's deployment id.
+    pub id: String,
+    pub service: String,
+    pub status: String,
+    /// When the platform created it.
+    pub created_at: DateTime<Utc>,
+    /// Where it is served (checks run against it).
+    pub url: Option<String>,
+    /// When its checks ran (`None`: not yet, or none configured).
+    pub verified_at: Option<DateTime<Utc>>,
+    pub checks_passed: u32,
+    pub checks_failed: u32,
+    /// Error groups of its service first seen after it and before the next deploy.
+    pub new_groups: u32,
+}
+
+impl Deploy {
+    /// The first 7 characters of the id, as people quote it.
+    pub fn short_id(&self) -> &str {
+        let end = self
+            .id
+            .char_indices()
+            .nth(7)
+            .map_or(self.id.len(), |(i, _)| i);
+        &self.id[..end]
+    }
+}
+
+/// How one error group's rate moved across a deploy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct GroupChange {
+    pub fingerprint: String,
+    pub template: String,
+    /// Occurrences in the window before the deploy, and after it.
+    pub before: i64,
+    pub after: i64,
+    /// First seen after the deploy.
+    pub new: bool,
+}
+
+/// A deploy with its checks and the groups whose rate it changed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+pub struct DeployReport {
+    pub deploy: Deploy,
+    pub checks: Vec<DeployCheck>,
+    /// One line: `deploy abc1234 introduced 3 new groups; 4 of 5 checks passed`.
+    pub summary: String,
+    /// Minutes compared on each side of the deploy.
+    pub window_minutes: u32,
+    /// New groups, then groups whose rate at least doubled, then those that went quiet.
+    pub changes: Vec<GroupChange>,
 }

@@ -103,7 +103,16 @@ async fn default_rules_fire_on_a_simulated_timeline(store: Store) {
             "Sustained",
             "Critical",
             "Regression",
-            "Error rate"
+            "Error rate",
+            "Probe down",
+            "Probe slow",
+            "Certificate expiring",
+            "DNS failure",
+            "Signalbox memory",
+            "Signalbox error rate",
+            "Source lagging",
+            "Deploy checks failed",
+            "Deploy introduced errors"
         ]
     );
     let db = "database connection refused on 10.0.0.5:5432";

@@ -396,6 +396,53 @@ fn condition_summary(rule: &AlertRule) -> String {
             c.window_minutes.unwrap_or(d::ERROR_RATE_WINDOW_MINUTES),
             c.threshold.unwrap_or(d::ERROR_RATE_MIN_LINES)
         ),
+        _ => check_condition_summary(rule),
+    }
+}
+
+/// The condition of a check rule (probes, self-monitoring) in a few words.
+#[cfg(feature = "ssr")]
+fn check_condition_summary(rule: &AlertRule) -> String {
+    use signalbox::model::AlertRuleType as T;
+    use signalbox::rules::checks as k;
+    let c = &rule.condition;
+    let threshold = |default: u32| c.threshold.unwrap_or(default);
+    match rule.rule_type {
+        T::ProbeDown => format!(
+            "{} failed checks in a row",
+            threshold(k::PROBE_DOWN_FAILURES)
+        ),
+        T::ProbeSlow => format!(
+            "p95 > {} ms over {} min",
+            threshold(k::PROBE_SLOW_MS),
+            c.window_minutes.unwrap_or(k::PROBE_SLOW_WINDOW_MINUTES)
+        ),
+        T::CertExpiring => format!(
+            "certificate < {} days left",
+            threshold(k::CERT_EXPIRING_DAYS)
+        ),
+        T::DnsFailure => format!("{} DNS failures in a row", threshold(k::DNS_FAILURES)),
+        T::SelfMemory => format!(
+            "memory > {}% of its limit",
+            c.percent.unwrap_or(k::SELF_MEMORY_PERCENT)
+        ),
+        T::SelfErrorRate => format!(
+            "> {}% of requests fail in {} min (≥ {})",
+            c.percent.unwrap_or(k::SELF_ERROR_RATE_PERCENT),
+            c.window_minutes
+                .unwrap_or(k::SELF_ERROR_RATE_WINDOW_MINUTES),
+            threshold(k::SELF_ERROR_RATE_MIN_REQUESTS)
+        ),
+        T::CrawlerLag => format!("a source behind > {} s", threshold(k::CRAWLER_LAG_SECONDS)),
+        T::DeployCheckFailed => format!(
+            "≥ {} checks of a new deploy fail",
+            threshold(k::DEPLOY_FAILED_CHECKS)
+        ),
+        T::DeployNewGroups => format!(
+            "a deploy introduces ≥ {} new groups",
+            threshold(k::DEPLOY_NEW_GROUPS)
+        ),
+        _ => String::new(),
     }
 }
 

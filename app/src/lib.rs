@@ -4,8 +4,10 @@
 pub mod api;
 pub mod chart;
 mod fixes;
+pub mod deploys;
 mod governance;
 mod pages;
+pub mod probes;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -49,6 +51,7 @@ pub fn App() -> impl IntoView {
                     <A href="/rules">"Rules"</A>
                     <A href="/tasks">"Tasks"</A>
                     <A href="/fixes">"Fixes"</A>
+                    <A href="/probes">"Probes"</A>
                     <a href="/api/openapi.json">"API"</a>
                     <a href="/health/detailed">"Status"</a>
                 </nav>
@@ -62,6 +65,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/rules") view=governance::RulesPage ssr=SsrMode::Async />
                     <Route path=path!("/tasks") view=governance::TasksPage ssr=SsrMode::Async />
                     <Route path=path!("/fixes") view=fixes::FixesPage ssr=SsrMode::Async />
+                    <Route path=path!("/probes") view=probes::ProbesPage ssr=SsrMode::Async />
                     <Route
                         path=path!("/errors/:fingerprint")
                         view=pages::GroupPage

@@ -31,6 +31,8 @@ pub fn SystemHealth() -> impl IntoView {
                     Ok(s) => {
                         view! {
                             <SummaryCards stats=s.clone() />
+                            <crate::probes::ProbesCard />
+                            <crate::deploys::DeploysCard />
                             <h2>"Errors per minute, last 24 h"</h2>
                             <crate::chart::ErrorRateChart stats=s />
                         }

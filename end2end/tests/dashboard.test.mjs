@@ -127,7 +127,7 @@ test("Rules and Tasks hydrate without errors; a rule switches off in place", asy
 
   const wasm = page.waitForResponse((r) => r.url().endsWith("/pkg/signalbox.wasm"));
   await page.goto(`${baseUrl}/rules`);
-  assert.equal(await page.locator("tr.rule").count(), 6);
+  assert.equal(await page.locator("tr.rule").count(), 15);
   assert.equal((await wasm).status(), 200);
   await page.waitForLoadState("networkidle");
 

@@ -10,3 +10,4 @@ pub mod github;
 pub mod loki;
 pub mod railway;
 pub mod slack;
+pub mod target;

@@ -177,6 +177,8 @@ pub(crate) struct DeploymentRec {
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub status_updated_at: DateTime<Utc>,
+    /// Where the deployment is served, when a test points it at a local app.
+    pub url: Option<String>,
 }
 
 /// A live `deploymentLogs` subscription.
@@ -344,8 +346,18 @@ impl FakeRailway {
             status: status.to_string(),
             created_at,
             status_updated_at: created_at,
+            url: None,
         });
         id
+    }
+
+    /// Serves a deployment at `url` (`http://127.0.0.1:PORT`, a local app): its `url` and
+    /// `staticUrl` (the host and port) say so.
+    pub fn set_deployment_url(&self, deployment_id: &str, url: &str) {
+        let mut st = self.shared.lock();
+        if let Some(d) = st.deployments.iter_mut().find(|d| d.id == deployment_id) {
+            d.url = Some(url.to_string());
+        }
     }
 
     /// Changes a deployment's status.

@@ -7,7 +7,9 @@
 //! ```
 //!
 //! Sections: idle memory; a Railway backlog read through the GraphQL API; the JSON push
-//! endpoint under load; detection latency through the stream and through polling.
+//! endpoint under load; detection latency through the stream and through polling; `mixed`:
+//! sustained ingest through each endpoint (Sentry envelopes, OTLP/JSON, `/api/ingest`) for
+//! `--seconds` while API, UI and `/health` readers run, with their p50/p95 and the RSS.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -20,8 +22,10 @@ struct Args {
     bin: String,
     events: usize,
     samples: usize,
-    /// Run one section only: idle, railway, push, latency.
+    /// Run one section only: idle, railway, push, latency, mixed.
     only: Option<String>,
+    /// How long the mixed section loads the server.
+    seconds: u64,
 }
 
 fn args() -> Result<Args, String> {
@@ -30,6 +34,7 @@ fn args() -> Result<Args, String> {
         events: 200_000,
         samples: 20,
         only: None,
+        seconds: 20,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -46,18 +51,25 @@ fn args() -> Result<Args, String> {
                     .parse()
                     .map_err(|_| "--samples: expected a number")?
             }
+            "--seconds" => {
+                args.seconds = value()?
+                    .parse()
+                    .ok()
+                    .filter(|s| (1..=600).contains(s))
+                    .ok_or("--seconds: expected 1 to 600")?
+            }
             "--only" => {
                 let section = value()?;
-                if !["idle", "railway", "push", "latency"].contains(&section.as_str()) {
+                if !["idle", "railway", "push", "latency", "mixed"].contains(&section.as_str()) {
                     return Err(format!(
-                        "--only: '{section}' is not one of idle, railway, push, latency"
+                        "--only: '{section}' is not one of idle, railway, push, latency, mixed"
                     ));
                 }
                 args.only = Some(section);
             }
             other => {
                 return Err(format!(
-                    "unknown flag {other} (flags: --bin PATH --events N --samples N --only SECTION)"
+                    "unknown flag {other} (flags: --bin PATH --events N --samples N --seconds N --only SECTION)"
                 ))
             }
         }
@@ -460,5 +472,211 @@ async fn run(args: &Args) -> Result<(), String> {
         let samples = latency(&server, &client, &fake, &deployment, args.samples).await;
         report_latency(name, &samples);
     }
+
+    if run("mixed") {
+        mixed(&client, args).await?;
+    }
+    Ok(())
+}
+
+/// One endpoint's body builder: (path, headers, body) for batch `i`, and the events in it.
+type Request = (String, Vec<(&'static str, String)>, String, usize);
+
+fn sentry_request(project: i64, key: &str, i: usize) -> Request {
+    let id = format!("{:032x}", i as u128 + 1);
+    let body = format!(
+        "{{\"event_id\":\"{id}\"}}\n{{\"type\":\"event\"}}\n{}\n",
+        serde_json::json!({"event_id": id, "level": if i.is_multiple_of(20) { "error" } else { "info" },
+            "platform": "python", "timestamp": Utc::now().timestamp_millis() as f64 / 1000.0,
+            "message": format!("checkout step {} took {} ms", i % 7, i % 500),
+            "tags": {"service": "sentry-app"}})
+    );
+    (
+        format!("/api/{project}/envelope/"),
+        vec![(
+            "x-sentry-auth",
+            format!("Sentry sentry_key={key}, sentry_version=7"),
+        )],
+        body,
+        1,
+    )
+}
+
+fn otlp_request(key: &str, i: usize) -> Request {
+    const RECORDS: usize = 200;
+    let now = Utc::now().timestamp_nanos_opt().unwrap_or(0);
+    let records: Vec<serde_json::Value> = (0..RECORDS)
+        .map(|j| {
+            let n = i * RECORDS + j;
+            serde_json::json!({
+                "timeUnixNano": (now + n as i64).to_string(),
+                "severityNumber": if n.is_multiple_of(20) { 17 } else { 9 },
+                "severityText": if n.is_multiple_of(20) { "ERROR" } else { "INFO" },
+                "body": {"stringValue": format!("order {n} handled by worker {}", n % 13)},
+            })
+        })
+        .collect();
+    let body = serde_json::json!({"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "otel-app"}}]},
+        "scopeLogs": [{"logRecords": records}]}]});
+    (
+        "/v1/logs".into(),
+        vec![
+            ("x-signalbox-key", key.to_string()),
+            ("content-type", "application/json".into()),
+        ],
+        body.to_string(),
+        RECORDS,
+    )
+}
+
+fn push_request(key: &str, i: usize) -> Request {
+    const LINES: usize = 500;
+    let body = (0..LINES)
+        .map(|j| {
+            let n = i * LINES + j;
+            serde_json::json!({"level": if n.is_multiple_of(20) { "error" } else { "info" },
+                "message": format!("payment {n} settled in {} ms", n % 900), "service": "push-app"})
+            .to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    (
+        "/api/ingest".into(),
+        vec![
+            ("x-signalbox-key", key.to_string()),
+            ("content-type", "application/x-ndjson".into()),
+        ],
+        body,
+        LINES,
+    )
+}
+
+/// Sustained ingest through every endpoint while readers load the API, the UI and /health.
+async fn mixed(client: &reqwest::Client, args: &Args) -> Result<(), String> {
+    let server = Server::start(&args.bin, &[("INGEST_RATE_LIMIT", "100000000".to_string())])?;
+    server.ready(client).await?;
+    let project: serde_json::Value = client
+        .post(server.url("/api/projects"))
+        .json(&serde_json::json!({"name": "mixed"}))
+        .send()
+        .await
+        .map_err(|e| format!("creating a project: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("creating a project: {e}"))?;
+    let key = project["public_key"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let id = project["id"].as_i64().unwrap_or(1);
+    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let started = Instant::now();
+
+    // Writers: one per endpoint, sequential requests (a client that waits for each answer).
+    type Build = Box<dyn Fn(usize) -> Request + Send>;
+    let builders: Vec<(&'static str, Build)> = vec![
+        ("Sentry envelope", {
+            let key = key.clone();
+            Box::new(move |i| sentry_request(id, &key, i))
+        }),
+        ("OTLP/JSON /v1/logs (200 per request)", {
+            let key = key.clone();
+            Box::new(move |i| otlp_request(&key, i))
+        }),
+        ("JSON push /api/ingest (500 per request)", {
+            let key = key.clone();
+            Box::new(move |i| push_request(&key, i))
+        }),
+    ];
+    let mut writers = Vec::new();
+    for (name, build) in builders {
+        let client = client.clone();
+        let base = server.url("");
+        writers.push(tokio::spawn(async move {
+            let (mut accepted, mut refused, mut i) = (0usize, 0usize, 0usize);
+            while Instant::now() < deadline {
+                let (path, headers, body, events) = build(i);
+                i += 1;
+                let mut request = client.post(format!("{base}{path}")).body(body);
+                for (k, v) in headers {
+                    request = request.header(k, v);
+                }
+                match request.send().await {
+                    Ok(r) if r.status().is_success() => accepted += events,
+                    _ => refused += 1,
+                }
+            }
+            (name, accepted, refused)
+        }));
+    }
+    // Readers: API, UI page and /health, each timed.
+    let reads: [(&'static str, &'static str); 5] = [
+        ("API GET /api/logs/errors", "/api/logs/errors?limit=50"),
+        ("API GET /api/logs/stats", "/api/logs/stats"),
+        (
+            "API GET /api/logs/errors?sort=last_seen",
+            "/api/logs/errors?sort=last_seen&limit=20",
+        ),
+        ("UI GET / (server-rendered)", "/"),
+        ("GET /health", "/health"),
+    ];
+    let mut readers = Vec::new();
+    for (name, path) in reads {
+        let client = client.clone();
+        let url = server.url(path);
+        readers.push(tokio::spawn(async move {
+            let mut took = Vec::new();
+            let mut failed = 0;
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                match client.get(&url).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        took.push(t.elapsed());
+                    }
+                    _ => failed += 1,
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            took.sort();
+            (name, took, failed)
+        }));
+    }
+    let mut peak: f64 = 0.0;
+    while Instant::now() < deadline {
+        peak = peak.max(server.rss_mib());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut total = 0;
+    println!(
+        "mixed load for {} s (loopback; the server and this client share the machine):",
+        args.seconds
+    );
+    for w in writers {
+        let (name, accepted, refused) = w.await.map_err(|e| format!("writer: {e}"))?;
+        total += accepted;
+        println!(
+            "  {name:<42} {:>8.0} events/s ({accepted} accepted, {refused} requests refused or failed)",
+            accepted as f64 / started.elapsed().as_secs_f64()
+        );
+    }
+    for r in readers {
+        let (name, took, failed) = r.await.map_err(|e| format!("reader: {e}"))?;
+        println!(
+            "  {name:<42} p50 {:>7.1} ms   p95 {:>7.1} ms   max {:>7.1} ms   ({} requests, {failed} failed)",
+            percentile(&took, 0.5).as_secs_f64() * 1000.0,
+            percentile(&took, 0.95).as_secs_f64() * 1000.0,
+            took.last().copied().unwrap_or_default().as_secs_f64() * 1000.0,
+            took.len()
+        );
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let stored = server.stats(client).await["lines"].as_i64().unwrap_or(0);
+    println!(
+        "  {:<42} {:>8.0} events/s ({total} accepted, {stored} lines in the store; peak RSS {peak:.1} MiB)",
+        "all endpoints together",
+        total as f64 / started.elapsed().as_secs_f64()
+    );
     Ok(())
 }

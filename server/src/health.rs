@@ -51,6 +51,8 @@ pub struct Detailed {
     pub version: &'static str,
     pub uptime_seconds: u64,
     pub memory_rss_bytes: u64,
+    /// The cgroup's memory limit (`None`: no limit); `self_memory` alerts against it.
+    pub memory_limit_bytes: Option<u64>,
     pub cpu_seconds: f64,
     #[schema(value_type = Object)]
     pub database: serde_json::Value,
@@ -73,6 +75,7 @@ pub async fn detailed(State(state): State<AppState>) -> Json<Detailed> {
         version: env!("CARGO_PKG_VERSION"),
         uptime_seconds: state.started.elapsed().as_secs(),
         memory_rss_bytes: signalbox::sysinfo::rss_bytes(),
+        memory_limit_bytes: signalbox::sysinfo::memory_limit_bytes(),
         cpu_seconds: signalbox::sysinfo::cpu_seconds(),
         database: serde_json::json!({
             "backend": state.store.backend().as_str(),

@@ -143,6 +143,82 @@ fn describe() {
         "Seconds since the server started."
     );
     describe_gauge!("signalbox_build_info", "Always 1; the version is a label.");
+    describe_counter!(
+        "signalbox_probe_runs_total",
+        "Probe runs, by probe and outcome (ok, dns, connect, tls, timeout, status, body)."
+    );
+    describe_gauge!(
+        "signalbox_probe_up",
+        "1 when the probe's latest run answered as expected, else 0."
+    );
+    describe_gauge!(
+        "signalbox_probe_consecutive_failures",
+        "Failed runs of the probe since its last success."
+    );
+    describe_gauge!(
+        "signalbox_probe_duration_seconds",
+        Unit::Seconds,
+        "Latency of the probe's latest run (connect, TLS, request and body; DNS not included)."
+    );
+    describe_gauge!(
+        "signalbox_probe_dns_duration_seconds",
+        Unit::Seconds,
+        "Name resolution time of the probe's latest run."
+    );
+    describe_gauge!(
+        "signalbox_probe_tls_cert_expiry_timestamp_seconds",
+        Unit::Seconds,
+        "When the TLS certificate the probe last saw expires (Unix time)."
+    );
+    describe_gauge!(
+        "signalbox_probe_latency_p50_seconds",
+        Unit::Seconds,
+        "Median latency of the probe's successful runs, by window (1h, 24h)."
+    );
+    describe_gauge!(
+        "signalbox_probe_latency_p95_seconds",
+        Unit::Seconds,
+        "95th percentile latency of the probe's successful runs, by window (1h, 24h)."
+    );
+}
+
+/// The probes' gauges, from their stored runs.
+fn probe_gauges(statuses: &[signalbox::model::ProbeStatus]) {
+    for s in statuses {
+        let probe = s.target.name.clone();
+        let seconds = |ms: f64| ms / 1000.0;
+        gauge!("signalbox_probe_consecutive_failures", "probe" => probe.clone())
+            .set(f64::from(s.consecutive_failures));
+        if let Some(last) = &s.last {
+            gauge!("signalbox_probe_up", "probe" => probe.clone()).set(if last.ok {
+                1.0
+            } else {
+                0.0
+            });
+            if let Some(ms) = last.latency_ms {
+                gauge!("signalbox_probe_duration_seconds", "probe" => probe.clone())
+                    .set(seconds(ms));
+            }
+            if let Some(ms) = last.dns_ms {
+                gauge!("signalbox_probe_dns_duration_seconds", "probe" => probe.clone())
+                    .set(seconds(ms));
+            }
+            if let Some(at) = last.cert_not_after {
+                gauge!("signalbox_probe_tls_cert_expiry_timestamp_seconds", "probe" => probe.clone())
+                    .set(at.timestamp() as f64);
+            }
+        }
+        for w in &s.windows {
+            if let Some(ms) = w.p50_ms {
+                gauge!("signalbox_probe_latency_p50_seconds", "probe" => probe.clone(), "window" => w.window.clone())
+                    .set(seconds(ms));
+            }
+            if let Some(ms) = w.p95_ms {
+                gauge!("signalbox_probe_latency_p95_seconds", "probe" => probe.clone(), "window" => w.window.clone())
+                    .set(seconds(ms));
+            }
+        }
+    }
 }
 
 /// Records every request's duration under its route template (never the raw path).
@@ -159,6 +235,10 @@ pub async fn track(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let response = next.run(request).await;
+    signalbox::self_monitor::record_request(
+        chrono::Utc::now(),
+        response.status().is_server_error(),
+    );
     histogram!(
         HTTP_DURATION,
         "method" => method,
@@ -212,6 +292,10 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
             }
         }
         Err(e) => tracing::warn!(error = %e, "could not count fixes for /metrics"),
+    }
+    match store.probe_statuses(store.now()).await {
+        Ok(statuses) => probe_gauges(&statuses),
+        Err(e) => tracing::warn!(error = %e, "could not read the probes for /metrics"),
     }
     let pool = store.pool_state();
     gauge!("signalbox_db_pool_connections", "state" => "idle").set(f64::from(pool.idle));

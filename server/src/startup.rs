@@ -12,15 +12,18 @@ use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use signalbox::config::Config;
+use signalbox::deploys::{Seen, Verifier};
 use signalbox::monitor::{Monitor, MonitorHandle};
 use signalbox::notify::{self, Notifier};
 use signalbox::pipeline::Pipeline;
+use signalbox::probes::Prober;
 use signalbox::sources::demo::DemoSource;
 use signalbox::sources::loki::{LokiSettings, LokiSource};
 use signalbox::sources::railway::RailwaySource;
 use signalbox::sources::PollSource;
 use signalbox::store::{Store, StoreError};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -87,6 +90,12 @@ pub struct Application {
     fixer: Option<signalbox::fixer::Settings>,
     /// GitHub issue mirroring of tasks, when it is on.
     issue_mirror: Option<signalbox::fixer::GitHubSettings>,
+    /// The monitor's handle, for the sources' lag (self-monitoring).
+    monitor_handle: Option<MonitorHandle>,
+    /// Runs the probes (with the monitor: `ERROR_MONITORING_ENABLED`).
+    prober: Option<Prober>,
+    /// Checks new Railway deployments (with the Railway source).
+    verifier: Option<(Verifier, Deployments)>,
     retention_days: u32,
     port: u16,
 }
@@ -107,8 +116,17 @@ impl Application {
         let port = listener.local_addr().map_or(config.port, |a| a.port());
 
         let pipeline = Arc::new(config.pipeline());
+        let (sources, deployments) = sources(&config);
+        let verifier = deployments.map(|seen| {
+            let verifier = Verifier::new(
+                store.clone(),
+                config.deploy_checks.clone(),
+                config.deploy_compare_minutes,
+            );
+            (verifier, seen)
+        });
         let (monitor, handle) = if config.monitoring_enabled {
-            let (monitor, handle) = Monitor::new(store.clone(), pipeline.clone(), sources(&config));
+            let (monitor, handle) = Monitor::new(store.clone(), pipeline.clone(), sources);
             let monitor = monitor.with_lease_ttl(config.lease);
             (Some(monitor), Some(handle))
         } else {
@@ -120,6 +138,13 @@ impl Application {
             .site_pkg_dir("pkg")
             .site_addr(SocketAddr::from(([0, 0, 0, 0], port)))
             .build();
+        let added = store.seed_probe_targets(&config.probes).await?;
+        if added > 0 {
+            tracing::info!(probes = added, "added the probes of SIGNALBOX_PROBES");
+        }
+        let prober = config
+            .monitoring_enabled
+            .then(|| Prober::new(store.clone(), config.lease));
         let retention_days = config.retention_days;
         let notifier = Some(config.notifier()).filter(notify::Settings::any_channel);
         let issue_mirror = config.issue_mirror();
@@ -138,7 +163,7 @@ impl Application {
         let state = AppState {
             store: store.clone(),
             config: Arc::new(config),
-            monitor: handle,
+            monitor: handle.clone(),
             started: Instant::now(),
             leptos_options,
             pipeline,
@@ -152,6 +177,9 @@ impl Application {
             notifier,
             fixer,
             issue_mirror,
+            monitor_handle: handle,
+            prober,
+            verifier,
             retention_days,
             port,
         })
@@ -168,6 +196,17 @@ impl Application {
         let mut background = tokio::task::JoinSet::new();
         if let Some(monitor) = self.monitor {
             background.spawn(monitor.run(shutdown.clone()));
+        }
+        background.spawn(signalbox::self_monitor::run(
+            self.store.clone(),
+            self.monitor_handle.clone(),
+            shutdown.clone(),
+        ));
+        if let Some((verifier, seen)) = self.verifier {
+            background.spawn(verifier.run(seen, shutdown.clone()));
+        }
+        if let Some(prober) = self.prober {
+            background.spawn(prober.run(shutdown.clone()));
         }
         // Every replica runs one: the outbox claim keeps two from sending the same row.
         if let Some(settings) = self.notifier {
@@ -236,14 +275,20 @@ impl Application {
     }
 }
 
-/// The poll sources the configuration enables.
-fn sources(config: &Config) -> Vec<Arc<dyn PollSource>> {
+/// What the Railway source says about deployments (deploy verification listens).
+type Deployments = watch::Receiver<Vec<Seen>>;
+
+/// The poll sources the configuration enables, and the deployments the Railway source sees.
+fn sources(config: &Config) -> (Vec<Arc<dyn PollSource>>, Option<Deployments>) {
     let mut sources: Vec<Arc<dyn PollSource>> = Vec::new();
+    let mut deployments = None;
     if config.demo {
         sources.push(Arc::new(DemoSource::new(DEMO_INTERVAL)));
     }
     if let Some(settings) = config.railway() {
-        sources.push(Arc::new(RailwaySource::new(settings)));
+        let railway = RailwaySource::new(settings);
+        deployments = Some(railway.deployments());
+        sources.push(Arc::new(railway));
     }
     if let Some(settings) = LokiSettings::from_config(config) {
         match LokiSource::new(settings) {
@@ -251,7 +296,7 @@ fn sources(config: &Config) -> Vec<Arc<dyn PollSource>> {
             Err(e) => tracing::error!(error = %e, "the Loki source is off"),
         }
     }
-    sources
+    (sources, deployments)
 }
 
 /// Deletes expired raw rows every hour.

@@ -104,6 +104,15 @@ pub fn rule_label(rule_type: AlertRuleType) -> &'static str {
         AlertRuleType::Critical => "Critical error",
         AlertRuleType::Regression => "Regression",
         AlertRuleType::ErrorRate => "High error rate",
+        AlertRuleType::ProbeDown => "Probe down",
+        AlertRuleType::ProbeSlow => "Probe slow",
+        AlertRuleType::CertExpiring => "Certificate expiring",
+        AlertRuleType::DnsFailure => "DNS failure",
+        AlertRuleType::SelfMemory => "Signalbox memory high",
+        AlertRuleType::SelfErrorRate => "Signalbox error rate high",
+        AlertRuleType::CrawlerLag => "Source lagging",
+        AlertRuleType::DeployCheckFailed => "Deploy checks failed",
+        AlertRuleType::DeployNewGroups => "Deploy introduced errors",
     }
 }
 

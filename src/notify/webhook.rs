@@ -33,7 +33,10 @@ pub const HEADER_IDEMPOTENCY: &str = "Idempotency-Key";
 /// `incident.updated` for every other rule.
 pub fn event_name(rule_type: AlertRuleType) -> &'static str {
     match rule_type {
-        AlertRuleType::NewFingerprint | AlertRuleType::Regression => "incident.opened",
+        AlertRuleType::NewFingerprint
+        | AlertRuleType::Regression
+        | AlertRuleType::ProbeDown
+        | AlertRuleType::DnsFailure => "incident.opened",
         _ => "incident.updated",
     }
 }

@@ -64,6 +64,9 @@ pub struct KeyState {
     /// When the rule last fired for this key.
     #[serde(rename = "f", default)]
     pub last_fired: Option<DateTime<Utc>>,
+    /// Check rules: an incident is open (the condition held at the last reading).
+    #[serde(rename = "a", default, skip_serializing_if = "std::ops::Not::not")]
+    pub active: bool,
 }
 
 /// A rule ready to evaluate (its pattern compiled).
@@ -102,7 +105,7 @@ impl Compiled {
     /// The key this rule counts an observation under, or `None` when it does not apply.
     pub fn key(&self, obs: &Observation<'_>) -> Option<String> {
         let c = &self.rule.condition;
-        if !self.rule.enabled {
+        if !self.rule.enabled || self.rule.rule_type.is_check() {
             return None;
         }
         if c.service.as_deref().is_some_and(|s| obs.service != Some(s)) {
@@ -219,6 +222,8 @@ impl Compiled {
                     format!("{rate:.1}% of {lines} lines are errors over {window} min (threshold {percent}%)")
                 })
             }
+            // Judged on readings (`rules::checks`), never on events.
+            _ => None,
         }?;
         let cooling = state.last_fired.is_some_and(|at| {
             now < at + chrono::Duration::minutes(i64::from(self.rule.cooldown_minutes))
@@ -288,8 +293,34 @@ pub fn validate(rule: &AlertRule) -> Result<(), (String, String)> {
         AlertRuleType::Spike => &["threshold", "window_minutes"],
         AlertRuleType::Sustained => &["minutes"],
         AlertRuleType::ErrorRate => &["percent", "window_minutes", "threshold"],
+        AlertRuleType::ProbeDown
+        | AlertRuleType::DnsFailure
+        | AlertRuleType::CertExpiring
+        | AlertRuleType::CrawlerLag
+        | AlertRuleType::DeployCheckFailed
+        | AlertRuleType::DeployNewGroups => &["threshold"],
+        AlertRuleType::ProbeSlow => &["threshold", "window_minutes"],
+        AlertRuleType::SelfMemory => &["percent"],
+        AlertRuleType::SelfErrorRate => &["percent", "window_minutes", "threshold"],
         _ => &[],
     };
+    if rule.rule_type.is_check() {
+        // Measurements have no group: only the key (`service`) scopes them.
+        for (field, set) in [
+            ("environment", c.environment.is_some()),
+            ("category", c.category.is_some()),
+            ("severity", c.severity.is_some()),
+            ("level", c.level.is_some()),
+            ("pattern", c.pattern.is_some()),
+        ] {
+            if set {
+                return Err((
+                    format!("condition.{field}"),
+                    format!("does not apply to a {} rule", rule.rule_type.as_str()),
+                ));
+            }
+        }
+    }
     for (field, set) in [
         ("threshold", c.threshold.is_some()),
         ("window_minutes", c.window_minutes.is_some()),
@@ -309,6 +340,13 @@ pub fn validate(rule: &AlertRule) -> Result<(), (String, String)> {
     if c.window_minutes.is_some_and(|w| w == 0 || w > 1440) {
         return bad("condition.window_minutes", "must be 1 to 1440");
     }
+    if rule.rule_type == AlertRuleType::ProbeSlow && c.window_minutes.is_some_and(|w| w > 60) {
+        // A run is judged against the last hour of runs.
+        return bad(
+            "condition.window_minutes",
+            "must be 1 to 60 for a probe_slow rule",
+        );
+    }
     if c.minutes.is_some_and(|m| m == 0 || m > 1440) {
         return bad("condition.minutes", "must be 1 to 1440");
     }
@@ -319,11 +357,12 @@ pub fn validate(rule: &AlertRule) -> Result<(), (String, String)> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::{AlertAction, AlertCondition};
 
-    fn rule(rule_type: AlertRuleType, condition: AlertCondition) -> Compiled {
+    /// A valid rule of `rule_type` (id 1, cooldown 30 min), compiled.
+    pub(crate) fn rule(rule_type: AlertRuleType, condition: AlertCondition) -> Compiled {
         Compiled::new(AlertRule {
             id: 1,
             name: "r".into(),
@@ -339,7 +378,7 @@ mod tests {
     }
 
     /// 2026-11-27 10:00:00 + `secs`.
-    fn at(secs: i64) -> DateTime<Utc> {
+    pub(crate) fn at(secs: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_795_773_600 + secs, 0).expect("valid")
     }
 
@@ -672,6 +711,39 @@ mod tests {
                     ..base()
                 },
                 Some("condition.percent"),
+            ),
+            (
+                AlertRule {
+                    rule_type: AlertRuleType::ProbeDown,
+                    condition: AlertCondition {
+                        threshold: Some(5),
+                        ..Default::default()
+                    },
+                    ..base()
+                },
+                None,
+            ),
+            (
+                AlertRule {
+                    rule_type: AlertRuleType::ProbeDown,
+                    condition: AlertCondition {
+                        percent: Some(5.0),
+                        ..Default::default()
+                    },
+                    ..base()
+                },
+                Some("condition.percent"),
+            ),
+            (
+                AlertRule {
+                    rule_type: AlertRuleType::CertExpiring,
+                    condition: AlertCondition {
+                        category: Some(Category::Auth),
+                        ..Default::default()
+                    },
+                    ..base()
+                },
+                Some("condition.category"),
             ),
             (
                 AlertRule {

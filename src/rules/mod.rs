@@ -5,11 +5,13 @@
 //!
 //! The decisions are pure functions in [`engine`]; the I/O is in `store::alerts`.
 
+pub mod checks;
 pub mod engine;
 
 use std::sync::Arc;
 
-pub use engine::{Compiled, GroupFacts, KeyState, Observation};
+pub use checks::{Measure, Reading};
+pub use engine::{Compiled, Counts, GroupFacts, KeyState, Observation};
 
 use crate::model::AlertRule;
 

@@ -11,7 +11,7 @@ use sqlx::{Any, Row, Transaction};
 use super::{from_millis, to_millis, Store, StoreError};
 use crate::model::{Alert, AlertCondition, AlertRule, AlertRuleType};
 use crate::pipeline::Processed;
-use crate::rules::{Compiled, GroupFacts, KeyState, Observation, RuleSet};
+use crate::rules::{Compiled, GroupFacts, KeyState, Observation, Reading, RuleSet};
 
 const RULE_COLUMNS: &str = "id, name, rule_type, condition, action, \
     CAST(CASE WHEN enabled THEN 1 ELSE 0 END AS BIGINT) AS enabled, cooldown_minutes, last_triggered, trigger_count";
@@ -340,18 +340,21 @@ pub(crate) async fn evaluate_in(
     let mut dirty: Vec<_> = states.into_iter().filter(|(_, (_, d))| *d).collect();
     dirty.sort_by(|a, b| a.0.cmp(&b.0));
     for ((rule_id, key), (state, _)) in dirty {
-        sqlx::query(
-            "INSERT INTO rule_state (rule_id, key, state, updated_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (rule_id, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-        )
-        .bind(rule_id)
-        .bind(&key)
-        .bind(serde_json::to_string(&state).unwrap_or_else(|_| "{}".into()))
-        .bind(to_millis(now))
-        .execute(&mut **tx)
-        .await?;
+        save_state(tx, rule_id, &key, &state, now).await?;
     }
-    for a in &mut fired {
+    record_alerts(tx, &mut fired, channels, now).await?;
+    Ok(fired)
+}
+
+/// Stores `fired` (giving each its id), counts them on their rules, opens or updates the
+/// groups' tasks and queues the notifications, all in `tx`.
+async fn record_alerts(
+    tx: &mut Transaction<'_, Any>,
+    fired: &mut [Alert],
+    channels: Option<&crate::notify::Channels>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for a in fired.iter_mut() {
         let row = sqlx::query(
             "INSERT INTO alerts (rule_id, rule_name, rule_type, action, fingerprint, service, fired_at, summary) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -386,7 +389,56 @@ pub(crate) async fn evaluate_in(
             crate::notify::enqueue_in(tx, a, group.as_ref(), channels).await?;
         }
     }
-    Ok(fired)
+    Ok(())
+}
+
+impl Store {
+    /// Judges `readings` (measurements: probe runs, Signalbox's own state) with the enabled
+    /// check rules, in one transaction: their state, the alerts they fire and the
+    /// notifications those queue. Returns the alerts.
+    pub async fn judge_readings(
+        &self,
+        readings: &[Reading<'_>],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Alert>, StoreError> {
+        let rules = self.rule_set().await?;
+        if !readings
+            .iter()
+            .any(|r| rules.rules.iter().any(|rule| rule.applies(r)))
+        {
+            return Ok(Vec::new());
+        }
+        let _turn = self.write_turn().await;
+        let mut tx = self.begin_write().await?;
+        let mut fired = Vec::new();
+        for reading in readings {
+            for rule in rules.rules.iter().filter(|rule| rule.applies(reading)) {
+                let id = rule.rule.id;
+                let mut state = load_state(&mut tx, id, reading.key).await?;
+                let before = state.clone();
+                if let Some(summary) = rule.judge(&mut state, reading, now) {
+                    fired.push(Alert {
+                        id: 0,
+                        rule_id: id,
+                        rule_name: rule.rule.name.clone(),
+                        rule_type: rule.rule.rule_type,
+                        action: rule.rule.action,
+                        fingerprint: None,
+                        service: Some(reading.key.to_string()),
+                        fired_at: now,
+                        summary,
+                    });
+                }
+                if state != before {
+                    save_state(&mut tx, id, reading.key, &state, now).await?;
+                }
+            }
+        }
+        let channels = self.channels.clone();
+        record_alerts(&mut tx, &mut fired, channels.as_deref(), now).await?;
+        tx.commit().await?;
+        Ok(fired)
+    }
 }
 
 /// A group as this transaction sees it.
@@ -411,6 +463,26 @@ async fn load_state(
         Some(row) => serde_json::from_str(&row.try_get::<String, _>("state")?).unwrap_or_default(),
         None => KeyState::default(),
     })
+}
+
+async fn save_state(
+    tx: &mut Transaction<'_, Any>,
+    rule_id: i64,
+    key: &str,
+    state: &KeyState,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO rule_state (rule_id, key, state, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (rule_id, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+    )
+    .bind(rule_id)
+    .bind(key)
+    .bind(serde_json::to_string(state).unwrap_or_else(|_| "{}".into()))
+    .bind(to_millis(now))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 fn alert(

@@ -57,6 +57,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0008_fixes.sql"),
         include_str!("../../migrations/postgres/0008_fixes.sql"),
     ),
+    (
+        9,
+        "probes",
+        include_str!("../../migrations/sqlite/0009_probes.sql"),
+        include_str!("../../migrations/postgres/0009_probes.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

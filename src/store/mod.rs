@@ -7,9 +7,11 @@
 mod alerts;
 mod fixes;
 mod issues;
+mod deploys;
 mod lifecycle;
 mod migrations;
 mod outbox;
+mod probes;
 mod projects;
 mod queries;
 mod tasks;
@@ -225,13 +227,27 @@ impl Store {
     /// A transaction that is going to write. On SQLite it takes the write lock at once
     /// (`BEGIN IMMEDIATE`): a deferred transaction that reads first cannot write after a
     /// concurrent commit, it fails with "database is locked".
+    ///
+    /// A connection whose COMMIT failed with an I/O error (a read-only file, a full disk) can
+    /// come back to the pool with sqlx still counting a transaction open on it; every later
+    /// `BEGIN` on it would fail. Such a connection is closed and another one taken, so that
+    /// writes succeed again as soon as the disk does.
     pub(crate) async fn begin_write(
         &self,
     ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
-        Ok(match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
-            Backend::Postgres => self.pool.begin().await?,
-        })
+        use sqlx::Connection;
+        if self.backend == Backend::Postgres {
+            return Ok(self.pool.begin().await?);
+        }
+        for _ in 0..=self.max_connections {
+            let mut conn = self.pool.acquire().await?;
+            if conn.is_in_transaction() {
+                conn.close_on_drop();
+                continue;
+            }
+            return Ok(sqlx::Transaction::begin(conn, Some("BEGIN IMMEDIATE".into())).await?);
+        }
+        Err(StoreError::Database(sqlx::Error::BeginFailed))
     }
 }
 

@@ -516,6 +516,7 @@ impl Store {
             "DELETE FROM error_occurrences WHERE id IN (SELECT id FROM error_occurrences WHERE ts < $1 LIMIT $2)",
             "DELETE FROM seen_events WHERE (source, source_id) IN (SELECT source, source_id FROM seen_events WHERE ts < $1 LIMIT $2)",
             "DELETE FROM crawl_runs WHERE id IN (SELECT id FROM crawl_runs WHERE started_at < $1 LIMIT $2)",
+            "DELETE FROM probe_results WHERE id IN (SELECT id FROM probe_results WHERE at < $1 LIMIT $2)",
         ];
         let mut total = 0;
         for statement in statements {

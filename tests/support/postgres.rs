@@ -10,6 +10,9 @@ pub struct PgServer {
     bin: PathBuf,
     port: u16,
     as_postgres_user: bool,
+    /// fsync and synchronous commits on (a crash loses nothing committed); off by default,
+    /// for speed.
+    durable: bool,
 }
 
 /// Where Debian installs the server binaries (`/usr/lib/postgresql/<major>/bin`).
@@ -41,7 +44,18 @@ fn is_root() -> bool {
 impl PgServer {
     /// Starts a server, or returns `None` (after saying so loudly) when PostgreSQL is not
     /// installed. Under CI (`CI` set) a missing PostgreSQL is a failure, never a skip.
+    #[allow(dead_code)]
     pub fn start() -> Option<PgServer> {
+        PgServer::start_with(false)
+    }
+
+    /// A server that keeps what it committed across a crash (`stop` is `-m immediate`).
+    #[allow(dead_code)]
+    pub fn start_durable() -> Option<PgServer> {
+        PgServer::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Option<PgServer> {
         let Some(bin) = find_bin() else {
             if std::env::var_os("CI").is_some() {
                 panic!("PostgreSQL is not installed but CI is set: .ci/run must install the postgresql package");
@@ -59,6 +73,7 @@ impl PgServer {
             bin,
             port: free_port(),
             as_postgres_user,
+            durable,
         };
         if as_postgres_user {
             // initdb refuses to run as root; the Debian package creates the postgres user.
@@ -83,13 +98,25 @@ impl PgServer {
                 "--no-sync",
             ],
         );
+        server.start_again();
+        Some(server)
+    }
+
+    /// Starts the (stopped) server again, on the same port with the same data.
+    pub fn start_again(&self) {
+        let fast = if self.durable {
+            ""
+        } else {
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        };
         let options = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off",
-            server.port,
-            path(server.dir.path())
+            "-p {} -k {} -c listen_addresses=127.0.0.1{fast}",
+            self.port,
+            path(self.dir.path())
         );
-        let log = server.dir.path().join("server.log");
-        server.run(
+        let data = self.data_dir();
+        let log = self.dir.path().join("server.log");
+        self.run(
             "pg_ctl",
             &[
                 "-D",
@@ -102,7 +129,13 @@ impl PgServer {
                 "start",
             ],
         );
-        Some(server)
+    }
+
+    /// Stops the server at once, as a crash would (`-m immediate`: connections are cut).
+    #[allow(dead_code)]
+    pub fn stop(&self) {
+        let data = self.data_dir();
+        self.run("pg_ctl", &["-D", path(&data), "-m", "immediate", "stop"]);
     }
 
     fn data_dir(&self) -> PathBuf {

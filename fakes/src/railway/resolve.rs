@@ -416,16 +416,28 @@ fn deployment_json(shared: &Shared, st: &State, d: &DeploymentRec) -> Json {
         || "service".to_string(),
         |s| s.name.to_lowercase().replace(' ', "-"),
     );
-    let static_url = format!(
-        "{slug}-production-{}.up.railway.app",
-        &d.id[..4.min(d.id.len())]
-    );
+    let (static_url, url) = match &d.url {
+        Some(url) => (
+            url.split_once("://")
+                .map_or(url.as_str(), |(_, rest)| rest)
+                .to_string(),
+            url.clone(),
+        ),
+        None => {
+            let host = format!(
+                "{slug}-production-{}.up.railway.app",
+                &d.id[..4.min(d.id.len())]
+            );
+            let url = format!("https://{host}");
+            (host, url)
+        }
+    };
     json!({
         "__typename": "Deployment", "id": d.id, "status": d.status,
         "createdAt": iso_ms(&d.created_at), "updatedAt": iso_ms(&d.status_updated_at),
         "statusUpdatedAt": iso_ms(&d.status_updated_at),
         "projectId": shared.project.id, "environmentId": shared.project.environment_id, "serviceId": d.service_id,
-        "staticUrl": static_url, "url": format!("https://{static_url}"),
+        "staticUrl": static_url, "url": url,
         "meta": { "reason": "deploy" }, "snapshotId": null,
         "canRedeploy": true, "canRollback": false,
         "deploymentStopped": matches!(d.status.as_str(), "REMOVED" | "CRASHED" | "FAILED" | "SKIPPED"),

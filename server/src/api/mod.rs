@@ -1,5 +1,6 @@
 //! The JSON API and its OpenAPI document.
 
+pub mod deploys;
 pub mod error;
 pub mod fixes;
 pub mod grouping;
@@ -7,6 +8,7 @@ pub mod ingest;
 pub mod logs;
 pub mod monitor;
 pub mod notifications;
+pub mod probes;
 pub mod projects;
 pub mod rules;
 pub mod tasks;
@@ -29,7 +31,7 @@ use error::ApiError;
         description = "Error groups, occurrences and statistics of the applications Signalbox watches."
     ),
     modifiers(&AdminToken),
-    tags((name = "logs", description = "Error groups and log statistics"), (name = "health", description = "Liveness, readiness and status"), (name = "error-monitor", description = "The seed's autonomous-monitor endpoints"), (name = "projects", description = "Projects that push events"), (name = "rules", description = "Alert rules and the alerts they fired"), (name = "notifications", description = "The notification outbox: Slack, webhook and fix-generator deliveries"), (name = "tasks", description = "Governance tasks: one open task per error group"), (name = "fixes", description = "The fix generator: Claude root-cause analysis, validated patches, draft pull requests"))
+    tags((name = "logs", description = "Error groups and log statistics"), (name = "health", description = "Liveness, readiness and status"), (name = "error-monitor", description = "The seed's autonomous-monitor endpoints"), (name = "projects", description = "Projects that push events"), (name = "rules", description = "Alert rules and the alerts they fired"), (name = "notifications", description = "The notification outbox: Slack, webhook and fix-generator deliveries"), (name = "tasks", description = "Governance tasks: one open task per error group"), (name = "fixes", description = "The fix generator: Claude root-cause analysis, validated patches, draft pull requests"), (name = "probes", description = "Uptime probes: status, latency, TLS certificate and DNS of URLs"), (name = "deploys", description = "Deployments of the watched services: their checks and the error groups they introduced"))
 )]
 struct ApiDoc;
 
@@ -67,6 +69,16 @@ pub fn router() -> Router<AppState> {
             rules::delete_rule
         ))
         .routes(routes!(rules::list_alerts))
+        .routes(routes!(probes::list_probes, probes::create_probe))
+        .routes(routes!(
+            probes::get_probe,
+            probes::update_probe,
+            probes::delete_probe
+        ))
+        .routes(routes!(probes::list_results))
+        .routes(routes!(probes::run_probe))
+        .routes(routes!(deploys::list_deploys))
+        .routes(routes!(deploys::get_deploy))
         .routes(routes!(monitor::status))
         .routes(routes!(monitor::health))
         .routes(routes!(monitor::recent))

@@ -17,7 +17,7 @@ use signalbox_fakes::railway::{FakeRailway, LogLine, Options};
 use crate::railway::{line, settings, wait_for};
 
 #[path = "../../../tests/support/postgres.rs"]
-mod postgres;
+pub(crate) mod postgres;
 
 /// A small deterministic generator (no dependency needed for a test's randomness).
 struct Lcg(u64);

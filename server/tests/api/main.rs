@@ -2,6 +2,8 @@
 
 mod crash;
 mod fixes;
+mod deploys;
+mod failure;
 mod helpers;
 mod ingest;
 mod logs;
@@ -9,6 +11,7 @@ mod loki;
 mod monitor;
 mod notifications;
 mod operations;
+mod probes;
 mod railway;
 mod rules;
 mod tasks;

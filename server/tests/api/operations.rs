@@ -87,7 +87,7 @@ async fn metrics_are_valid_prometheus_text() {
 
 /// `promtool check metrics` (Debian's prometheus package); a missing promtool skips loudly,
 /// except under CI.
-fn promtool_check(text: &str) {
+pub(crate) fn promtool_check(text: &str) {
     let promtool = ["promtool", "/opt/prom/usr/bin/promtool"]
         .into_iter()
         .find(|p| {
@@ -145,6 +145,8 @@ async fn the_openapi_document_matches_the_routes() {
         documented,
         [
             "/api/alerts",
+            "/api/deploys",
+            "/api/deploys/{id}",
             "/api/grouping-rules",
             "/api/logs/crawl",
             "/api/logs/errors",
@@ -154,6 +156,10 @@ async fn the_openapi_document_matches_the_routes() {
             "/api/logs/errors/{fingerprint}/status",
             "/api/logs/stats",
             "/api/notifications",
+            "/api/probes",
+            "/api/probes/{id}",
+            "/api/probes/{id}/results",
+            "/api/probes/{id}/run",
             "/api/projects",
             "/api/rules",
             "/api/rules/{id}",

@@ -43,7 +43,16 @@ async fn default_rules_are_listed_and_can_be_edited() {
             "Sustained",
             "Critical",
             "Regression",
-            "Error rate"
+            "Error rate",
+            "Probe down",
+            "Probe slow",
+            "Certificate expiring",
+            "DNS failure",
+            "Signalbox memory",
+            "Signalbox error rate",
+            "Source lagging",
+            "Deploy checks failed",
+            "Deploy introduced errors"
         ]
     );
     assert_eq!(

@@ -96,7 +96,8 @@ async fn the_rules_page_lists_the_default_rules_and_their_forms() {
             "{name} listed"
         );
     }
-    assert_eq!(page.matches(r#"class="rule""#).count(), 6);
+    // The six error rules and the nine check rules (probes, self-monitoring, deploys).
+    assert_eq!(page.matches(r#"class="rule""#).count(), 15);
     assert!(page.contains("≥ 10 in 1 min"), "the spike condition");
     assert!(page.contains(r#"action="/api/ui/rules/toggle""#));
     assert!(page.contains(r#"action="/api/ui/rules/edit""#));

@@ -135,6 +135,8 @@ pub struct RailwaySource {
     assembly: AssemblerConfig,
     /// Deployments the stream follows.
     followed: watch::Sender<BTreeSet<String>>,
+    /// Every deployment of the watched services at the last discovery (deploy verification).
+    seen: watch::Sender<Vec<crate::deploys::Seen>>,
     targets: Mutex<Option<(Instant, Vec<Target>)>>,
     /// Per deployment: the time span the next logs query should cover (see `fetch_window`).
     spans: Mutex<HashMap<String, chrono::Duration>>,
@@ -163,6 +165,7 @@ impl RailwaySource {
             settings,
             assembly: AssemblerConfig::default(),
             followed: watch::Sender::new(BTreeSet::new()),
+            seen: watch::Sender::new(Vec::new()),
             targets: Mutex::new(None),
             spans: Mutex::new(HashMap::new()),
             buffers: Mutex::new(HashMap::new()),
@@ -171,6 +174,11 @@ impl RailwaySource {
             last_catch_up: Mutex::new(None),
             status: Mutex::new(status),
         }
+    }
+
+    /// The deployments of the watched services, as of each discovery (once a minute).
+    pub fn deployments(&self) -> watch::Receiver<Vec<crate::deploys::Seen>> {
+        self.seen.subscribe()
     }
 
     /// A snapshot of the source's status.
@@ -277,6 +285,7 @@ impl RailwaySource {
             .find(|e| e.node.id == environment_id)
             .map(|e| e.node.name.clone());
         let mut targets = Vec::new();
+        let mut seen = Vec::new();
         for service in project.project.services.edges.into_iter().map(|e| e.node) {
             if !wanted(&self.settings.services, &service) {
                 continue;
@@ -288,7 +297,20 @@ impl RailwaySource {
                     json!({ "input": input, "first": 20 }),
                 )
                 .await?;
-            let deployments = data.deployments.edges.into_iter().map(|e| e.node).collect();
+            let deployments: Vec<Deployment> =
+                data.deployments.edges.into_iter().map(|e| e.node).collect();
+            seen.extend(deployments.iter().map(|d| {
+                crate::deploys::Seen {
+                    id: d.id.clone(),
+                    service: service.name.clone(),
+                    status: d.status.clone(),
+                    created_at: d.created_at,
+                    url: d
+                        .url
+                        .clone()
+                        .or_else(|| d.static_url.as_ref().map(|host| format!("https://{host}"))),
+                }
+            }));
             for deployment in followed_deployments(deployments) {
                 targets.push(Target {
                     deployment,
@@ -297,6 +319,7 @@ impl RailwaySource {
                 });
             }
         }
+        self.seen.send_replace(seen);
         Ok(targets)
     }
 
@@ -885,6 +908,8 @@ mod tests {
             id: id.into(),
             status: status.into(),
             created_at: DateTime::UNIX_EPOCH + chrono::Duration::minutes(minute),
+            static_url: None,
+            url: None,
         }
     }
 

@@ -36,7 +36,7 @@ pub const PROJECT_TOKEN_QUERY: &str =
 /// Recent deployments of one service in one environment.
 pub const DEPLOYMENTS_QUERY: &str =
     "query Deployments($input: DeploymentListInput!, $first: Int) { \
-    deployments(input: $input, first: $first) { edges { node { id status createdAt } } } }";
+    deployments(input: $input, first: $first) { edges { node { id status createdAt staticUrl url } } } }";
 
 #[derive(Debug, Deserialize)]
 pub struct LogsData {
@@ -163,6 +163,12 @@ pub struct Deployment {
     pub status: String,
     #[serde(rename = "createdAt")]
     pub created_at: DateTime<Utc>,
+    /// The service's Railway domain (no scheme), when it has one.
+    #[serde(rename = "staticUrl", default)]
+    pub static_url: Option<String>,
+    /// Where the deployment is served (a full URL), when it is.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 #[cfg(test)]
