@@ -17,6 +17,8 @@ pub mod pipeline;
 #[cfg(feature = "engine")]
 pub mod rules;
 #[cfg(feature = "engine")]
+pub mod session;
+#[cfg(feature = "engine")]
 pub mod sources;
 #[cfg(feature = "engine")]
 pub mod store;

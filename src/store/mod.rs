@@ -5,6 +5,7 @@
 //! has its own migrations folder for the few DDL differences.
 
 mod alerts;
+mod dashboard;
 mod lifecycle;
 mod migrations;
 mod outbox;
@@ -23,6 +24,7 @@ use sqlx::{AnyPool, Row};
 use crate::model::{Category, Group, GroupStatus, Level, Occurrence, Severity};
 
 pub use alerts::RuleProblem;
+pub use dashboard::{GroupBucket, Placement, SeriesRow, SeriesSplit};
 pub use lifecycle::{
     change_status_on, GroupLifecycle, LifecycleReport, StatusChange, StatusOutcome, QUIET_HOURS,
     SYSTEM_ACTOR,

@@ -72,6 +72,10 @@ pub struct GroupQuery {
     pub since: Option<DateTime<Utc>>,
     /// Only groups first seen at or before this time.
     pub until: Option<DateTime<Utc>>,
+    /// Only groups first seen at or after this time (new ones).
+    pub first_seen_since: Option<DateTime<Utc>>,
+    /// Only groups last seen before this time (quiet ones).
+    pub last_seen_before: Option<DateTime<Utc>>,
     /// Case-insensitive text the template must contain.
     pub text: Option<String>,
     pub category: Option<Category>,
@@ -148,6 +152,12 @@ impl Store {
         }
         if let Some(until) = q.until {
             sql.push(" AND first_seen <= ?", vec![Bind::Int(to_millis(until))]);
+        }
+        if let Some(t) = q.first_seen_since {
+            sql.push(" AND first_seen >= ?", vec![Bind::Int(to_millis(t))]);
+        }
+        if let Some(t) = q.last_seen_before {
+            sql.push(" AND last_seen < ?", vec![Bind::Int(to_millis(t))]);
         }
         if let Some(category) = q.category {
             sql.push(

@@ -8,6 +8,7 @@ mod loki;
 mod monitor;
 mod notifications;
 mod operations;
+mod pages;
 mod railway;
 mod rules;
 mod tasks;

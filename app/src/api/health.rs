@@ -1,0 +1,333 @@
+//! The System Health page's data: cards, sources, the error-rate chart, the top groups with
+//! their sparklines, new and quiet groups — one server function, one round trip.
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+use signalbox::model::Group;
+
+use crate::chart::ChartData;
+use crate::filters::Filters;
+
+/// How many groups the top list shows.
+pub const TOP_GROUPS: u32 = 10;
+/// How many groups the new and quiet lists show.
+pub const SHORT_LIST: u32 = 10;
+/// The "current" error rate covers this many minutes.
+pub const CURRENT_MINUTES: i64 = 5;
+
+/// The summary cards.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Cards {
+    /// Error and critical lines in the last 24 h.
+    pub errors_24h: i64,
+    pub error_rate_24h: f64,
+    /// Errors / lines over the last [`CURRENT_MINUTES`] minutes (`None`: no lines).
+    pub current_rate: Option<f64>,
+    pub new_today: i64,
+    /// Groups quiet for 24 h.
+    pub resolved: i64,
+    pub groups: i64,
+    /// Tasks open or in progress.
+    pub open_tasks: i64,
+}
+
+/// One source as the monitor last saw it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceLine {
+    pub name: String,
+    pub last_run: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    /// Consecutive failed polls.
+    pub failures: u32,
+    /// Seconds since the source was last read completely.
+    pub lag_seconds: Option<f64>,
+    pub events: u64,
+}
+
+impl SourceLine {
+    /// `ok`, `failing` or `waiting` (never run).
+    pub fn state(&self) -> &'static str {
+        if self.failures > 0 {
+            "failing"
+        } else if self.last_success.is_some() {
+            "ok"
+        } else {
+            "waiting"
+        }
+    }
+}
+
+/// The monitor: on, paused, and its sources.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct MonitorLine {
+    pub enabled: bool,
+    pub running: bool,
+    /// This replica runs the sources (holds the lease).
+    pub leader: bool,
+    pub sources: Vec<SourceLine>,
+}
+
+/// A top group and its occurrences per sparkline bucket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TopGroup {
+    pub group: Group,
+    pub spark: Vec<i64>,
+}
+
+/// The System Health page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthData {
+    pub generated_at: DateTime<Utc>,
+    pub filters: Filters,
+    pub cards: Cards,
+    pub monitor: MonitorLine,
+    pub chart: ChartData,
+    pub top: Vec<TopGroup>,
+    /// Groups first seen since midnight UTC.
+    pub new_today: Vec<Group>,
+    /// Groups without an occurrence for 24 h.
+    pub quiet: Vec<Group>,
+    /// Services with lines in the range (the service filter's choices).
+    pub services: Vec<String>,
+}
+
+/// The error rate over the last `minutes` of per-minute `(minute ms, errors, lines)`.
+pub fn current_rate(per_minute: &[(i64, i64, i64)], now_ms: i64, minutes: i64) -> Option<f64> {
+    let since = now_ms - minutes * 60_000;
+    let (errors, lines) = per_minute
+        .iter()
+        .filter(|(m, _, _)| *m >= since)
+        .fold((0, 0), |(e, l), (_, me, ml)| (e + me, l + ml));
+    (lines > 0).then(|| errors as f64 / lines as f64)
+}
+
+/// The monitor's state as the page shows it.
+#[cfg(feature = "ssr")]
+pub(crate) fn monitor_line() -> MonitorLine {
+    let enabled = super::config().is_ok_and(|c| c.monitoring_enabled);
+    let Some(handle) = use_context::<Option<signalbox::monitor::MonitorHandle>>().flatten() else {
+        return MonitorLine {
+            enabled,
+            ..MonitorLine::default()
+        };
+    };
+    MonitorLine {
+        enabled,
+        running: handle.running(),
+        leader: handle.is_leader(),
+        sources: handle
+            .states()
+            .into_iter()
+            .map(|(name, s)| SourceLine {
+                name,
+                last_run: s.last_run,
+                last_success: s.last_success,
+                last_error: s.last_error,
+                failures: s.failures,
+                lag_seconds: s.lag_seconds,
+                events: s.events,
+            })
+            .collect(),
+    }
+}
+
+/// Everything the System Health page shows, for the view in the query parameters.
+#[server(prefix = "/api/ui", endpoint = "health")]
+pub async fn system_health(
+    range: Option<String>,
+    service: Option<String>,
+    level: Option<String>,
+    status: Option<String>,
+    q: Option<String>,
+    by: Option<String>,
+) -> Result<HealthData, ServerFnError> {
+    use chrono::Duration;
+    use signalbox::store::{GroupQuery, GroupSort, SeriesSplit};
+
+    use super::{failed, store};
+    use crate::chart;
+    use crate::filters::Split;
+
+    super::require_read()?;
+    let filters = Filters::from_query(|key| match key {
+        "range" => range.clone(),
+        "service" => service.clone(),
+        "level" => level.clone(),
+        "status" => status.clone(),
+        "q" => q.clone(),
+        "by" => by.clone(),
+        _ => None,
+    });
+    let store = store()?;
+    let now = Utc::now();
+    let since = now - Duration::minutes(filters.range.minutes());
+
+    let stats = store
+        .stats(now, Duration::hours(24))
+        .await
+        .map_err(failed)?;
+    let per_minute: Vec<(i64, i64, i64)> = stats
+        .per_minute
+        .iter()
+        .map(|b| (b.minute.timestamp_millis(), b.errors, b.lines))
+        .collect();
+    let cards = Cards {
+        errors_24h: stats.errors,
+        error_rate_24h: stats.error_rate,
+        current_rate: current_rate(&per_minute, now.timestamp_millis(), CURRENT_MINUTES),
+        new_today: stats.new_today,
+        resolved: stats.resolved,
+        groups: stats.groups,
+        open_tasks: store.open_task_count().await.map_err(failed)?,
+    };
+
+    let width = Duration::minutes(filters.range.chart_bucket_minutes());
+    let split = match filters.split {
+        Split::Level => SeriesSplit::Level,
+        Split::Service => SeriesSplit::Service,
+    };
+    let rows = store
+        .error_series(since, now, width, split, filters.service.as_deref())
+        .await
+        .map_err(failed)?;
+    let starts = chart::buckets(
+        since.timestamp_millis(),
+        now.timestamp_millis(),
+        width.num_milliseconds(),
+    );
+    let mut chart_rows: Vec<(i64, String, i64, i64)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.bucket.timestamp_millis(),
+                r.key.clone(),
+                r.errors,
+                r.lines,
+            )
+        })
+        .collect();
+    if let Some(level) = filters.level {
+        if filters.split == Split::Level {
+            chart_rows.retain(|r| r.1 == level.as_str());
+        }
+    }
+    let chart = chart::stack(&chart_rows, &starts);
+    let services = if filters.split == Split::Service && filters.service.is_none() {
+        let mut names: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
+        names.sort();
+        names.dedup();
+        names
+    } else {
+        let mut names: Vec<String> = store
+            .error_series(
+                since,
+                now,
+                Duration::minutes(filters.range.minutes()),
+                SeriesSplit::Service,
+                None,
+            )
+            .await
+            .map_err(failed)?
+            .into_iter()
+            .map(|r| r.key)
+            .collect();
+        names.sort();
+        names.dedup();
+        names
+    };
+
+    let base = GroupQuery {
+        level: filters.level,
+        status: filters.status,
+        service: filters.service.clone(),
+        text: filters.text.clone(),
+        limit: TOP_GROUPS,
+        ..GroupQuery::default()
+    };
+    let top = store
+        .list_groups(&GroupQuery {
+            since: Some(since),
+            sort: GroupSort::Count,
+            ..base.clone()
+        })
+        .await
+        .map_err(failed)?
+        .items;
+    let spark_width = Duration::minutes(filters.range.spark_bucket_minutes());
+    let spark_starts = chart::buckets(
+        since.timestamp_millis(),
+        now.timestamp_millis(),
+        spark_width.num_milliseconds(),
+    );
+    let fingerprints: Vec<String> = top.iter().map(|g| g.fingerprint.clone()).collect();
+    let buckets = store
+        .group_series(&fingerprints, since, spark_width)
+        .await
+        .map_err(failed)?;
+    let top = top
+        .into_iter()
+        .map(|group| {
+            let counts: Vec<(i64, i64)> = buckets
+                .iter()
+                .filter(|b| b.fingerprint == group.fingerprint)
+                .map(|b| (b.bucket.timestamp_millis(), b.count))
+                .collect();
+            TopGroup {
+                spark: chart::fill(&spark_starts, &counts),
+                group,
+            }
+        })
+        .collect();
+    let midnight = now
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc())
+        .unwrap_or(now);
+    let new_today = store
+        .list_groups(&GroupQuery {
+            first_seen_since: Some(midnight),
+            sort: GroupSort::LastSeen,
+            limit: SHORT_LIST,
+            ..base.clone()
+        })
+        .await
+        .map_err(failed)?
+        .items;
+    let quiet = store
+        .list_groups(&GroupQuery {
+            last_seen_before: Some(now - Duration::hours(24)),
+            sort: GroupSort::LastSeen,
+            limit: SHORT_LIST,
+            ..base
+        })
+        .await
+        .map_err(failed)?
+        .items;
+    Ok(HealthData {
+        generated_at: now,
+        filters,
+        cards,
+        monitor: monitor_line(),
+        chart,
+        top,
+        new_today,
+        quiet,
+        services,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_current_rate_covers_the_last_minutes_only() {
+        let now = 10 * 60_000;
+        let minutes = [(0, 50, 50), (6 * 60_000, 1, 10), (9 * 60_000, 1, 10)];
+        assert_eq!(current_rate(&minutes, now, 5), Some(0.1));
+        assert_eq!(current_rate(&minutes, now, 60), Some(52.0 / 70.0));
+        assert_eq!(current_rate(&[], now, 5), None);
+    }
+}
