@@ -20,6 +20,29 @@ pub struct ChartData {
     pub series: Vec<Series>,
     /// Errors / lines per bucket, in percent.
     pub rate_percent: Vec<f64>,
+    /// Deploys: the label of the bucket each falls in, and what was deployed.
+    pub markers: Vec<(String, String)>,
+}
+
+/// Deploy markers for `deploys` (`(time ms, name)`): each in the bucket of `starts` it falls
+/// in, with that bucket's label; deploys outside the buckets are left out.
+pub fn markers(
+    deploys: &[(i64, String)],
+    starts: &[i64],
+    labels: &[String],
+) -> Vec<(String, String)> {
+    let width = match starts {
+        [a, b, ..] => b - a,
+        _ => i64::MAX,
+    };
+    deploys
+        .iter()
+        .filter_map(|(at, name)| {
+            let i = starts.partition_point(|s| s <= at).checked_sub(1)?;
+            let label = labels.get(i)?;
+            (at - starts[i] < width).then(|| (label.clone(), name.clone()))
+        })
+        .collect()
 }
 
 impl ChartData {
@@ -112,6 +135,7 @@ pub fn stack(rows: &[(i64, String, i64, i64)], starts: &[i64]) -> ChartData {
         labels,
         series,
         rate_percent,
+        markers: Vec::new(),
     }
 }
 
@@ -159,7 +183,9 @@ mod echarts_dom {
 #[cfg(feature = "hydrate")]
 fn draw(id: &str, data: &ChartData) {
     use charming::component::{Axis, Grid, Legend};
-    use charming::element::{AxisType, Tooltip, Trigger};
+    use charming::element::{
+        AxisType, Label, MarkLine, MarkLineData, MarkLineVariant, Symbol, Tooltip, Trigger,
+    };
     use charming::series::{Bar, Line};
     use charming::{Chart, WasmRenderer};
     use wasm_bindgen::JsCast;
@@ -208,13 +234,28 @@ fn draw(id: &str, data: &ChartData) {
                 .data(s.errors.iter().map(|&e| e as f64).collect()),
         );
     }
-    chart = chart.series(
-        Line::new()
-            .name("error rate %")
-            .y_axis_index(1)
-            .show_symbol(false)
-            .data(data.rate_percent.clone()),
-    );
+    let deploys = data
+        .markers
+        .iter()
+        .map(|(label, name)| {
+            MarkLineVariant::Simple(MarkLineData::new().x_axis(label.clone()).name(name.clone()))
+        })
+        .collect::<Vec<_>>();
+    let mut rate = Line::new()
+        .name("error rate %")
+        .y_axis_index(1)
+        .show_symbol(false)
+        .data(data.rate_percent.clone());
+    if !deploys.is_empty() {
+        rate = rate.mark_line(
+            MarkLine::new()
+                .symbol(vec![Symbol::None])
+                .silent(true)
+                .label(Label::new().formatter("{b}").color(text))
+                .data(deploys),
+        );
+    }
+    chart = chart.series(rate);
     if let Err(e) = WasmRenderer::new(width, 280).render(id, &chart) {
         leptos::logging::warn!("error-rate chart not drawn: {e:?}");
     }
@@ -287,5 +328,25 @@ mod tests {
         );
         assert_eq!(chart.rate_percent, vec![20.0, 50.0, 0.0]);
         assert_eq!(chart.total_errors(), 6);
+    }
+
+    #[test]
+    fn deploys_mark_the_bucket_they_fall_in() {
+        let starts = buckets(0, 120_000, 60_000);
+        let labels: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let deploys = vec![
+            (0, "api d1".to_string()),
+            (90_000, "api d2".to_string()),
+            (-5, "too early".to_string()),
+            (200_000, "too late".to_string()),
+        ];
+        assert_eq!(
+            markers(&deploys, &starts, &labels),
+            vec![
+                ("a".to_string(), "api d1".to_string()),
+                ("b".to_string(), "api d2".to_string())
+            ]
+        );
+        assert!(markers(&deploys, &[], &[]).is_empty());
     }
 }

@@ -51,6 +51,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0007_outbox.sql"),
         include_str!("../../migrations/postgres/0007_outbox.sql"),
     ),
+    (
+        10,
+        "deployments",
+        include_str!("../../migrations/sqlite/0010_deployments.sql"),
+        include_str!("../../migrations/postgres/0010_deployments.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

@@ -60,6 +60,8 @@ impl Store {
         // upsert shared counter rows in the same order, so Postgres never sees a deadlock.
         let mut line_counts: BTreeMap<(i64, &str, Level), i64> = BTreeMap::new();
         let mut group_minutes: BTreeMap<(&str, i64), i64> = BTreeMap::new();
+        // (service, deployment) → (first, last) time in this batch: deploy markers.
+        let mut deployments: BTreeMap<(&str, &str), (i64, i64)> = BTreeMap::new();
         let mut groups: Vec<(&str, GroupDelta)> = Vec::new();
         let mut grouped: Vec<&Processed> = Vec::new();
         let mut accepted: Vec<&Processed> = Vec::new();
@@ -83,6 +85,11 @@ impl Store {
             *line_counts
                 .entry((minute, service, event.level))
                 .or_default() += 1;
+            if let Some(deployment) = event.deployment.as_deref() {
+                let at = to_millis(event.timestamp);
+                let seen = deployments.entry((service, deployment)).or_insert((at, at));
+                *seen = (seen.0.min(at), seen.1.max(at));
+            }
 
             if event.level >= Level::Warn {
                 raw.push(item);
@@ -165,6 +172,20 @@ impl Store {
             .bind(fingerprint)
             .bind(minute)
             .bind(count)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for ((service, deployment), (first, last)) in deployments {
+            sqlx::query(
+                "INSERT INTO deployments (service, deployment, first_seen, last_seen) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (service, deployment) DO UPDATE SET \
+                   first_seen = CASE WHEN excluded.first_seen < deployments.first_seen THEN excluded.first_seen ELSE deployments.first_seen END, \
+                   last_seen = CASE WHEN excluded.last_seen > deployments.last_seen THEN excluded.last_seen ELSE deployments.last_seen END",
+            )
+            .bind(service)
+            .bind(deployment)
+            .bind(first)
+            .bind(last)
             .execute(&mut *tx)
             .await?;
         }

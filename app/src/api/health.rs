@@ -13,6 +13,8 @@ use crate::filters::Filters;
 pub const TOP_GROUPS: u32 = 10;
 /// How many groups the new and quiet lists show.
 pub const SHORT_LIST: u32 = 10;
+/// Deploy markers the chart shows at most.
+pub const MAX_DEPLOYS: u32 = 30;
 /// The "current" error rate covers this many minutes.
 pub const CURRENT_MINUTES: i64 = 5;
 
@@ -213,7 +215,20 @@ pub async fn system_health(
             chart_rows.retain(|r| r.1 == level.as_str());
         }
     }
-    let chart = chart::stack(&chart_rows, &starts);
+    let mut chart = chart::stack(&chart_rows, &starts);
+    let deploys: Vec<(i64, String)> = store
+        .deployments_between(since, now, filters.service.as_deref(), MAX_DEPLOYS)
+        .await
+        .map_err(failed)?
+        .into_iter()
+        .map(|d| {
+            (
+                d.at.timestamp_millis(),
+                format!("{} {}", d.service, d.deployment),
+            )
+        })
+        .collect();
+    chart.markers = chart::markers(&deploys, &starts, &chart.labels);
     let services = if filters.split == Split::Service && filters.service.is_none() {
         let mut names: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
         names.sort();

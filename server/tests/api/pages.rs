@@ -25,18 +25,18 @@ async fn system_health_renders_cards_chart_top_groups_and_lists() {
     .await;
     let page = html(&app, "/").await;
     for part in [
-        r#"data-testid="errors-24h">3<"#,
+        r#">3</span><span class="label">errors in 24 h<"#,
         r#"data-testid="open-tasks""#,
         r#"id="error-rate-chart""#,
-        "<svg class=\"spark\"",
+        r#"class="spark""#,
         "payment provider timed out",
         "New today",
         "Resolved (quiet for 24 h)",
-        r#"<form class="filters-form" method="get" action="/""#,
+        r#"<form method="get" action="/""#,
         r#"<label for="f-q">"#,
         "Updated just now",
     ] {
-        assert!(page.contains(part), "{part} in the page");
+        assert!(page.contains(part), "{part} in the page:\n{page}");
     }
     // Log text is escaped.
     assert!(page.contains("queue &lt;b&gt;overflow&lt;/b&gt; &amp; lost jobs"));
@@ -67,12 +67,12 @@ async fn the_group_page_shows_trace_breakdown_and_resolves_without_javascript() 
     );
     event.deployment = Some("d-42".into());
     app.ingest(vec![event]).await;
-    let fp = fingerprint_of(&app, "sku").await;
+    let fp = fingerprint_of(&app, "KeyError").await;
     let page = html(&app, &format!("/errors/{fp}")).await;
     for part in [
-        r#"<span class="line frame-app">  File &quot;/app/shop/cart.py&quot;"#,
-        r#"<span class="line frame-lib">  File &quot;/usr/lib/python3/site-packages/orm.py&quot;"#,
-        "<svg class=\"bars\"",
+        r#"<span class="line frame-app">  File "/app/shop/cart.py""#,
+        r#"<span class="line frame-lib">  File "/usr/lib/python3/site-packages/orm.py""#,
+        r#"class="bars""#,
         "<caption>deployment</caption>",
         "d-42",
         r#"action="/api/ui/groups/status""#,
