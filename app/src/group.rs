@@ -33,14 +33,11 @@ pub fn GroupPage() -> impl IntoView {
         },
         |(fp, _, _)| api::group_detail(fp),
     );
-    // Older pages do not change; only the first page follows new occurrences.
+    // Loaded once per page; the first page then follows new occurrences by itself (see
+    // `OccurrenceTable`), so that a refresh keeps the rows a reader opened.
     let occurrences = Resource::new(
-        move || {
-            let c = cursor.get();
-            let tick = if c.is_none() { refresh.tick.get() } else { 0 };
-            (fingerprint.get(), c, tick)
-        },
-        |(fp, cursor, _)| api::occurrences(fp, cursor),
+        move || (fingerprint.get(), cursor.get()),
+        |(fp, cursor)| api::occurrences(fp, cursor),
     );
     view! {
         <div class="page-head">
@@ -71,8 +68,9 @@ pub fn GroupPage() -> impl IntoView {
                             let fp = fingerprint.get_untracked();
                             let next = page.next_cursor.map(|c| format!("/errors/{fp}?before={c}"));
                             let newest = cursor.get_untracked().is_some().then(|| format!("/errors/{fp}"));
+                            let follow = cursor.get_untracked().is_none().then(|| fp.clone());
                             view! {
-                                <OccurrenceTable items=page.items />
+                                <OccurrenceTable items=page.items follow />
                                 <nav class="pager" aria-label="Occurrence pages">
                                     {newest.map(|href| view! { <a href=href>"← Newest"</a> })}
                                     {next.map(|href| view! { <a class="more" href=href>"Older occurrences →"</a> })}
@@ -238,11 +236,33 @@ fn BreakdownTable(breakdown: Breakdown) -> impl IntoView {
     .into_any()
 }
 
+/// The occurrences; with `follow` (the group's fingerprint, on the first page) it reloads
+/// them at every auto-refresh and patches the rows by id: rows already shown stay as they
+/// are (open details included), new ones appear on top.
 #[component]
-fn OccurrenceTable(items: Vec<Occurrence>) -> impl IntoView {
-    if items.is_empty() {
+fn OccurrenceTable(items: Vec<Occurrence>, follow: Option<String>) -> impl IntoView {
+    if items.is_empty() && follow.is_none() {
         return view! { <p class="empty">"No stored occurrences (they are kept RETENTION_DAYS days)."</p> }.into_any();
     }
+    let rows = RwSignal::new(items);
+    #[cfg(feature = "hydrate")]
+    if let Some(fingerprint) = follow {
+        let refresh = Refresh::get();
+        Effect::new(move |seen: Option<u64>| {
+            let tick = refresh.tick.get();
+            if seen.is_some_and(|s| s != tick) {
+                let fingerprint = fingerprint.clone();
+                leptos::task::spawn_local(async move {
+                    if let Ok(page) = api::occurrences(fingerprint, None).await {
+                        rows.set(page.items);
+                    }
+                });
+            }
+            tick
+        });
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = follow;
     view! {
         <div class="table-scroll">
             <table class="occurrences">
@@ -256,7 +276,7 @@ fn OccurrenceTable(items: Vec<Occurrence>) -> impl IntoView {
                     </tr>
                 </thead>
                 <tbody>
-                    <For each=move || items.clone() key=|o| o.id let:o>
+                    <For each=move || rows.get() key=|o| o.id let:o>
                         <OccurrenceRow o />
                     </For>
                 </tbody>

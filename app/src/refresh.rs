@@ -74,7 +74,7 @@ pub fn RefreshBar() -> impl IntoView {
         }
     };
     view! {
-        <div class="refresh" role="status" aria-live="off">
+        <div class="refresh" role="status" aria-live="off" data-refreshes=move || refresh.tick.get().to_string()>
             <span data-testid="updated">{age}</span>
             <span class="muted">
                 {move || if refresh.paused.get() { " · paused" } else { " · every 30 s" }}

@@ -133,6 +133,18 @@ test("a new error appears within 35 s without a reload; open rows and typed inpu
   await page.evaluate(() => { window.__sameDocument = true; });
   await page.getByLabel("Text").fill("typed but not sent");
 
+  // Meanwhile, on a group's page, an occurrence's details are open and the page is scrolled.
+  const { page: group, problems: groupProblems } = await watchedPage(context);
+  await group.setViewportSize({ width: 1000, height: 500 });
+  await group.goto(`${app.baseUrl}/`);
+  await group.locator("table.groups").getByRole("link", { name: /KeyError/ }).click();
+  await group.locator("tr.occurrence details").first().waitFor();
+  await hydrated(group);
+  await group.locator("tr.occurrence details summary").first().click();
+  await group.locator("tr.occurrence details").first().evaluate((d) => { d.dataset.mark = "kept"; });
+  await group.evaluate(() => window.scrollTo(0, 400));
+  const scrolled = await group.evaluate(() => window.scrollY);
+
   const pushed = await fetch(`${app.baseUrl}/api/ingest`, {
     method: "POST",
     headers: { "content-type": "application/json", "x-signalbox-key": key },
@@ -144,6 +156,14 @@ test("a new error appears within 35 s without a reload; open rows and typed inpu
   assert.equal(await page.evaluate(() => window.__sameDocument), true, "no reload");
   assert.equal(await page.getByLabel("Text").inputValue(), "typed but not sent");
   assert.match(await page.getByTestId("updated").textContent(), /Updated/);
+
+  // The group page refreshed too (its clock restarted) without closing the row or scrolling.
+  await group.locator('.refresh[data-refreshes="1"]').waitFor({ timeout: 35_000 });
+  await group.getByTestId("updated").filter({ hasText: /just now/ }).waitFor();
+  const details = group.locator("tr.occurrence details").first();
+  assert.equal(await details.evaluate((d) => [d.open, d.dataset.mark].join()), "true,kept");
+  assert.equal(await group.evaluate(() => window.scrollY), scrolled);
+  assert.deepEqual(groupProblems, []);
 
   // Paused, the page stops refreshing.
   await page.getByRole("button", { name: "Pause auto-refresh" }).click();
