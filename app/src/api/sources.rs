@@ -61,7 +61,7 @@ pub struct SourcesData {
 /// (retrying); newest first.
 pub fn troubled(mut rows: Vec<DeliveryLine>) -> Vec<DeliveryLine> {
     rows.retain(|d| d.status == "failed" || (d.status == "pending" && d.attempts > 0));
-    rows.sort_by(|a, b| b.id.cmp(&a.id));
+    rows.sort_by_key(|d| std::cmp::Reverse(d.id));
     rows.dedup_by_key(|d| d.id);
     rows
 }

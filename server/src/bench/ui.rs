@@ -75,7 +75,7 @@ fn error_event(i: usize, groups: usize, total: usize, now_ms: i64) -> Event {
     let age_ms = (total - i) as i64 * 86_400_000 / total.max(1) as i64;
     Event {
         timestamp: chrono::DateTime::from_timestamp_millis(now_ms - age_ms).unwrap_or_default(),
-        level: if g % 10 == 0 {
+        level: if g.is_multiple_of(10) {
             Level::Critical
         } else {
             Level::Error
