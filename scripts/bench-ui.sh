@@ -13,7 +13,7 @@ wasm=$(gz "$site/pkg/signalbox.wasm")
 js=$(gz "$site/pkg/signalbox.js")
 css=$(gz "$site/pkg/signalbox.css")
 echarts=$(gz "$site/echarts.min.js")
-echo "bundle (gzip -9): wasm $((wasm / 1024)) KiB + JS $((js / 1024)) KiB = $(((wasm + js) / 1024)) KiB (budget 1024 KiB); CSS $((css / 1024)) KiB; echarts.min.js $((echarts / 1024)) KiB, separate"
+echo "bundle (gzip -9): wasm $wasm B + JS $js B = $((wasm + js)) B (budget 1 000 000 B); CSS $css B; echarts.min.js $echarts B, separate"
 
 cargo build --release -q -p signalbox-server --bin signalbox
 LEPTOS_SITE_ROOT=$site target/release/signalbox bench ui "$@"

@@ -51,9 +51,10 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="signalbox" href="/pkg/signalbox.css" />
         <Title text="Signalbox" />
         <Router>
+            <a class="skip" href="#main">"Skip to content"</a>
             <header class="topbar">
                 <A href="/" attr:class="brand">"Signalbox"</A>
-                <nav>
+                <nav aria-label="Main">
                     <A href="/">"System Health"</A>
                     <A href="/grouping">"Grouping"</A>
                     <A href="/rules">"Rules"</A>
@@ -78,7 +79,7 @@ pub fn App() -> impl IntoView {
                     </Suspense>
                 </nav>
             </header>
-            <main>
+            <main id="main">
                 <Routes fallback=pages::NotFound>
                     // Async: the server waits for the data, so pages are complete HTML
                     // before the wasm loads (and without JavaScript at all).
