@@ -668,6 +668,7 @@ impl fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("log_filter", &self.log_filter)
             .field("admin_token", &set(&self.admin_token))
+            .field("public_read", &self.public_read)
             .field("demo", &self.demo)
             .field("monitoring_enabled", &self.monitoring_enabled)
             .field("monitor_interval", &self.monitor_interval)

@@ -1667,7 +1667,6 @@ async fn mutes_by_date_expire(store: Store) {
 /// The System Health and group page reads: series split by level and by service, per-group
 /// buckets, open tasks, recent placements, new and quiet groups.
 async fn dashboard_series_and_lists(store: Store) {
-    use signalbox::store::SeriesSplit;
     let base = t("2026-11-27T10:00:00Z");
     let mut events = vec![
         event(base, Level::Info, "api", "request served"),
@@ -1704,45 +1703,35 @@ async fn dashboard_series_and_lists(store: Store) {
     .await;
 
     let until = base + Duration::minutes(30);
-    let by_level = store
-        .error_series(base, until, Duration::minutes(15), SeriesSplit::Level, None)
+    let series = store
+        .error_series(base, until, Duration::minutes(15), None)
         .await
         .expect("series");
-    let rows: Vec<(i64, &str, i64, i64)> = by_level
+    let rows: Vec<(i64, &str, &str, i64, i64)> = series
         .iter()
         .map(|r| {
-            (
-                (r.bucket - base).num_minutes(),
-                r.key.as_str(),
-                r.errors,
-                r.lines,
-            )
+            let at = (r.bucket - base).num_minutes();
+            (at, r.service.as_str(), r.level.as_str(), r.errors, r.lines)
         })
         .collect();
     assert_eq!(
         rows,
         vec![
-            (0, "error", 1, 1),
-            (0, "info", 0, 1),
-            (15, "critical", 1, 1),
-            (15, "error", 1, 1)
+            (0, "api", "error", 1, 1),
+            (0, "api", "info", 0, 1),
+            (15, "api", "error", 1, 1),
+            (15, "worker", "critical", 1, 1)
         ]
     );
     let api_only = store
-        .error_series(
-            base,
-            until,
-            Duration::minutes(30),
-            SeriesSplit::Service,
-            Some("api"),
-        )
+        .error_series(base, until, Duration::minutes(30), Some("api"))
         .await
         .expect("series");
-    let rows: Vec<(&str, i64, i64)> = api_only
+    let rows: Vec<(&str, &str, i64, i64)> = api_only
         .iter()
-        .map(|r| (r.key.as_str(), r.errors, r.lines))
+        .map(|r| (r.service.as_str(), r.level.as_str(), r.errors, r.lines))
         .collect();
-    assert_eq!(rows, vec![("api", 2, 3)]);
+    assert_eq!(rows, vec![("api", "error", 2, 2), ("api", "info", 0, 1)]);
 
     let groups = store
         .list_groups(&GroupQuery {

@@ -7,23 +7,13 @@ use sqlx::Row;
 use super::queries::{Bind, Sql};
 use super::{from_millis, to_millis, Store, StoreError};
 
-/// What the error-rate series is split by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SeriesSplit {
-    /// By log level (`error`, `critical`).
-    #[default]
-    Level,
-    /// By service.
-    Service,
-}
-
-/// Lines and errors of one bucket and one level or service.
+/// Lines and errors of one bucket, service and level.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SeriesRow {
     /// Start of the bucket.
     pub bucket: DateTime<Utc>,
-    /// The level or the service.
-    pub key: String,
+    pub service: String,
+    pub level: String,
     /// Error and critical lines.
     pub errors: i64,
     /// All lines.
@@ -47,29 +37,23 @@ fn bucket_ms(bucket: Duration) -> i64 {
 }
 
 impl Store {
-    /// Lines and errors per `bucket` between `since` and `until`, split by level or service,
-    /// oldest first; `service` keeps one service. Read from the per-minute counters.
+    /// Lines and errors per `bucket`, service and level between `since` and `until`, oldest
+    /// first; `service` keeps one service. Read from the per-minute counters in one pass, so
+    /// a page can stack by level or by service and list the services from the same rows.
     pub async fn error_series(
         &self,
         since: DateTime<Utc>,
         until: DateTime<Utc>,
         bucket: Duration,
-        split: SeriesSplit,
         service: Option<&str>,
     ) -> Result<Vec<SeriesRow>, StoreError> {
         let width = bucket_ms(bucket);
-        let key = match split {
-            SeriesSplit::Level => "level",
-            SeriesSplit::Service => "service",
-        };
         let mut sql = Sql::new("");
         sql.push(
-            &format!(
-                "SELECT (minute / ?) * ? AS bucket, {key} AS series, \
-                   CAST(SUM(CASE WHEN level IN ('error', 'critical') THEN count ELSE 0 END) AS BIGINT) AS errors, \
-                   CAST(SUM(count) AS BIGINT) AS lines \
-                 FROM log_counts_minute WHERE minute >= ? AND minute <= ?"
-            ),
+            "SELECT (minute / ?) * ? AS bucket, service, level, \
+               CAST(SUM(CASE WHEN level IN ('error', 'critical') THEN count ELSE 0 END) AS BIGINT) AS errors, \
+               CAST(SUM(count) AS BIGINT) AS lines \
+             FROM log_counts_minute WHERE minute >= ? AND minute <= ?",
             vec![
                 Bind::Int(width),
                 Bind::Int(width),
@@ -81,13 +65,14 @@ impl Store {
             sql.push(" AND service = ?", vec![Bind::Text(service.to_string())]);
         }
         // Positional: the bucket expression's parameters differ from the SELECT's.
-        sql.push(" GROUP BY 1, 2 ORDER BY 1, 2", vec![]);
+        sql.push(" GROUP BY 1, 2, 3 ORDER BY 1, 2, 3", vec![]);
         let rows = sql.query().fetch_all(self.pool()).await?;
         rows.iter()
             .map(|r| {
                 Ok(SeriesRow {
                     bucket: from_millis(r.try_get("bucket")?),
-                    key: r.try_get("series")?,
+                    service: r.try_get("service")?,
+                    level: r.try_get("level")?,
                     errors: r.try_get("errors")?,
                     lines: r.try_get("lines")?,
                 })

@@ -24,7 +24,7 @@ use sqlx::{AnyPool, Row};
 use crate::model::{Category, Group, GroupStatus, Level, Occurrence, Severity};
 
 pub use alerts::RuleProblem;
-pub use dashboard::{DeployMark, GroupBucket, Placement, SeriesRow, SeriesSplit};
+pub use dashboard::{DeployMark, GroupBucket, Placement, SeriesRow};
 pub use lifecycle::{
     change_status_on, GroupLifecycle, LifecycleReport, StatusChange, StatusOutcome, QUIET_HOURS,
     SYSTEM_ACTOR,

@@ -105,6 +105,32 @@ pub fn current_rate(per_minute: &[(i64, i64, i64)], now_ms: i64, minutes: i64) -
     (lines > 0).then(|| errors as f64 / lines as f64)
 }
 
+/// The chart's rows `(bucket ms, series, errors, lines)` from the store's rows: series by
+/// level or by service; with a level filter, only that level's errors (lines stay, so the
+/// rate is that level's share of all lines).
+#[cfg(feature = "ssr")]
+fn chart_rows(
+    rows: &[signalbox::store::SeriesRow],
+    split: crate::filters::Split,
+    level: Option<signalbox::model::Level>,
+) -> Vec<(i64, String, i64, i64)> {
+    use crate::filters::Split;
+    rows.iter()
+        .map(|r| {
+            let key = match split {
+                Split::Level => r.level.clone(),
+                Split::Service if r.service.is_empty() => "(no service)".to_string(),
+                Split::Service => r.service.clone(),
+            };
+            let errors = match level {
+                Some(l) if l.as_str() != r.level => 0,
+                _ => r.errors,
+            };
+            (r.bucket.timestamp_millis(), key, errors, r.lines)
+        })
+        .collect()
+}
+
 /// The monitor's state as the page shows it.
 #[cfg(feature = "ssr")]
 pub(crate) fn monitor_line() -> MonitorLine {
@@ -146,11 +172,10 @@ pub async fn system_health(
     by: Option<String>,
 ) -> Result<HealthData, ServerFnError> {
     use chrono::Duration;
-    use signalbox::store::{GroupQuery, GroupSort, SeriesSplit};
+    use signalbox::store::{GroupQuery, GroupSort};
 
     use super::{failed, store};
     use crate::chart;
-    use crate::filters::Split;
 
     super::require_read()?;
     let filters = Filters::from_query(|key| match key {
@@ -186,12 +211,8 @@ pub async fn system_health(
     };
 
     let width = Duration::minutes(filters.range.chart_bucket_minutes());
-    let split = match filters.split {
-        Split::Level => SeriesSplit::Level,
-        Split::Service => SeriesSplit::Service,
-    };
     let rows = store
-        .error_series(since, now, width, split, filters.service.as_deref())
+        .error_series(since, now, width, filters.service.as_deref())
         .await
         .map_err(failed)?;
     let starts = chart::buckets(
@@ -199,22 +220,7 @@ pub async fn system_health(
         now.timestamp_millis(),
         width.num_milliseconds(),
     );
-    let mut chart_rows: Vec<(i64, String, i64, i64)> = rows
-        .iter()
-        .map(|r| {
-            (
-                r.bucket.timestamp_millis(),
-                r.key.clone(),
-                r.errors,
-                r.lines,
-            )
-        })
-        .collect();
-    if let Some(level) = filters.level {
-        if filters.split == Split::Level {
-            chart_rows.retain(|r| r.1 == level.as_str());
-        }
-    }
+    let chart_rows = chart_rows(&rows, filters.split, filters.level);
     let mut chart = chart::stack(&chart_rows, &starts);
     let deploys: Vec<(i64, String)> = store
         .deployments_between(since, now, filters.service.as_deref(), MAX_DEPLOYS)
@@ -229,29 +235,13 @@ pub async fn system_health(
         })
         .collect();
     chart.markers = chart::markers(&deploys, &starts, &chart.labels);
-    let services = if filters.split == Split::Service && filters.service.is_none() {
-        let mut names: Vec<String> = rows.iter().map(|r| r.key.clone()).collect();
-        names.sort();
-        names.dedup();
-        names
-    } else {
-        let mut names: Vec<String> = store
-            .error_series(
-                since,
-                now,
-                Duration::minutes(filters.range.minutes()),
-                SeriesSplit::Service,
-                None,
-            )
-            .await
-            .map_err(failed)?
-            .into_iter()
-            .map(|r| r.key)
-            .collect();
-        names.sort();
-        names.dedup();
-        names
-    };
+    let mut services: Vec<String> = rows
+        .iter()
+        .map(|r| r.service.clone())
+        .filter(|s| !s.is_empty())
+        .collect();
+    services.sort();
+    services.dedup();
 
     let base = GroupQuery {
         level: filters.level,
@@ -336,6 +326,48 @@ pub async fn system_health(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(feature = "ssr")]
+    #[test]
+    fn chart_rows_split_by_level_or_service_and_keep_all_lines() {
+        use crate::filters::Split;
+        use signalbox::model::Level;
+        let at = DateTime::from_timestamp_millis(60_000).unwrap_or_default();
+        let row = |service: &str, level: &str, errors, lines| signalbox::store::SeriesRow {
+            bucket: at,
+            service: service.into(),
+            level: level.into(),
+            errors,
+            lines,
+        };
+        let rows = vec![
+            row("api", "error", 2, 2),
+            row("", "critical", 1, 1),
+            row("api", "info", 0, 5),
+        ];
+        let keys = |split, level| {
+            chart_rows(&rows, split, level)
+                .into_iter()
+                .map(|(_, k, e, l)| (k, e, l))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            keys(Split::Level, None),
+            vec![
+                ("error".into(), 2, 2),
+                ("critical".into(), 1, 1),
+                ("info".into(), 0, 5)
+            ]
+        );
+        assert_eq!(
+            keys(Split::Service, Some(Level::Critical)),
+            vec![
+                ("api".into(), 0, 2),
+                ("(no service)".into(), 1, 1),
+                ("api".into(), 0, 5)
+            ]
+        );
+    }
 
     #[test]
     fn the_current_rate_covers_the_last_minutes_only() {
