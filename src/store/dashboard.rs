@@ -36,6 +36,25 @@ fn bucket_ms(bucket: Duration) -> i64 {
     bucket.num_milliseconds().max(60_000) / 60_000 * 60_000
 }
 
+/// The line counters to read for buckets `width` ms wide: the quarter-hour rollup when the
+/// buckets are whole quarter-hours, else the per-minute counters.
+fn line_table(width: i64) -> &'static str {
+    if width % 900_000 == 0 {
+        "log_counts_15m"
+    } else {
+        "log_counts_minute"
+    }
+}
+
+/// The group counters to read for buckets `width` ms wide: hours, or minutes.
+fn group_table(width: i64) -> &'static str {
+    if width % 3_600_000 == 0 {
+        "group_counts_hour"
+    } else {
+        "group_counts_minute"
+    }
+}
+
 impl Store {
     /// Lines and errors per `bucket`, service and level between `since` and `until`, oldest
     /// first; `service` keeps one service. Read from the per-minute counters in one pass, so
@@ -50,10 +69,13 @@ impl Store {
         let width = bucket_ms(bucket);
         let mut sql = Sql::new("");
         sql.push(
-            "SELECT (minute / ?) * ? AS bucket, service, level, \
-               CAST(SUM(CASE WHEN level IN ('error', 'critical') THEN count ELSE 0 END) AS BIGINT) AS errors, \
-               CAST(SUM(count) AS BIGINT) AS lines \
-             FROM log_counts_minute WHERE minute >= ? AND minute <= ?",
+            &format!(
+                "SELECT (minute / ?) * ? AS bucket, service, level, \
+                   CAST(SUM(CASE WHEN level IN ('error', 'critical') THEN count ELSE 0 END) AS BIGINT) AS errors, \
+                   CAST(SUM(count) AS BIGINT) AS lines \
+                 FROM {} WHERE minute >= ? AND minute <= ?",
+                line_table(width)
+            ),
             vec![
                 Bind::Int(width),
                 Bind::Int(width),
@@ -94,8 +116,11 @@ impl Store {
         let width = bucket_ms(bucket);
         let mut sql = Sql::new("");
         sql.push(
-            "SELECT fingerprint, (minute / ?) * ? AS bucket, CAST(SUM(count) AS BIGINT) AS n \
-             FROM group_counts_minute WHERE minute >= ? AND fingerprint IN (",
+            &format!(
+                "SELECT fingerprint, (minute / ?) * ? AS bucket, CAST(SUM(count) AS BIGINT) AS n \
+                 FROM {} WHERE minute >= ? AND fingerprint IN (",
+                group_table(width)
+            ),
             vec![
                 Bind::Int(width),
                 Bind::Int(width),
@@ -204,6 +229,23 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_quarters_and_hours_read_the_rollups() {
+        for (width, lines, groups) in [
+            (60_000, "log_counts_minute", "group_counts_minute"),
+            (300_000, "log_counts_minute", "group_counts_minute"),
+            (900_000, "log_counts_15m", "group_counts_minute"),
+            (3_600_000, "log_counts_15m", "group_counts_hour"),
+            (21_600_000, "log_counts_15m", "group_counts_hour"),
+        ] {
+            assert_eq!(
+                (line_table(width), group_table(width)),
+                (lines, groups),
+                "{width}"
+            );
+        }
+    }
 
     #[test]
     fn buckets_are_whole_minutes() {

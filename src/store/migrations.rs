@@ -53,9 +53,9 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
     ),
     (
         10,
-        "deployments",
-        include_str!("../../migrations/sqlite/0010_deployments.sql"),
-        include_str!("../../migrations/postgres/0010_deployments.sql"),
+        "ui rollups",
+        include_str!("../../migrations/sqlite/0010_ui_rollups.sql"),
+        include_str!("../../migrations/postgres/0010_ui_rollups.sql"),
     ),
 ];
 

@@ -304,6 +304,26 @@ impl Store {
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         let errors: i64 = per_minute.iter().map(|b| b.errors).sum();
         let lines: i64 = per_minute.iter().map(|b| b.lines).sum();
+        let (groups, new_today, resolved) = self.group_totals(now).await?;
+        Ok(Stats {
+            generated_at: now,
+            since,
+            errors,
+            lines,
+            error_rate: if lines > 0 {
+                errors as f64 / lines as f64
+            } else {
+                0.0
+            },
+            groups,
+            new_today,
+            resolved,
+            per_minute,
+        })
+    }
+
+    /// Groups ever seen, first seen since midnight UTC, and quiet for 24 hours, at `now`.
+    pub async fn group_totals(&self, now: DateTime<Utc>) -> Result<(i64, i64, i64), StoreError> {
         let midnight = now
             .date_naive()
             .and_hms_opt(0, 0, 0)
@@ -319,21 +339,11 @@ impl Store {
         .bind(to_millis(now - Duration::hours(24)))
         .fetch_one(self.pool())
         .await?;
-        Ok(Stats {
-            generated_at: now,
-            since,
-            errors,
-            lines,
-            error_rate: if lines > 0 {
-                errors as f64 / lines as f64
-            } else {
-                0.0
-            },
-            groups: row.try_get("groups")?,
-            new_today: row.try_get("new_today")?,
-            resolved: row.try_get("resolved")?,
-            per_minute,
-        })
+        Ok((
+            row.try_get("groups")?,
+            row.try_get("new_today")?,
+            row.try_get("resolved")?,
+        ))
     }
 
     /// Number of groups per category, most first.

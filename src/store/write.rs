@@ -37,6 +37,9 @@ pub struct WriteSummary {
 }
 
 const MINUTE_MS: i64 = 60_000;
+/// The rollups' bucket widths (see `dashboard`).
+const QUARTER_MS: i64 = 15 * MINUTE_MS;
+const HOUR_MS: i64 = 60 * MINUTE_MS;
 
 /// Per-group totals of one batch.
 struct GroupDelta<'a> {
@@ -152,6 +155,42 @@ impl Store {
         }
         insert_raw(&mut tx, &raw).await?;
         insert_occurrences(&mut tx, &grouped).await?;
+        // The rollups System Health reads (quarter-hours, hours), in the same order.
+        let mut quarters: BTreeMap<(i64, &str, Level), i64> = BTreeMap::new();
+        for ((minute, service, level), count) in &line_counts {
+            *quarters
+                .entry((minute.div_euclid(QUARTER_MS) * QUARTER_MS, service, *level))
+                .or_default() += count;
+        }
+        let mut group_hours: BTreeMap<(&str, i64), i64> = BTreeMap::new();
+        for ((fingerprint, minute), count) in &group_minutes {
+            *group_hours
+                .entry((fingerprint, minute.div_euclid(HOUR_MS) * HOUR_MS))
+                .or_default() += count;
+        }
+        for ((minute, service, level), count) in quarters {
+            sqlx::query(
+                "INSERT INTO log_counts_15m (minute, service, level, count) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (minute, service, level) DO UPDATE SET count = log_counts_15m.count + excluded.count",
+            )
+            .bind(minute)
+            .bind(service)
+            .bind(level.as_str())
+            .bind(count)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for ((fingerprint, hour), count) in group_hours {
+            sqlx::query(
+                "INSERT INTO group_counts_hour (fingerprint, minute, count) VALUES ($1, $2, $3) \
+                 ON CONFLICT (fingerprint, minute) DO UPDATE SET count = group_counts_hour.count + excluded.count",
+            )
+            .bind(fingerprint)
+            .bind(hour)
+            .bind(count)
+            .execute(&mut *tx)
+            .await?;
+        }
         for ((minute, service, level), count) in line_counts {
             sqlx::query(
                 "INSERT INTO log_counts_minute (minute, service, level, count) VALUES ($1, $2, $3, $4) \

@@ -191,25 +191,6 @@ pub async fn system_health(
     let now = Utc::now();
     let since = now - Duration::minutes(filters.range.minutes());
 
-    let stats = store
-        .stats(now, Duration::hours(24))
-        .await
-        .map_err(failed)?;
-    let per_minute: Vec<(i64, i64, i64)> = stats
-        .per_minute
-        .iter()
-        .map(|b| (b.minute.timestamp_millis(), b.errors, b.lines))
-        .collect();
-    let cards = Cards {
-        errors_24h: stats.errors,
-        error_rate_24h: stats.error_rate,
-        current_rate: current_rate(&per_minute, now.timestamp_millis(), CURRENT_MINUTES),
-        new_today: stats.new_today,
-        resolved: stats.resolved,
-        groups: stats.groups,
-        open_tasks: store.open_task_count().await.map_err(failed)?,
-    };
-
     let width = Duration::minutes(filters.range.chart_bucket_minutes());
     let rows = store
         .error_series(since, now, width, filters.service.as_deref())
@@ -242,6 +223,46 @@ pub async fn system_health(
         .collect();
     services.sort();
     services.dedup();
+
+    // The cards cover 24 hours (to the quarter-hour) whatever the range: from the same rows
+    // when the view is the default one.
+    let day = if filters.range == crate::filters::TimeRange::Day && filters.service.is_none() {
+        rows
+    } else {
+        store
+            .error_series(now - Duration::hours(24), now, Duration::minutes(15), None)
+            .await
+            .map_err(failed)?
+    };
+    let (errors_24h, lines_24h) = day
+        .iter()
+        .fold((0, 0), |(e, l), r| (e + r.errors, l + r.lines));
+    let recent: Vec<(i64, i64, i64)> = store
+        .error_series(
+            now - Duration::minutes(CURRENT_MINUTES),
+            now,
+            Duration::minutes(1),
+            None,
+        )
+        .await
+        .map_err(failed)?
+        .iter()
+        .map(|r| (r.bucket.timestamp_millis(), r.errors, r.lines))
+        .collect();
+    let (groups, new_today, resolved) = store.group_totals(now).await.map_err(failed)?;
+    let cards = Cards {
+        errors_24h,
+        error_rate_24h: if lines_24h > 0 {
+            errors_24h as f64 / lines_24h as f64
+        } else {
+            0.0
+        },
+        current_rate: current_rate(&recent, now.timestamp_millis(), CURRENT_MINUTES),
+        new_today,
+        resolved,
+        groups,
+        open_tasks: store.open_task_count().await.map_err(failed)?,
+    };
 
     let base = GroupQuery {
         level: filters.level,
