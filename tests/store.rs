@@ -1756,6 +1756,12 @@ async fn dashboard_series_and_lists(store: Store) {
         .map(|b| ((b.bucket - base).num_minutes(), b.count))
         .collect();
     assert_eq!(counts, vec![(0, 1), (15, 1)]);
+    // Whole hours read the hourly rollup: the same occurrences.
+    let hourly = store
+        .group_series(std::slice::from_ref(&upstream), base, Duration::hours(1))
+        .await
+        .expect("hours");
+    assert_eq!(hourly.iter().map(|b| b.count).collect::<Vec<_>>(), vec![2]);
     assert!(store
         .group_series(&[], base, Duration::hours(1))
         .await
