@@ -35,6 +35,9 @@ pub struct Config {
     /// `RUST_LOG` or `LOG_LEVEL`: a tracing filter.
     pub log_filter: String,
     pub admin_token: Option<SecretString>,
+    /// `SIGNALBOX_PUBLIC_READ`: with an admin token, whether the UI and the read API are open
+    /// without logging in (true) or need the session or the token (false).
+    pub public_read: bool,
     /// Run the built-in demo source (fake services producing realistic errors).
     pub demo: bool,
     pub monitoring_enabled: bool,
@@ -152,6 +155,11 @@ pub const VARIABLES: &[VarDoc] = &[
         name: "SIGNALBOX_ADMIN_TOKEN",
         default: "unset",
         meaning: "When set, mutating API calls need `Authorization: Bearer TOKEN`",
+    },
+    VarDoc {
+        name: "SIGNALBOX_PUBLIC_READ",
+        default: "true",
+        meaning: "With SIGNALBOX_ADMIN_TOKEN set: false closes the UI and the read API to visitors who have not logged in (`/login`) or sent the token",
     },
     VarDoc {
         name: "SIGNALBOX_DEMO",
@@ -413,6 +421,7 @@ impl Config {
             },
             log_filter,
             admin_token: secret("SIGNALBOX_ADMIN_TOKEN"),
+            public_read: parse_bool("SIGNALBOX_PUBLIC_READ", get("SIGNALBOX_PUBLIC_READ"), true)?,
             demo: parse_bool("SIGNALBOX_DEMO", get("SIGNALBOX_DEMO"), false)?,
             monitoring_enabled: parse_bool(
                 "ERROR_MONITORING_ENABLED",
@@ -807,6 +816,39 @@ impl Config {
         ]
     }
 
+    /// A new login session (see [`crate::session`]); `None` without an admin token.
+    pub fn issue_session(&self, now: chrono::DateTime<chrono::Utc>) -> Option<String> {
+        crate::session::issue(self.admin_token.as_ref()?.expose_secret(), now)
+    }
+
+    /// True when the request may change things: no admin token is configured, or it carries
+    /// the token (`bearer`) or a valid session (`cookie`: the `Cookie` header).
+    pub fn request_allowed(
+        &self,
+        bearer: Option<&str>,
+        cookie: Option<&str>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        let Some(token) = &self.admin_token else {
+            return true;
+        };
+        self.admin_allows(bearer)
+            || cookie
+                .and_then(crate::session::from_cookie_header)
+                .is_some_and(|v| crate::session::verify(token.expose_secret(), v, now))
+    }
+
+    /// True when the request may read the UI and the read API: reads are public, or it may
+    /// change things.
+    pub fn read_allowed(
+        &self,
+        bearer: Option<&str>,
+        cookie: Option<&str>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> bool {
+        self.public_read || self.request_allowed(bearer, cookie, now)
+    }
+
     /// True when `token` is the admin token, or when no admin token is configured.
     pub fn admin_allows(&self, token: Option<&str>) -> bool {
         match &self.admin_token {
@@ -828,6 +870,7 @@ impl fmt::Debug for Config {
             .field("log_format", &self.log_format)
             .field("log_filter", &self.log_filter)
             .field("admin_token", &set(&self.admin_token))
+            .field("public_read", &self.public_read)
             .field("demo", &self.demo)
             .field("monitoring_enabled", &self.monitoring_enabled)
             .field("monitor_interval", &self.monitor_interval)

@@ -27,6 +27,8 @@ pub mod rules;
 #[cfg(feature = "engine")]
 pub mod self_monitor;
 #[cfg(feature = "engine")]
+pub mod session;
+#[cfg(feature = "engine")]
 pub mod sources;
 #[cfg(feature = "engine")]
 pub mod store;

@@ -1673,6 +1673,168 @@ async fn mutes_by_date_expire(store: Store) {
     );
 }
 
+/// The System Health and group page reads: series split by level and by service, per-group
+/// buckets, open tasks, recent placements, new and quiet groups.
+async fn dashboard_series_and_lists(store: Store) {
+    let base = t("2026-11-27T10:00:00Z");
+    let mut events = vec![
+        event(base, Level::Info, "api", "request served"),
+        event(
+            base + Duration::seconds(10),
+            Level::Error,
+            "api",
+            "upstream failed",
+        ),
+        event(
+            base + Duration::minutes(16),
+            Level::Critical,
+            "worker",
+            "queue lost",
+        ),
+        event(
+            base + Duration::minutes(17),
+            Level::Error,
+            "api",
+            "upstream failed",
+        ),
+    ];
+    events[3].deployment = Some("d2".into());
+    write(&store, events).await;
+    write(
+        &store,
+        vec![event(
+            base - Duration::hours(30),
+            Level::Error,
+            "old",
+            "quiet failure",
+        )],
+    )
+    .await;
+
+    let until = base + Duration::minutes(30);
+    let series = store
+        .error_series(base, until, Duration::minutes(15), None)
+        .await
+        .expect("series");
+    let rows: Vec<(i64, &str, &str, i64, i64)> = series
+        .iter()
+        .map(|r| {
+            let at = (r.bucket - base).num_minutes();
+            (at, r.service.as_str(), r.level.as_str(), r.errors, r.lines)
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (0, "api", "error", 1, 1),
+            (0, "api", "info", 0, 1),
+            (15, "api", "error", 1, 1),
+            (15, "worker", "critical", 1, 1)
+        ]
+    );
+    let api_only = store
+        .error_series(base, until, Duration::minutes(30), Some("api"))
+        .await
+        .expect("series");
+    let rows: Vec<(&str, &str, i64, i64)> = api_only
+        .iter()
+        .map(|r| (r.service.as_str(), r.level.as_str(), r.errors, r.lines))
+        .collect();
+    assert_eq!(rows, vec![("api", "error", 2, 2), ("api", "info", 0, 1)]);
+
+    let groups = store
+        .list_groups(&GroupQuery {
+            limit: 10,
+            ..GroupQuery::default()
+        })
+        .await
+        .expect("groups")
+        .items;
+    let upstream = groups
+        .iter()
+        .find(|g| g.template == "upstream failed")
+        .expect("the group")
+        .fingerprint
+        .clone();
+    let buckets = store
+        .group_series(std::slice::from_ref(&upstream), base, Duration::minutes(15))
+        .await
+        .expect("buckets");
+    let counts: Vec<(i64, i64)> = buckets
+        .iter()
+        .map(|b| ((b.bucket - base).num_minutes(), b.count))
+        .collect();
+    assert_eq!(counts, vec![(0, 1), (15, 1)]);
+    // Whole hours read the hourly rollup: the same occurrences.
+    let hourly = store
+        .group_series(std::slice::from_ref(&upstream), base, Duration::hours(1))
+        .await
+        .expect("hours");
+    assert_eq!(hourly.iter().map(|b| b.count).collect::<Vec<_>>(), vec![2]);
+    assert!(store
+        .group_series(&[], base, Duration::hours(1))
+        .await
+        .expect("none")
+        .is_empty());
+
+    let placements = store
+        .recent_placements(&upstream, 1)
+        .await
+        .expect("placements");
+    assert_eq!(
+        placements,
+        vec![(
+            Some("api".into()),
+            Some("d2".into()),
+            Some("production".into())
+        )]
+    );
+
+    let new = store
+        .list_groups(&GroupQuery {
+            first_seen_since: Some(base),
+            limit: 10,
+            ..GroupQuery::default()
+        })
+        .await
+        .expect("new")
+        .items;
+    assert_eq!(new.len(), 2);
+    let quiet = store
+        .list_groups(&GroupQuery {
+            last_seen_before: Some(base),
+            limit: 10,
+            ..GroupQuery::default()
+        })
+        .await
+        .expect("quiet")
+        .items;
+    assert_eq!(
+        quiet
+            .iter()
+            .map(|g| g.template.as_str())
+            .collect::<Vec<_>>(),
+        vec!["quiet failure"]
+    );
+
+    // The default "New error" rule opened a task per group; one is done.
+    let open = store
+        .tasks(&TaskQuery {
+            status: Some(TaskStatus::Open),
+            limit: 100,
+            ..TaskQuery::default()
+        })
+        .await
+        .expect("tasks")
+        .items;
+    assert_eq!(open.len(), 3);
+    store
+        .set_task_status(open[0].id, TaskStatus::Done, base)
+        .await
+        .expect("done");
+    assert_eq!(store.open_task_count().await.expect("count"), 2);
+}
+
 macro_rules! cases {
     ($($name:ident),* $(,)?) => {
         &[$((stringify!($name), (|s| Box::pin($name(s))) as Case)),*]
@@ -1816,6 +1978,7 @@ const CASES: &[(&str, Case)] = cases![
     mutes_by_date_expire,
     notifications_enqueue_once_and_claim_once,
     fixes_queue_one_per_group_and_merge_resolves,
+    dashboard_series_and_lists,
 ];
 
 #[tokio::test]

@@ -1,9 +1,19 @@
 //! Server functions: the UI's calls into the engine. They run on the server with the store
 //! provided as context; in the browser they become HTTP calls.
 
+mod group;
+mod health;
+mod session;
+mod sources;
+
+pub use group::*;
+pub use health::*;
+pub use session::*;
+pub use sources::*;
+
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-use signalbox::model::{Alert, AlertRule, Group, Occurrence, Page, RuleView, Stats, Task};
+use signalbox::model::{Alert, AlertRule, Occurrence, Page, RuleView, Task};
 
 /// The most occurrences one page of the group view shows.
 pub const OCCURRENCES_PER_PAGE: u32 = 50;
@@ -20,38 +30,13 @@ pub(crate) fn failed(e: signalbox::store::StoreError) -> ServerFnError {
     ServerFnError::new("the database did not answer; try again shortly")
 }
 
-/// The groups with most occurrences.
-#[server]
-pub async fn top_groups(limit: u32) -> Result<Vec<Group>, ServerFnError> {
-    use signalbox::store::GroupQuery;
-    let query = GroupQuery {
-        limit: limit.clamp(1, 100),
-        ..GroupQuery::default()
-    };
-    Ok(store()?.list_groups(&query).await.map_err(failed)?.items)
-}
-
-/// Totals of the last 24 hours.
-#[server]
-pub async fn stats_24h() -> Result<Stats, ServerFnError> {
-    store()?
-        .stats(chrono::Utc::now(), chrono::Duration::hours(24))
-        .await
-        .map_err(failed)
-}
-
-/// One group, or `None` when the fingerprint is unknown.
-#[server]
-pub async fn error_group(fingerprint: String) -> Result<Option<Group>, ServerFnError> {
-    store()?.group(&fingerprint).await.map_err(failed)
-}
-
 /// A page of a group's occurrences, newest first.
 #[server]
 pub async fn occurrences(
     fingerprint: String,
     cursor: Option<String>,
 ) -> Result<Page<Occurrence>, ServerFnError> {
+    require_read()?;
     store()?
         .occurrences(&fingerprint, cursor.as_deref(), OCCURRENCES_PER_PAGE)
         .await
@@ -69,6 +54,7 @@ pub struct RulesInForce(pub Vec<RuleView>);
 /// The custom grouping rules (`GROUPING_RULES`), first match wins.
 #[server]
 pub async fn grouping_rules() -> Result<Vec<RuleView>, ServerFnError> {
+    require_read()?;
     Ok(use_context::<RulesInForce>().unwrap_or_default().0)
 }
 
@@ -97,7 +83,7 @@ pub struct RulesPageData {
     pub rules: Vec<RuleRow>,
     /// The most recent alerts, newest first.
     pub alerts: Vec<Alert>,
-    /// `SIGNALBOX_ADMIN_TOKEN` is set: changes need `Authorization: Bearer <token>`.
+    /// `SIGNALBOX_ADMIN_TOKEN` is set and the visitor has not logged in: changes are refused.
     pub admin_token: bool,
 }
 
@@ -163,11 +149,14 @@ pub mod refusal {
     pub const BAD_REQUEST: &str = "bad_request";
     /// The fix generator is off (no `ANTHROPIC_API_KEY` or `GITHUB_REPOSITORY`).
     pub const FIXER_OFF: &str = "fixer_off";
+    /// The login form's token is not the admin token.
+    pub const BAD_TOKEN: &str = "bad_token";
 
     /// What the page says for a refusal code; `None` for a code it does not know.
     pub fn message(code: &str) -> Option<&'static str> {
         Some(match code {
-            ADMIN => "Not saved: an admin token is configured (SIGNALBOX_ADMIN_TOKEN). Make this change through the JSON API with the header Authorization: Bearer <token>.",
+            ADMIN => "Not saved: log in first (an admin token is configured), or send the header Authorization: Bearer <token> to the JSON API.",
+            BAD_TOKEN => "That is not the admin token.",
             CROSS_SITE => "Not saved: the form was sent from another site.",
             NOT_FOUND => "Not saved: it no longer exists.",
             CONFLICT => "Not saved: the group already has another task that is not done.",
@@ -267,15 +256,7 @@ impl Back {
 /// Percent-encodes everything but unreserved characters (RFC 3986).
 #[cfg(feature = "ssr")]
 pub(crate) fn percent_encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    crate::filters::encode(text)
 }
 
 /// The request being answered.
@@ -319,6 +300,12 @@ pub(crate) fn admin_token_configured() -> bool {
     config().is_ok_and(|c| !c.admin_allows(None))
 }
 
+/// An admin token is configured and this visitor has not logged in: the page says how to.
+#[cfg(feature = "ssr")]
+fn changes_locked() -> bool {
+    admin_token_configured() && authorize().is_err()
+}
+
 /// May this request change things? The same rule as the JSON API (`require_admin`): with an
 /// admin token configured, only with `Authorization: Bearer <token>`. Forms posted from
 /// another site are refused too: a form post, unlike the API's JSON, needs no CORS preflight.
@@ -341,14 +328,44 @@ pub(crate) fn authorize() -> Result<(), Refused> {
     ) {
         return Err(Refused::new(refusal::CROSS_SITE, StatusCode::FORBIDDEN));
     }
-    let token = header(http::header::AUTHORIZATION)
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    let allowed = config().is_ok_and(|c| c.admin_allows(token));
+    let (token, cookie) = credentials(&request);
+    let allowed = config()
+        .is_ok_and(|c| c.request_allowed(token.as_deref(), cookie.as_deref(), chrono::Utc::now()));
     if allowed {
         Ok(())
     } else {
         Err(Refused::new(refusal::ADMIN, StatusCode::UNAUTHORIZED))
+    }
+}
+
+/// The bearer token and the `Cookie` header of a request.
+#[cfg(feature = "ssr")]
+fn credentials(request: &http::request::Parts) -> (Option<String>, Option<String>) {
+    let header = |name: http::header::HeaderName| {
+        request
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_string())
+    };
+    let token = header(http::header::AUTHORIZATION)
+        .and_then(|v| v.strip_prefix("Bearer ").map(|t| t.trim().to_string()));
+    (token, header(http::header::COOKIE))
+}
+
+/// May this request read? With `SIGNALBOX_PUBLIC_READ=false` and an admin token, only a
+/// logged-in visitor (or a request with the token) may.
+#[cfg(feature = "ssr")]
+fn require_read() -> Result<(), ServerFnError> {
+    let config = config()?;
+    let (token, cookie) = request().map(|r| credentials(&r)).unwrap_or_default();
+    if config.read_allowed(token.as_deref(), cookie.as_deref(), chrono::Utc::now()) {
+        Ok(())
+    } else {
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(http::StatusCode::UNAUTHORIZED);
+        }
+        Err(ServerFnError::new("log in to see this page"))
     }
 }
 
@@ -471,6 +488,7 @@ fn scope_summary(rule: &AlertRule) -> String {
 /// The alert rules and the latest alerts.
 #[server(prefix = "/api/ui", endpoint = "rules")]
 pub async fn rules_overview() -> Result<RulesPageData, ServerFnError> {
+    require_read()?;
     let store = store()?;
     let rules = store
         .alert_rules()
@@ -487,7 +505,7 @@ pub async fn rules_overview() -> Result<RulesPageData, ServerFnError> {
     Ok(RulesPageData {
         rules,
         alerts,
-        admin_token: admin_token_configured(),
+        admin_token: changes_locked(),
     })
 }
 
@@ -646,6 +664,7 @@ fn active_order(t: &Task) -> (u8, u8, std::cmp::Reverse<chrono::DateTime<chrono:
 /// The tasks: open and in progress, then done; or only those of `status`.
 #[server(prefix = "/api/ui", endpoint = "tasks")]
 pub async fn tasks_overview(status: Option<String>) -> Result<TasksPageData, ServerFnError> {
+    require_read()?;
     use signalbox::store::TaskQuery;
     let filter = status
         .as_deref()
@@ -682,7 +701,7 @@ pub async fn tasks_overview(status: Option<String>) -> Result<TasksPageData, Ser
         active,
         done,
         truncated,
-        admin_token: admin_token_configured(),
+        admin_token: changes_locked(),
     })
 }
 
@@ -720,6 +739,7 @@ pub async fn change_task_status(
 /// The group's task that is not done, if any.
 #[server(prefix = "/api/ui", endpoint = "groups/task")]
 pub async fn group_task(fingerprint: String) -> Result<GroupTaskData, ServerFnError> {
+    require_read()?;
     let store = store()?;
     let task = match store.open_task_id(&fingerprint).await.map_err(failed)? {
         Some(id) => store.task(id).await.map_err(failed)?,
@@ -727,7 +747,7 @@ pub async fn group_task(fingerprint: String) -> Result<GroupTaskData, ServerFnEr
     };
     Ok(GroupTaskData {
         task,
-        admin_token: admin_token_configured(),
+        admin_token: changes_locked(),
     })
 }
 

@@ -16,7 +16,7 @@ use crate::api::{self, refusal, RuleChange, RuleRow};
 use crate::pages::when;
 
 /// The message of a failed server function, without the framework's prefix.
-fn error_text(e: &ServerFnError) -> String {
+pub(crate) fn error_text(e: &ServerFnError) -> String {
     match e {
         ServerFnError::ServerError(message) => message.clone(),
         other => other.to_string(),
@@ -37,10 +37,9 @@ fn AdminNote(configured: bool, api: &'static str) -> impl IntoView {
     configured.then(|| {
         view! {
             <p class="note" role="note">
-                "An admin token is configured (" <code>"SIGNALBOX_ADMIN_TOKEN"</code>
-                "): changes made on this page are refused unless a proxy in front of Signalbox adds the token. "
-                "Make them through the JSON API, " <code>{api}</code> ", with the header "
-                <code>"Authorization: Bearer <token>"</code> "."
+                "An admin token is configured (" <code>"SIGNALBOX_ADMIN_TOKEN"</code> "): "
+                <a href="/login">"log in"</a> " to make changes here, or make them through the JSON API, "
+                <code>{api}</code> ", with the header " <code>"Authorization: Bearer <token>"</code> "."
             </p>
         }
     })

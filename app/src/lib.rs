@@ -5,9 +5,17 @@ pub mod api;
 pub mod chart;
 mod fixes;
 pub mod deploys;
+pub mod filters;
 mod governance;
+mod group;
+mod health;
+mod login;
 mod pages;
 pub mod probes;
+pub mod refresh;
+mod sources;
+pub mod sparkline;
+pub mod time;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
@@ -39,28 +47,48 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let clock = time::Clock::provide();
+    refresh::Refresh::provide(clock);
+    let session = Resource::new(|| (), |_| api::session_state());
     view! {
         <Stylesheet id="signalbox" href="/pkg/signalbox.css" />
-        <Title text="Signalbox — System Health" />
+        <Title text="Signalbox" />
         <Router>
+            <a class="skip" href="#main">"Skip to content"</a>
             <header class="topbar">
                 <A href="/" attr:class="brand">"Signalbox"</A>
-                <nav>
+                <nav aria-label="Main">
                     <A href="/">"System Health"</A>
                     <A href="/grouping">"Grouping"</A>
                     <A href="/rules">"Rules"</A>
                     <A href="/tasks">"Tasks"</A>
                     <A href="/fixes">"Fixes"</A>
                     <A href="/probes">"Probes"</A>
+                    <A href="/sources">"Sources"</A>
                     <a href="/api/openapi.json">"API"</a>
-                    <a href="/health/detailed">"Status"</a>
+                    <Suspense>
+                        {move || Suspend::new(async move {
+                            session.await.ok().filter(|s| s.token_configured).map(|s| {
+                                if s.may_change {
+                                    view! {
+                                        <form class="inline" method="post" action="/api/ui/logout">
+                                            <button type="submit" class="link">"Log out"</button>
+                                        </form>
+                                    }
+                                        .into_any()
+                                } else {
+                                    view! { <a href="/login">"Log in"</a> }.into_any()
+                                }
+                            })
+                        })}
+                    </Suspense>
                 </nav>
             </header>
-            <main>
+            <main id="main">
                 <Routes fallback=pages::NotFound>
                     // Async: the server waits for the data, so pages are complete HTML
                     // before the wasm loads (and without JavaScript at all).
-                    <Route path=StaticSegment("") view=pages::SystemHealth ssr=SsrMode::Async />
+                    <Route path=StaticSegment("") view=health::SystemHealth ssr=SsrMode::Async />
                     <Route path=path!("/grouping") view=pages::Grouping ssr=SsrMode::Async />
                     <Route path=path!("/rules") view=governance::RulesPage ssr=SsrMode::Async />
                     <Route path=path!("/tasks") view=governance::TasksPage ssr=SsrMode::Async />
@@ -68,9 +96,11 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/probes") view=probes::ProbesPage ssr=SsrMode::Async />
                     <Route
                         path=path!("/errors/:fingerprint")
-                        view=pages::GroupPage
+                        view=group::GroupPage
                         ssr=SsrMode::Async
                     />
+                    <Route path=path!("/sources") view=sources::SourcesPage ssr=SsrMode::Async />
+                    <Route path=path!("/login") view=login::LoginPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -2,82 +2,25 @@
 // occurrences — in Debian's Chromium, against the real signalbox binary and its built site.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { chromium } from "playwright-core";
+import { start, line } from "../support/server.mjs";
 
-const root = resolve(import.meta.dirname, "../..");
-const binary = process.env.SIGNALBOX_BIN ?? join(root, "target/debug/signalbox");
-const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
-
-let dir, server, browser, baseUrl;
-const serverLog = [];
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.on("error", fail);
-    s.listen(0, "127.0.0.1", () => {
-      const { port } = s.address();
-      s.close(() => ok(port));
-    });
-  });
-}
-
-async function waitReady(url, ms) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).ok) return;
-    } catch {}
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`server not ready at ${url}:\n${serverLog.join("")}`);
-}
+let app, browser, baseUrl;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), "signalbox-e2e-"));
-  const env = {
-    ...process.env,
-    DATABASE_URL: `sqlite://${join(dir, "e2e.db")}`,
-    LEPTOS_SITE_ROOT: join(root, "target/site"),
-    ERROR_MONITORING_ENABLED: "false",
-    LOG_LEVEL: "warn",
-  };
-  const log = join(dir, "app.log");
-  writeFileSync(
-    log,
-    [
-      "2026-11-27 10:00:00 INFO checkout started",
-      "2026-11-27 10:00:01 ERROR Payment gateway returned 502 Bad Gateway order_id=1001",
-      "2026-11-27 10:00:02 ERROR Payment gateway returned 502 Bad Gateway order_id=1002",
-      "2026-11-27 10:00:03 ERROR Payment gateway returned 502 Bad Gateway order_id=1003",
-      "2026-11-27 10:00:04 WARN retrying",
-    ].join("\n"),
-  );
-  execFileSync(binary, ["ingest", log], { env });
-  const port = await freePort();
-  baseUrl = `http://127.0.0.1:${port}`;
-  server = spawn(binary, ["serve"], { env: { ...env, PORT: String(port) } });
-  server.stdout.on("data", (d) => serverLog.push(String(d)));
-  server.stderr.on("data", (d) => serverLog.push(String(d)));
-  await waitReady(`${baseUrl}/health/readiness`, 30_000);
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  app = await start({
+    lines: [
+      line(50, "INFO checkout started"),
+      line(40, "ERROR Payment gateway returned 502 Bad Gateway order_id=1001"),
+      line(30, "ERROR Payment gateway returned 502 Bad Gateway order_id=1002"),
+      line(20, "ERROR Payment gateway returned 502 Bad Gateway order_id=1003"),
+      line(10, "WARN retrying"),
     ],
   });
+  ({ browser, baseUrl } = app);
 });
 
 after(async () => {
-  await browser?.close();
-  server?.kill("SIGTERM");
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await app?.stop();
 });
 
 test("System Health lists the error; clicking it shows its occurrences", async () => {
@@ -91,9 +34,9 @@ test("System Health lists the error; clicking it shows its occurrences", async (
 
   await page.goto(`${baseUrl}/`);
   const title = "Payment gateway returned 502 Bad Gateway order_id=<num>";
-  const link = page.getByRole("link", { name: title });
+  const link = page.locator("table.groups").getByRole("link", { name: title });
   await link.waitFor();
-  const row = page.locator("table.groups tbody tr", { has: link });
+  const row = page.locator("table.groups tbody tr", { has: page.getByRole("link", { name: title }) });
   assert.equal((await row.locator("td.num").textContent()).trim(), "3");
 
   // The page hydrates: the bundle loads and nothing panics.
@@ -112,7 +55,7 @@ test("pages are complete HTML without JavaScript", async () => {
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
   await page.goto(`${baseUrl}/`);
-  await page.getByRole("link", { name: /502 Bad Gateway/ }).click();
+  await page.locator("table.groups").getByRole("link", { name: /502 Bad Gateway/ }).click();
   assert.equal(await page.locator("tr.occurrence").count(), 3);
   await context.close();
 });

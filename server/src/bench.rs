@@ -1,5 +1,7 @@
 //! `signalbox bench …`: reproducible figures for the README (grouping quality and speed).
 
+pub mod ui;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 

@@ -89,6 +89,21 @@ pub enum BenchCommand {
         /// Folder of system folders.
         dir: std::path::PathBuf,
     },
+    /// Server render time of System Health (`/`) and of a big group's page, with many groups and
+    /// occurrences in the store (a fresh SQLite file unless --url names a store; a store that
+    /// already has the groups is not filled again).
+    Ui {
+        /// Store to fill and read (default: a new SQLite file in the temp directory).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        #[arg(long, default_value_t = 10_000)]
+        groups: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        occurrences: usize,
+        /// Renders timed per page.
+        #[arg(long, default_value_t = 100)]
+        requests: usize,
+    },
     /// Events per second through the pipeline (scrub, extract, normalize, classify,
     /// fingerprint), on one core: single-line events from the Content lines of a Loghub-shaped
     /// DIR, and multi-line stack traces.
@@ -291,6 +306,41 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
                 "stored {stored} events in {seconds:.2} s: {:.0} events/s into SQLite (batches of {batch})",
                 stored as f64 / seconds.max(1e-9)
             );
+            Ok(())
+        }
+        Command::Bench(BenchCommand::Ui {
+            url,
+            groups,
+            occurrences,
+            requests,
+        }) => {
+            let url = url.unwrap_or_else(|| {
+                let file = std::env::temp_dir()
+                    .join(format!("signalbox-bench-ui-{}.db", std::process::id()));
+                format!("sqlite://{}", file.display())
+            });
+            let r = crate::bench::ui::run(
+                &url,
+                groups,
+                occurrences,
+                requests.max(1),
+                &config.site_root,
+            )
+            .await?;
+            use crate::bench::ui::quantile_ms as q;
+            println!(
+                "store: {url}: {} groups, {} error lines in 24 h (filled in {:.0} s)",
+                r.groups, r.occurrences, r.fill_seconds
+            );
+            for (page, times) in [("/", &r.health), ("/errors/{biggest}", &r.group)] {
+                println!(
+                    "GET {page}: p50 {:.1} ms, p95 {:.1} ms, max {:.1} ms over {} renders",
+                    q(times, 0.5),
+                    q(times, 0.95),
+                    q(times, 1.0),
+                    times.len()
+                );
+            }
             Ok(())
         }
         Command::Bench(BenchCommand::Alerts { dir }) => {

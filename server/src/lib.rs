@@ -1,5 +1,6 @@
 //! The Signalbox server: the HTTP application (UI + JSON API + health + metrics) and the CLI.
 
+pub mod access;
 pub mod api;
 pub mod bench;
 pub mod cli;

@@ -343,6 +343,8 @@ pub fn router(state: AppState) -> Router {
     let rules = app::api::RulesInForce(state.config.grouping_rule_views());
     // The UI's server functions check the admin token and link tasks to the public URL.
     let config = state.config.clone();
+    // The System Health and Sources pages show the monitor's sources.
+    let monitor = state.monitor.clone();
     let routes = generate_route_list(app::App);
     let small_bodies = RequestBodyLimitLayer::new(MAX_BODY_BYTES);
     let ui = Router::new()
@@ -353,6 +355,7 @@ pub fn router(state: AppState) -> Router {
                 provide_context(store.clone());
                 provide_context(rules.clone());
                 provide_context(config.clone());
+                provide_context(monitor.clone());
             },
             move || app::shell(leptos_options.clone()),
         )
@@ -366,6 +369,10 @@ pub fn router(state: AppState) -> Router {
         .merge(api::ingest::router())
         .route("/metrics", get(metrics::render))
         .merge(ui)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::access::read_gate,
+        ))
         .layer(middleware::from_fn(metrics::track))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -63,6 +63,12 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0009_probes.sql"),
         include_str!("../../migrations/postgres/0009_probes.sql"),
     ),
+    (
+        10,
+        "ui rollups",
+        include_str!("../../migrations/sqlite/0010_ui_rollups.sql"),
+        include_str!("../../migrations/postgres/0010_ui_rollups.sql"),
+    ),
 ];
 
 fn migrator(backend: Backend) -> Migrator {

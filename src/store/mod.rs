@@ -8,6 +8,7 @@ mod alerts;
 mod fixes;
 mod issues;
 mod deploys;
+mod dashboard;
 mod lifecycle;
 mod migrations;
 mod outbox;
@@ -28,6 +29,7 @@ use crate::model::{Category, Group, GroupStatus, Level, Occurrence, Severity};
 
 pub use alerts::RuleProblem;
 pub use fixes::{FixQuery, NewFix};
+pub use dashboard::{DeployMark, GroupBucket, Placement, SeriesRow};
 pub use lifecycle::{
     change_status_on, GroupLifecycle, LifecycleReport, StatusChange, StatusOutcome, QUIET_HOURS,
     SYSTEM_ACTOR,

@@ -72,6 +72,10 @@ pub struct GroupQuery {
     pub since: Option<DateTime<Utc>>,
     /// Only groups first seen at or before this time.
     pub until: Option<DateTime<Utc>>,
+    /// Only groups first seen at or after this time (new ones).
+    pub first_seen_since: Option<DateTime<Utc>>,
+    /// Only groups last seen before this time (quiet ones).
+    pub last_seen_before: Option<DateTime<Utc>>,
     /// Case-insensitive text the template must contain.
     pub text: Option<String>,
     pub category: Option<Category>,
@@ -180,6 +184,12 @@ impl Store {
         }
         if let Some(until) = q.until {
             sql.push(" AND first_seen <= ?", vec![Bind::Int(to_millis(until))]);
+        }
+        if let Some(t) = q.first_seen_since {
+            sql.push(" AND first_seen >= ?", vec![Bind::Int(to_millis(t))]);
+        }
+        if let Some(t) = q.last_seen_before {
+            sql.push(" AND last_seen < ?", vec![Bind::Int(to_millis(t))]);
         }
         if let Some(category) = q.category {
             sql.push(
@@ -326,6 +336,26 @@ impl Store {
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
         let errors: i64 = per_minute.iter().map(|b| b.errors).sum();
         let lines: i64 = per_minute.iter().map(|b| b.lines).sum();
+        let (groups, new_today, resolved) = self.group_totals(now).await?;
+        Ok(Stats {
+            generated_at: now,
+            since,
+            errors,
+            lines,
+            error_rate: if lines > 0 {
+                errors as f64 / lines as f64
+            } else {
+                0.0
+            },
+            groups,
+            new_today,
+            resolved,
+            per_minute,
+        })
+    }
+
+    /// Groups ever seen, first seen since midnight UTC, and quiet for 24 hours, at `now`.
+    pub async fn group_totals(&self, now: DateTime<Utc>) -> Result<(i64, i64, i64), StoreError> {
         let midnight = now
             .date_naive()
             .and_hms_opt(0, 0, 0)
@@ -341,21 +371,11 @@ impl Store {
         .bind(to_millis(now - Duration::hours(24)))
         .fetch_one(self.pool())
         .await?;
-        Ok(Stats {
-            generated_at: now,
-            since,
-            errors,
-            lines,
-            error_rate: if lines > 0 {
-                errors as f64 / lines as f64
-            } else {
-                0.0
-            },
-            groups: row.try_get("groups")?,
-            new_today: row.try_get("new_today")?,
-            resolved: row.try_get("resolved")?,
-            per_minute,
-        })
+        Ok((
+            row.try_get("groups")?,
+            row.try_get("new_today")?,
+            row.try_get("resolved")?,
+        ))
     }
 
     /// Number of groups per category, most first.

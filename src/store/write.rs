@@ -37,6 +37,9 @@ pub struct WriteSummary {
 }
 
 const MINUTE_MS: i64 = 60_000;
+/// The rollups' bucket widths (see `dashboard`).
+const QUARTER_MS: i64 = 15 * MINUTE_MS;
+const HOUR_MS: i64 = 60 * MINUTE_MS;
 
 /// Per-group totals of one batch.
 struct GroupDelta<'a> {
@@ -60,6 +63,8 @@ impl Store {
         // upsert shared counter rows in the same order, so Postgres never sees a deadlock.
         let mut line_counts: BTreeMap<(i64, &str, Level), i64> = BTreeMap::new();
         let mut group_minutes: BTreeMap<(&str, i64), i64> = BTreeMap::new();
+        // (service, deployment) → (first, last) time in this batch: deploy markers.
+        let mut deployments: BTreeMap<(&str, &str), (i64, i64)> = BTreeMap::new();
         let mut groups: Vec<(&str, GroupDelta)> = Vec::new();
         let mut grouped: Vec<&Processed> = Vec::new();
         let mut accepted: Vec<&Processed> = Vec::new();
@@ -83,6 +88,11 @@ impl Store {
             *line_counts
                 .entry((minute, service, event.level))
                 .or_default() += 1;
+            if let Some(deployment) = event.deployment.as_deref() {
+                let at = to_millis(event.timestamp);
+                let seen = deployments.entry((service, deployment)).or_insert((at, at));
+                *seen = (seen.0.min(at), seen.1.max(at));
+            }
 
             if event.level >= Level::Warn {
                 raw.push(item);
@@ -145,6 +155,42 @@ impl Store {
         }
         insert_raw(&mut tx, &raw).await?;
         insert_occurrences(&mut tx, &grouped).await?;
+        // The rollups System Health reads (quarter-hours, hours), in the same order.
+        let mut quarters: BTreeMap<(i64, &str, Level), i64> = BTreeMap::new();
+        for ((minute, service, level), count) in &line_counts {
+            *quarters
+                .entry((minute.div_euclid(QUARTER_MS) * QUARTER_MS, service, *level))
+                .or_default() += count;
+        }
+        let mut group_hours: BTreeMap<(&str, i64), i64> = BTreeMap::new();
+        for ((fingerprint, minute), count) in &group_minutes {
+            *group_hours
+                .entry((fingerprint, minute.div_euclid(HOUR_MS) * HOUR_MS))
+                .or_default() += count;
+        }
+        for ((minute, service, level), count) in quarters {
+            sqlx::query(
+                "INSERT INTO log_counts_15m (minute, service, level, count) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (minute, service, level) DO UPDATE SET count = log_counts_15m.count + excluded.count",
+            )
+            .bind(minute)
+            .bind(service)
+            .bind(level.as_str())
+            .bind(count)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for ((fingerprint, hour), count) in group_hours {
+            sqlx::query(
+                "INSERT INTO group_counts_hour (fingerprint, minute, count) VALUES ($1, $2, $3) \
+                 ON CONFLICT (fingerprint, minute) DO UPDATE SET count = group_counts_hour.count + excluded.count",
+            )
+            .bind(fingerprint)
+            .bind(hour)
+            .bind(count)
+            .execute(&mut *tx)
+            .await?;
+        }
         for ((minute, service, level), count) in line_counts {
             sqlx::query(
                 "INSERT INTO log_counts_minute (minute, service, level, count) VALUES ($1, $2, $3, $4) \
@@ -165,6 +211,20 @@ impl Store {
             .bind(fingerprint)
             .bind(minute)
             .bind(count)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for ((service, deployment), (first, last)) in deployments {
+            sqlx::query(
+                "INSERT INTO deployments (service, deployment, first_seen, last_seen) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (service, deployment) DO UPDATE SET \
+                   first_seen = CASE WHEN excluded.first_seen < deployments.first_seen THEN excluded.first_seen ELSE deployments.first_seen END, \
+                   last_seen = CASE WHEN excluded.last_seen > deployments.last_seen THEN excluded.last_seen ELSE deployments.last_seen END",
+            )
+            .bind(service)
+            .bind(deployment)
+            .bind(first)
+            .bind(last)
             .execute(&mut *tx)
             .await?;
         }

@@ -300,6 +300,8 @@ pub fn group_query(p: ListErrorsParams, now: DateTime<Utc>) -> Result<GroupQuery
         service: p.service.filter(|s| !s.is_empty()),
         since,
         until,
+        first_seen_since: None,
+        last_seen_before: None,
         text: p.q.filter(|s| !s.trim().is_empty()),
         category: p
             .category

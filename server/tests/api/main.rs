@@ -12,6 +12,7 @@ mod monitor;
 mod notifications;
 mod operations;
 mod probes;
+mod pages;
 mod railway;
 mod rules;
 mod tasks;

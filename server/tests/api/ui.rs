@@ -8,7 +8,7 @@ use crate::helpers::{spawn_app, spawn_app_with, TestApp};
 use crate::tasks::a_group;
 
 /// What a browser sends with a plain form post.
-const HTML: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+pub(crate) const HTML: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
 /// A client that does not follow redirects, so the tests see where a form sends the browser.
 fn browser() -> reqwest::Client {
@@ -44,7 +44,12 @@ pub(crate) async fn post_form(
 }
 
 /// Posts a form like the hydrated app does (it wants JSON back); the status and the body.
-async fn post_app(app: &TestApp, path: &str, form: &str, headers: &[(&str, &str)]) -> (u16, Value) {
+pub(crate) async fn post_app(
+    app: &TestApp,
+    path: &str,
+    form: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
     let mut request = browser()
         .post(app.url(path))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -335,7 +340,7 @@ async fn with_an_admin_token_forms_need_it() {
     assert_eq!(rule(&app, "Spike").await["enabled"], true);
     assert!(html(&app, &location)
         .await
-        .contains("Not saved: an admin token is configured"));
+        .contains("Not saved: log in first"));
 
     // The app's call is a 401; a wrong token too.
     let (status, _) = post_app(&app, "/api/ui/rules/toggle", &form, &[]).await;
