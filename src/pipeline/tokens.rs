@@ -140,10 +140,11 @@ impl Word {
     /// after it cannot continue a URL scheme, key, UUID, IPv6 address or drive path
     /// (`:+.-=`). [`word_token`] gives `None` for it; this check is cheap enough to inline.
     fn is_plain(&self, b: &[u8], i: usize) -> bool {
-        !b[i].is_ascii_digit()
-            && !self.digit_after_first
-            && !(self.all_hex && self.len(i) >= 8)
-            && !matches!(b.get(self.end), Some(b':' | b'+' | b'.' | b'-' | b'='))
+        let may_start = b[i].is_ascii_digit()
+            || self.digit_after_first
+            || (self.all_hex && self.len(i) >= 8)
+            || matches!(b.get(self.end), Some(b':' | b'+' | b'.' | b'-' | b'='));
+        !may_start
     }
 }
 
