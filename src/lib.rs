@@ -9,11 +9,11 @@ pub mod model;
 #[cfg(feature = "engine")]
 pub mod config;
 #[cfg(feature = "engine")]
+pub mod deploys;
+#[cfg(feature = "engine")]
 pub mod fixer;
 #[cfg(feature = "engine")]
 pub mod issues;
-#[cfg(feature = "engine")]
-pub mod deploys;
 #[cfg(feature = "engine")]
 pub mod monitor;
 #[cfg(feature = "engine")]

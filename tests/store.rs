@@ -480,6 +480,60 @@ async fn errors_become_groups_and_every_line_is_counted(store: Store) {
     assert_eq!(group.first_seen, at);
 }
 
+/// A batch of more groups and counters than one statement takes (groups and counters are
+/// written fifty and a hundred per statement): every group, count and regression is kept.
+async fn batches_of_many_groups_are_written_whole(store: Store) {
+    let at = t("2026-11-27T10:00:30Z");
+    // Letters only: each message is a template of its own.
+    let name = |i: usize| {
+        let letters = b"abcdefghijklmnopqrstuvwxyz";
+        format!("{}{}", letters[i / 26] as char, letters[i % 26] as char)
+    };
+    let events = |minutes: i64| -> Vec<Event> {
+        (0..130)
+            .flat_map(|i| {
+                (0..minutes).map(move |m| {
+                    let service = if i % 2 == 0 { "api" } else { "worker" };
+                    (i, m, service)
+                })
+            })
+            .map(|(i, m, service)| {
+                event(
+                    at + Duration::minutes(m),
+                    Level::Error,
+                    service,
+                    &format!("checkout step {} failed", name(i)),
+                )
+            })
+            .collect()
+    };
+    let first = write(&store, events(2)).await;
+    assert_eq!(first.accepted, 260);
+    assert_eq!(first.new_groups.len(), 130);
+    let fingerprints = first.new_groups.clone();
+    for fp in &fingerprints {
+        let group = store.group(fp).await.expect("read").expect("stored");
+        assert_eq!(group.occurrences, 2, "{}", group.template);
+        assert_eq!(group.first_seen, at);
+        assert_eq!(group.last_seen, at + Duration::minutes(1));
+    }
+    for fp in fingerprints.iter().take(60) {
+        set_status(&store, fp, GroupStatus::Resolved).await;
+    }
+    let second = write(&store, events(1)).await;
+    assert!(second.new_groups.is_empty());
+    assert_eq!(second.regressed.len(), 60);
+    for fp in &fingerprints {
+        let group = store.group(fp).await.expect("read").expect("stored");
+        assert_eq!(group.occurrences, 3, "{}", group.template);
+    }
+    let stats = store
+        .stats(at + Duration::minutes(2), Duration::hours(1))
+        .await
+        .expect("stats");
+    assert_eq!((stats.errors, stats.lines), (390, 390));
+}
+
 async fn duplicates_are_dropped_and_cursors_commit_with_events(store: Store) {
     let at = t("2026-11-27T10:00:00Z");
     let mut events: Vec<Event> = (0..4)
@@ -1961,6 +2015,7 @@ async fn fixes_queue_one_per_group_and_merge_resolves(store: Store) {
 const CASES: &[(&str, Case)] = cases![
     migrations_are_idempotent,
     errors_become_groups_and_every_line_is_counted,
+    batches_of_many_groups_are_written_whole,
     duplicates_are_dropped_and_cursors_commit_with_events,
     group_lists_filter_sort_and_page,
     occurrences_page_newest_first,

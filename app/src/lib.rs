@@ -3,9 +3,9 @@
 
 pub mod api;
 pub mod chart;
-mod fixes;
 pub mod deploys;
 pub mod filters;
+mod fixes;
 mod governance;
 mod group;
 mod health;

@@ -315,7 +315,7 @@ fn number_placeholder<'a>(text: &str, start: usize, number: &'a str) -> &'a str 
 /// HTTP/1.1"`) keeps its quotes and words, with its own variable parts normalized.
 fn push_quoted(out: &mut String, quoted: &str) {
     let inner = &quoted[1..quoted.len().saturating_sub(1)];
-    if inner.split_whitespace().nth(1).is_none() {
+    if at_most_one_word(inner) {
         out.push_str("<str>");
         return;
     }
@@ -345,32 +345,72 @@ fn push_value(out: &mut String, value: &str) {
 
 /// File paths become `<path>`; URL routes (`/api/users/42`) keep their words.
 fn push_path(out: &mut String, path: &str) {
-    let first = path
-        .trim_start_matches(|c: char| c.is_ascii_alphabetic() || c == ':')
-        .split(['/', '\\'])
-        .find(|s| !s.is_empty())
-        .unwrap_or("");
-    let last = path
-        .rsplit(['/', '\\'])
-        .find(|s| !s.is_empty())
-        .unwrap_or("");
-    let has_extension = last.rsplit_once('.').is_some_and(|(stem, ext)| {
-        !stem.is_empty()
-            && (1..=5).contains(&ext.len())
-            && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+    // A path token is ASCII: its parts are found by looking at bytes, with no iterator of
+    // pieces.
+    let b = path.as_bytes();
+    let separator = |c: u8| c == b'/' || c == b'\\';
+    // The first segment after the drive (`C:`), and the last one that is not empty.
+    let mut start = b
+        .iter()
+        .position(|&c| !(c.is_ascii_alphabetic() || c == b':'))
+        .unwrap_or(b.len());
+    while start < b.len() && separator(b[start]) {
+        start += 1;
+    }
+    let first_end = b[start..]
+        .iter()
+        .position(|&c| separator(c))
+        .map_or(b.len(), |n| start + n);
+    let first = &path[start..first_end];
+    let mut end = b.len();
+    while end > 0 && separator(b[end - 1]) {
+        end -= 1;
+    }
+    let last_start = b[..end]
+        .iter()
+        .rposition(|&c| separator(c))
+        .map_or(0, |i| i + 1);
+    let last = &path[last_start..end];
+    let has_extension = last.rfind('.').is_some_and(|dot| {
+        let ext = &last[dot + 1..];
+        dot > 0 && (1..=5).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_alphanumeric())
     });
-    let windows = path.contains('\\');
+    let windows = b.contains(&b'\\');
     if windows || has_extension || FILE_ROOTS.contains(&first) {
         out.push_str("<path>");
         return;
     }
     // A route: normalize its segments one by one.
-    for (i, segment) in path.split('/').enumerate() {
-        if i > 0 {
+    let mut segment = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'/' {
+            normalize_into(out, &path[segment..i]);
             out.push('/');
+            segment = i + 1;
         }
-        normalize_into(out, segment);
     }
+    normalize_into(out, &path[segment..]);
+}
+
+/// Whether `text` has at most one whitespace-separated word (`split_whitespace().nth(1)` is
+/// `None`), reading ASCII text byte by byte.
+fn at_most_one_word(text: &str) -> bool {
+    if !text.is_ascii() {
+        return text.split_whitespace().nth(1).is_none();
+    }
+    let mut words = 0;
+    let mut in_word = false;
+    for &c in text.as_bytes() {
+        let space = matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+        if !space && !in_word {
+            words += 1;
+            if words > 1 {
+                return false;
+            }
+        }
+        in_word = !space;
+    }
+    true
 }
 
 /// Identifier-like words with digits (`blk_3886504906`, `user_42`, `req7f3a9`) are ids; short
@@ -596,6 +636,70 @@ mod tests {
         ];
         for (input, expected) in cases {
             assert_eq!(template(input), expected, "input: {input:?}");
+        }
+    }
+
+    /// The specification of `push_path`: its first version, with string iterators.
+    fn reference_push_path(out: &mut String, path: &str) {
+        let first = path
+            .trim_start_matches(|c: char| c.is_ascii_alphabetic() || c == ':')
+            .split(['/', '\\'])
+            .find(|s| !s.is_empty())
+            .unwrap_or("");
+        let last = path
+            .rsplit(['/', '\\'])
+            .find(|s| !s.is_empty())
+            .unwrap_or("");
+        let has_extension = last.rsplit_once('.').is_some_and(|(stem, ext)| {
+            !stem.is_empty()
+                && (1..=5).contains(&ext.len())
+                && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+        });
+        if path.contains('\\') || has_extension || super::FILE_ROOTS.contains(&first) {
+            out.push_str("<path>");
+            return;
+        }
+        for (i, segment) in path.split('/').enumerate() {
+            if i > 0 {
+                out.push('/');
+            }
+            super::normalize_into(out, segment);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn paths_match_their_specification(
+            path in "([A-Za-z]:)?([/\\\\](tmp|app|api|v1|users|[a-z0-9_.@+-]{1,8})){2,5}[/\\\\]?"
+        ) {
+            let (mut fast, mut reference) = (String::new(), String::new());
+            super::push_path(&mut fast, &path);
+            reference_push_path(&mut reference, &path);
+            prop_assert_eq!(fast, reference, "{:?}", path);
+        }
+    }
+
+    #[test]
+    fn one_word_as_split_whitespace_counts_it() {
+        for text in [
+            "",
+            " ",
+            "a",
+            " a ",
+            "a b",
+            "\u{b}a\u{b}",
+            "a\u{b}b",
+            "é",
+            "é ü",
+            "a\u{a0}b",
+        ] {
+            assert_eq!(
+                super::at_most_one_word(text),
+                text.split_whitespace().nth(1).is_none(),
+                "{text:?}"
+            );
         }
     }
 

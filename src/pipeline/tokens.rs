@@ -64,7 +64,11 @@ pub fn tokens(text: &str) -> impl Iterator<Item = Token> + '_ {
             let c = bytes[at];
             let found = if is_word(c) {
                 let word = Word::at(bytes, at);
-                let found = word_token(bytes, at, &word);
+                let found = if word.is_plain(bytes, at) {
+                    None
+                } else {
+                    word_token(bytes, at, &word)
+                };
                 if found.is_none() {
                     // No token starts inside a word (every kind that can start there begins
                     // with a non-word byte): skip the rest of the word at once.
@@ -105,27 +109,42 @@ struct Word {
 
 impl Word {
     fn at(b: &[u8], i: usize) -> Word {
-        let class = CLASS[usize::from(b[i])];
-        let mut word = Word {
-            end: i + 1,
-            all_hex: class & HEX != 0,
-            digit_after_first: false,
-        };
-        // One table lookup per byte: this loop reads most of a line's bytes.
-        while let Some(&x) = b.get(word.end) {
+        // One table lookup per byte: this loop reads most of a line's bytes. The class bits
+        // of the bytes after the first are gathered as they come (AND: every byte is hex; OR:
+        // some byte is a digit) and read once at the end.
+        let first = CLASS[usize::from(b[i])];
+        let (mut every, mut some) = (first, 0);
+        let mut end = i + 1;
+        while let Some(&x) = b.get(end) {
             let class = CLASS[usize::from(x)];
             if class & WORD == 0 {
                 break;
             }
-            word.all_hex &= class & HEX != 0;
-            word.digit_after_first |= class & DIGIT != 0;
-            word.end += 1;
+            every &= class;
+            some |= class;
+            end += 1;
         }
-        word
+        Word {
+            end,
+            all_hex: every & HEX != 0,
+            digit_after_first: some & DIGIT != 0,
+        }
     }
 
     fn len(&self, i: usize) -> usize {
         self.end - i
+    }
+
+    /// True for a word no token starts at, known without trying the kinds (most words of a
+    /// line): it starts with a letter or `_`, has no digit, is no long hex run, and the byte
+    /// after it cannot continue a URL scheme, key, UUID, IPv6 address or drive path
+    /// (`:+.-=`). [`word_token`] gives `None` for it; this check is cheap enough to inline.
+    fn is_plain(&self, b: &[u8], i: usize) -> bool {
+        let may_start = b[i].is_ascii_digit()
+            || self.digit_after_first
+            || (self.all_hex && self.len(i) >= 8)
+            || matches!(b.get(self.end), Some(b':' | b'+' | b'.' | b'-' | b'='));
+        !may_start
     }
 }
 

@@ -1,6 +1,6 @@
 //! Alert rules in the store: CRUD, and their evaluation inside the write transaction.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -294,53 +294,60 @@ pub(crate) async fn evaluate_in(
     if rules.is_empty() {
         return Ok(Vec::new());
     }
-    let mut states: HashMap<(i64, String), (KeyState, bool)> = HashMap::new();
-    let mut fired = Vec::new();
-    for s in seen {
-        let e = &s.item.event;
-        let obs = Observation {
-            at: e.timestamp,
-            level: e.level,
-            service: e.service.as_deref(),
-            environment: e.environment.as_deref(),
-            group: s.item.group.as_ref().map(|g| GroupFacts {
-                fingerprint: &g.fingerprint,
-                template: &g.template,
-                message: &e.message,
-                category: g.classification.category,
-                severity: g.classification.severity,
-                new: s.new_group,
-                regressed: s.regressed,
-            }),
-        };
+    let observations: Vec<Observation<'_>> = seen.iter().map(observation).collect();
+    // Every (rule, key) the batch touches, loaded at once: a statement per rule, not one per
+    // key.
+    let mut touched: BTreeMap<i64, BTreeSet<String>> = BTreeMap::new();
+    for obs in &observations {
         for rule in rules.rules.iter() {
-            let Some(key) = rule.key(&obs) else { continue };
-            let id = rule.rule.id;
-            // A new group fires once by nature: no state to keep.
             if rule.rule.rule_type == AlertRuleType::NewFingerprint {
-                if let Some(summary) = rule.observe(&mut KeyState::default(), &obs, now) {
-                    fired.push(alert(rule, &obs, key, summary, now));
-                }
                 continue;
             }
-            if let std::collections::hash_map::Entry::Vacant(slot) = states.entry((id, key.clone()))
-            {
-                slot.insert((load_state(tx, id, &key).await?, false));
-            }
-            let Some((state, dirty)) = states.get_mut(&(id, key.clone())) else {
-                continue;
-            };
-            *dirty = true;
-            if let Some(summary) = rule.observe(state, &obs, now) {
-                fired.push(alert(rule, &obs, key, summary, now));
+            if let Some(key) = rule.key(obs) {
+                touched.entry(rule.rule.id).or_default().insert(key);
             }
         }
     }
-    // Sorted writes: concurrent writers touch rows in the same order (no deadlocks).
+    let mut states = load_states(tx, &touched).await?;
+    let mut fired = Vec::new();
+    for obs in &observations {
+        for rule in rules.rules.iter() {
+            let Some(key) = rule.key(obs) else { continue };
+            let id = rule.rule.id;
+            // A new group fires once by nature: no state to keep.
+            if rule.rule.rule_type == AlertRuleType::NewFingerprint {
+                if let Some(summary) = rule.observe(&mut KeyState::default(), obs, now) {
+                    fired.push(alert(rule, obs, key, summary, now));
+                }
+                continue;
+            }
+            let (state, dirty) = states.entry((id, key.clone())).or_default();
+            *dirty = true;
+            if let Some(summary) = rule.observe(state, obs, now) {
+                fired.push(alert(rule, obs, key, summary, now));
+            }
+        }
+    }
+    // Sorted writes: concurrent writers touch rows in the same order (no deadlocks); a
+    // hundred per statement.
     let mut dirty: Vec<_> = states.into_iter().filter(|(_, (_, d))| *d).collect();
     dirty.sort_by(|a, b| a.0.cmp(&b.0));
-    for ((rule_id, key), (state, _)) in dirty {
-        save_state(tx, rule_id, &key, &state, now).await?;
+    let updated_at = to_millis(now);
+    for chunk in dirty.chunks(100) {
+        let sql = format!(
+            "INSERT INTO rule_state (rule_id, key, state, updated_at) VALUES {} \
+             ON CONFLICT (rule_id, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+            super::write::values_list(chunk.len(), 4)
+        );
+        let mut query = sqlx::query(&sql);
+        for ((rule_id, key), (state, _)) in chunk {
+            query = query
+                .bind(*rule_id)
+                .bind(key)
+                .bind(serde_json::to_string(state).unwrap_or_else(|_| "{}".into()))
+                .bind(updated_at);
+        }
+        query.execute(&mut **tx).await?;
     }
     record_alerts(tx, &mut fired, channels, now).await?;
     Ok(fired)
@@ -441,6 +448,26 @@ impl Store {
     }
 }
 
+/// What the rules see of one stored event.
+fn observation<'a>(s: &'a Seen<'a>) -> Observation<'a> {
+    let e = &s.item.event;
+    Observation {
+        at: e.timestamp,
+        level: e.level,
+        service: e.service.as_deref(),
+        environment: e.environment.as_deref(),
+        group: s.item.group.as_ref().map(|g| GroupFacts {
+            fingerprint: &g.fingerprint,
+            template: &g.template,
+            message: &e.message,
+            category: g.classification.category,
+            severity: g.classification.severity,
+            new: s.new_group,
+            regressed: s.regressed,
+        }),
+    }
+}
+
 /// A group as this transaction sees it.
 async fn group_in(
     tx: &mut Transaction<'_, Any>,
@@ -449,6 +476,37 @@ async fn group_in(
     super::queries::group_on(tx, fingerprint).await
 }
 
+/// The stored state of every `(rule, key)` in `touched`, a statement per rule and hundred
+/// keys; a key without a row is absent (its state starts empty).
+async fn load_states(
+    tx: &mut Transaction<'_, Any>,
+    touched: &BTreeMap<i64, BTreeSet<String>>,
+) -> Result<HashMap<(i64, String), (KeyState, bool)>, StoreError> {
+    let mut states = HashMap::new();
+    for (rule_id, keys) in touched {
+        let keys: Vec<&String> = keys.iter().collect();
+        for chunk in keys.chunks(100) {
+            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT key, state FROM rule_state WHERE rule_id = $1 AND key IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(*rule_id);
+            for key in chunk {
+                query = query.bind(key.as_str());
+            }
+            for row in query.fetch_all(&mut **tx).await? {
+                let key: String = row.try_get("key")?;
+                let state =
+                    serde_json::from_str(&row.try_get::<String, _>("state")?).unwrap_or_default();
+                states.insert((*rule_id, key), (state, false));
+            }
+        }
+    }
+    Ok(states)
+}
+
+/// The stored state of one `(rule, key)` (empty when it has none).
 async fn load_state(
     tx: &mut Transaction<'_, Any>,
     rule_id: i64,

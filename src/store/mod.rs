@@ -5,10 +5,10 @@
 //! has its own migrations folder for the few DDL differences.
 
 mod alerts;
+mod dashboard;
+mod deploys;
 mod fixes;
 mod issues;
-mod deploys;
-mod dashboard;
 mod lifecycle;
 mod migrations;
 mod outbox;
@@ -28,8 +28,8 @@ use sqlx::{AnyPool, Row};
 use crate::model::{Category, Group, GroupStatus, Level, Occurrence, Severity};
 
 pub use alerts::RuleProblem;
-pub use fixes::{FixQuery, NewFix};
 pub use dashboard::{DeployMark, GroupBucket, Placement, SeriesRow};
+pub use fixes::{FixQuery, NewFix};
 pub use lifecycle::{
     change_status_on, GroupLifecycle, LifecycleReport, StatusChange, StatusOutcome, QUIET_HOURS,
     SYSTEM_ACTOR,

@@ -129,8 +129,10 @@ impl Store {
         // Groups first: occurrences reference them. Sorted, for the same reason as the counters.
         groups.sort_by(|a, b| a.0.cmp(b.0));
         let now = self.now();
-        for (fingerprint, delta) in &groups {
-            match upsert_group(&mut tx, fingerprint, delta).await? {
+        let befores = groups_before(&mut tx, &groups).await?;
+        upsert_groups(&mut tx, &groups).await?;
+        for ((fingerprint, _), before) in groups.iter().zip(befores) {
+            match before {
                 Before::Absent => summary.new_groups.push(fingerprint.to_string()),
                 Before::Resolved => {
                     // A resolved group that occurs again has regressed; the change is recorded.
@@ -155,7 +157,7 @@ impl Store {
         }
         insert_raw(&mut tx, &raw).await?;
         insert_occurrences(&mut tx, &grouped).await?;
-        // The rollups System Health reads (quarter-hours, hours), in the same order.
+        // The rollups System Health reads (quarter-hours, hours).
         let mut quarters: BTreeMap<(i64, &str, Level), i64> = BTreeMap::new();
         for ((minute, service, level), count) in &line_counts {
             *quarters
@@ -168,52 +170,53 @@ impl Store {
                 .entry((fingerprint, minute.div_euclid(HOUR_MS) * HOUR_MS))
                 .or_default() += count;
         }
-        for ((minute, service, level), count) in quarters {
-            sqlx::query(
-                "INSERT INTO log_counts_15m (minute, service, level, count) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (minute, service, level) DO UPDATE SET count = log_counts_15m.count + excluded.count",
-            )
-            .bind(minute)
-            .bind(service)
-            .bind(level.as_str())
-            .bind(count)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for ((fingerprint, hour), count) in group_hours {
-            sqlx::query(
-                "INSERT INTO group_counts_hour (fingerprint, minute, count) VALUES ($1, $2, $3) \
-                 ON CONFLICT (fingerprint, minute) DO UPDATE SET count = group_counts_hour.count + excluded.count",
-            )
-            .bind(fingerprint)
-            .bind(hour)
-            .bind(count)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for ((minute, service, level), count) in line_counts {
-            sqlx::query(
-                "INSERT INTO log_counts_minute (minute, service, level, count) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (minute, service, level) DO UPDATE SET count = log_counts_minute.count + excluded.count",
-            )
-            .bind(minute)
-            .bind(service)
-            .bind(level.as_str())
-            .bind(count)
-            .execute(&mut *tx)
-            .await?;
-        }
-        for ((fingerprint, minute), count) in group_minutes {
-            sqlx::query(
-                "INSERT INTO group_counts_minute (fingerprint, minute, count) VALUES ($1, $2, $3) \
-                 ON CONFLICT (fingerprint, minute) DO UPDATE SET count = group_counts_minute.count + excluded.count",
-            )
-            .bind(fingerprint)
-            .bind(minute)
-            .bind(count)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let line_counts: Vec<_> = line_counts.into_iter().collect();
+        add_counts!(
+            tx,
+            "log_counts_minute",
+            "minute, service, level",
+            3,
+            line_counts,
+            |query, ((minute, service, level), count)| query
+                .bind(*minute)
+                .bind(*service)
+                .bind(level.as_str())
+                .bind(*count)
+        );
+        let quarters: Vec<_> = quarters.into_iter().collect();
+        add_counts!(
+            tx,
+            "log_counts_15m",
+            "minute, service, level",
+            3,
+            quarters,
+            |query, ((minute, service, level), count)| query
+                .bind(*minute)
+                .bind(*service)
+                .bind(level.as_str())
+                .bind(*count)
+        );
+        let group_minutes: Vec<_> = group_minutes.into_iter().collect();
+        add_counts!(
+            tx,
+            "group_counts_minute",
+            "fingerprint, minute",
+            2,
+            group_minutes,
+            |query, ((fingerprint, minute), count)| query
+                .bind(*fingerprint)
+                .bind(*minute)
+                .bind(*count)
+        );
+        let group_hours: Vec<_> = group_hours.into_iter().collect();
+        add_counts!(
+            tx,
+            "group_counts_hour",
+            "fingerprint, minute",
+            2,
+            group_hours,
+            |query, ((fingerprint, hour), count)| query.bind(*fingerprint).bind(*hour).bind(*count)
+        );
         for ((service, deployment), (first, last)) in deployments {
             sqlx::query(
                 "INSERT INTO deployments (service, deployment, first_seen, last_seen) VALUES ($1, $2, $3, $4) \
@@ -270,12 +273,45 @@ impl Store {
     }
 }
 
+/// Adds counts into a counter table (`$keys…, count`): one multi-row upsert per
+/// [`ROWS_PER_INSERT`] rows. The keys must be distinct (map keys), as a multi-row upsert needs
+/// on Postgres; the rows are in key order, so concurrent writers lock them in the same order.
+/// `|query, row| …` binds one row's key columns and its count.
+macro_rules! add_counts {
+    ($tx:ident, $table:literal, $keys:literal, $columns:literal, $rows:expr,
+     |$query:ident, $row:pat_param| $bind:expr) => {
+        for chunk in $rows.chunks(ROWS_PER_INSERT) {
+            let sql = format!(
+                concat!(
+                    "INSERT INTO ",
+                    $table,
+                    " (",
+                    $keys,
+                    ", count) VALUES {} ",
+                    "ON CONFLICT (",
+                    $keys,
+                    ") DO UPDATE SET count = ",
+                    $table,
+                    ".count + excluded.count"
+                ),
+                values_list(chunk.len(), $columns + 1)
+            );
+            let mut $query = sqlx::query(&sql);
+            for $row in chunk {
+                $query = $bind;
+            }
+            $query.execute(&mut *$tx).await?;
+        }
+    };
+}
+use add_counts;
+
 /// Rows per multi-row `INSERT`: few statements per batch (each statement is a round trip to
 /// the database, a thread hand-off with SQLite), well under both databases' parameter limits.
 const ROWS_PER_INSERT: usize = 100;
 
 /// `($1, …, $n), ($n+1, …)`: the VALUES list of `rows` rows of `columns` parameters.
-fn values_list(rows: usize, columns: usize) -> String {
+pub(super) fn values_list(rows: usize, columns: usize) -> String {
     let mut out = String::with_capacity(rows * columns * 5);
     for r in 0..rows {
         if r > 0 {
@@ -412,70 +448,104 @@ enum Before {
     Muted,
 }
 
-/// Inserts or updates a group; says what it was before.
-async fn upsert_group(
+/// Groups per statement when they are looked up or upserted (14 parameters a row).
+const GROUPS_PER_STATEMENT: usize = 50;
+
+/// What each of `groups` (distinct fingerprints) was before this batch, in their order: one
+/// lookup per fifty groups rather than one per group.
+async fn groups_before(
     tx: &mut Transaction<'_, Any>,
-    fingerprint: &str,
-    delta: &GroupDelta<'_>,
-) -> Result<Before, StoreError> {
-    let before = match sqlx::query(
-        "SELECT status, occurrence_count, muted_until_count FROM error_fingerprints WHERE fingerprint = $1",
-    )
-    .bind(fingerprint)
-    .fetch_optional(&mut **tx)
-    .await?
-    {
-        None => Before::Absent,
-        Some(row) => {
-            let status: String = row.try_get("status")?;
-            let count: i64 = row.try_get("occurrence_count")?;
-            let mute: Option<i64> = row.try_get("muted_until_count")?;
-            match status.as_str() {
+    groups: &[(&str, GroupDelta<'_>)],
+) -> Result<Vec<Before>, StoreError> {
+    let mut found: std::collections::HashMap<String, (String, i64, Option<i64>)> =
+        std::collections::HashMap::with_capacity(groups.len());
+    for chunk in groups.chunks(GROUPS_PER_STATEMENT) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT fingerprint, status, occurrence_count, muted_until_count FROM error_fingerprints WHERE fingerprint IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for (fingerprint, _) in chunk {
+            query = query.bind(*fingerprint);
+        }
+        for row in query.fetch_all(&mut **tx).await? {
+            found.insert(
+                row.try_get("fingerprint")?,
+                (
+                    row.try_get("status")?,
+                    row.try_get("occurrence_count")?,
+                    row.try_get("muted_until_count")?,
+                ),
+            );
+        }
+    }
+    Ok(groups
+        .iter()
+        .map(|(fingerprint, delta)| match found.get(*fingerprint) {
+            None => Before::Absent,
+            Some((status, count, mute)) => match status.as_str() {
                 "resolved" => Before::Resolved,
                 // Ignored for N more occurrences: this batch reaches them.
                 "ignored" if mute.is_some_and(|m| count + delta.count >= m) => Before::Muted,
                 _ => Before::Present,
-            }
+            },
+        })
+        .collect())
+}
+
+/// Inserts or updates `groups` (distinct fingerprints, sorted), fifty per statement.
+async fn upsert_groups(
+    tx: &mut Transaction<'_, Any>,
+    groups: &[(&str, GroupDelta<'_>)],
+) -> Result<(), StoreError> {
+    // Only grouped events make a delta; a delta without a group has nothing to write.
+    let rows: Vec<(&str, &GroupDelta<'_>, &crate::pipeline::GroupKey)> = groups
+        .iter()
+        .filter_map(|(fp, delta)| delta.last.group.as_ref().map(|g| (*fp, delta, g)))
+        .collect();
+    for chunk in rows.chunks(GROUPS_PER_STATEMENT) {
+        let sql = format!(
+            "INSERT INTO error_fingerprints (fingerprint, template, error_type, level, service, first_seen, last_seen, occurrence_count, sample_message, stack_trace, category, severity, fixable, algorithm_version, status) \
+             VALUES {} \
+             ON CONFLICT (fingerprint) DO UPDATE SET \
+               first_seen = CASE WHEN excluded.first_seen < error_fingerprints.first_seen THEN excluded.first_seen ELSE error_fingerprints.first_seen END, \
+               sample_message = CASE WHEN excluded.last_seen >= error_fingerprints.last_seen THEN excluded.sample_message ELSE error_fingerprints.sample_message END, \
+               stack_trace = CASE WHEN excluded.last_seen >= error_fingerprints.last_seen AND excluded.stack_trace IS NOT NULL THEN excluded.stack_trace ELSE error_fingerprints.stack_trace END, \
+               last_seen = CASE WHEN excluded.last_seen > error_fingerprints.last_seen THEN excluded.last_seen ELSE error_fingerprints.last_seen END, \
+               occurrence_count = error_fingerprints.occurrence_count + excluded.occurrence_count, \
+               level = CASE WHEN excluded.level = 'critical' THEN 'critical' ELSE error_fingerprints.level END, \
+               category = excluded.category, severity = excluded.severity, fixable = excluded.fixable",
+            values_list(chunk.len(), 15)
+        );
+        let mut query = sqlx::query(&sql);
+        for (fingerprint, delta, group) in chunk {
+            let last = delta.last;
+            let level = if delta.critical {
+                Level::Critical
+            } else {
+                Level::Error
+            };
+            query = query
+                .bind(*fingerprint)
+                .bind(&group.template)
+                .bind(&group.error_type)
+                .bind(level.as_str())
+                .bind(&last.event.service)
+                .bind(to_millis(delta.first.event.timestamp))
+                .bind(to_millis(last.event.timestamp))
+                .bind(delta.count)
+                .bind(&last.event.message)
+                .bind(stack_trace(last))
+                .bind(group.classification.category.as_str())
+                .bind(group.classification.severity.as_str())
+                .bind(i64::from(group.classification.fixable))
+                .bind(ALGORITHM_VERSION)
+                .bind("unresolved");
         }
-    };
-    let last = delta.last;
-    let Some(group) = &last.group else {
-        return Ok(before);
-    };
-    let level = if delta.critical {
-        Level::Critical
-    } else {
-        Level::Error
-    };
-    sqlx::query(
-        "INSERT INTO error_fingerprints (fingerprint, template, error_type, level, service, first_seen, last_seen, occurrence_count, sample_message, stack_trace, status, category, severity, fixable, algorithm_version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'unresolved', $11, $12, $13, $14) \
-         ON CONFLICT (fingerprint) DO UPDATE SET \
-           first_seen = CASE WHEN excluded.first_seen < error_fingerprints.first_seen THEN excluded.first_seen ELSE error_fingerprints.first_seen END, \
-           sample_message = CASE WHEN excluded.last_seen >= error_fingerprints.last_seen THEN excluded.sample_message ELSE error_fingerprints.sample_message END, \
-           stack_trace = CASE WHEN excluded.last_seen >= error_fingerprints.last_seen AND excluded.stack_trace IS NOT NULL THEN excluded.stack_trace ELSE error_fingerprints.stack_trace END, \
-           last_seen = CASE WHEN excluded.last_seen > error_fingerprints.last_seen THEN excluded.last_seen ELSE error_fingerprints.last_seen END, \
-           occurrence_count = error_fingerprints.occurrence_count + excluded.occurrence_count, \
-           level = CASE WHEN excluded.level = 'critical' THEN 'critical' ELSE error_fingerprints.level END, \
-           category = excluded.category, severity = excluded.severity, fixable = excluded.fixable",
-    )
-    .bind(fingerprint)
-    .bind(&group.template)
-    .bind(&group.error_type)
-    .bind(level.as_str())
-    .bind(&last.event.service)
-    .bind(to_millis(delta.first.event.timestamp))
-    .bind(to_millis(last.event.timestamp))
-    .bind(delta.count)
-    .bind(&last.event.message)
-    .bind(stack_trace(last))
-    .bind(group.classification.category.as_str())
-    .bind(group.classification.severity.as_str())
-    .bind(i64::from(group.classification.fixable))
-    .bind(ALGORITHM_VERSION)
-    .execute(&mut **tx)
-    .await?;
-    Ok(before)
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 fn attributes_json(item: &Processed) -> String {

@@ -1,9 +1,9 @@
 //! The server, started in-process, exercised over HTTP like a user would.
 
 mod crash;
-mod fixes;
 mod deploys;
 mod failure;
+mod fixes;
 mod helpers;
 mod ingest;
 mod logs;
@@ -11,8 +11,8 @@ mod loki;
 mod monitor;
 mod notifications;
 mod operations;
-mod probes;
 mod pages;
+mod probes;
 mod railway;
 mod rules;
 mod tasks;
