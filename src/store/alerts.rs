@@ -332,23 +332,11 @@ pub(crate) async fn evaluate_in(
     // hundred per statement.
     let mut dirty: Vec<_> = states.into_iter().filter(|(_, (_, d))| *d).collect();
     dirty.sort_by(|a, b| a.0.cmp(&b.0));
-    let updated_at = to_millis(now);
-    for chunk in dirty.chunks(100) {
-        let sql = format!(
-            "INSERT INTO rule_state (rule_id, key, state, updated_at) VALUES {} \
-             ON CONFLICT (rule_id, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-            super::write::values_list(chunk.len(), 4)
-        );
-        let mut query = sqlx::query(&sql);
-        for ((rule_id, key), (state, _)) in chunk {
-            query = query
-                .bind(*rule_id)
-                .bind(key)
-                .bind(serde_json::to_string(state).unwrap_or_else(|_| "{}".into()))
-                .bind(updated_at);
-        }
-        query.execute(&mut **tx).await?;
-    }
+    let rows: Vec<(i64, &str, &KeyState)> = dirty
+        .iter()
+        .map(|((rule_id, key), (state, _))| (*rule_id, key.as_str(), state))
+        .collect();
+    save_states(tx, &rows, now).await?;
     record_alerts(tx, &mut fired, channels, now).await?;
     Ok(fired)
 }
@@ -437,7 +425,7 @@ impl Store {
                     });
                 }
                 if state != before {
-                    save_state(&mut tx, id, reading.key, &state, now).await?;
+                    save_states(&mut tx, &[(id, reading.key, &state)], now).await?;
                 }
             }
         }
@@ -523,23 +511,30 @@ async fn load_state(
     })
 }
 
-async fn save_state(
+/// Stores the state of each `(rule, key)` in `rows`, a statement per hundred (`rows` sorted,
+/// so concurrent writers lock them in the same order).
+async fn save_states(
     tx: &mut Transaction<'_, Any>,
-    rule_id: i64,
-    key: &str,
-    state: &KeyState,
+    rows: &[(i64, &str, &KeyState)],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO rule_state (rule_id, key, state, updated_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (rule_id, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-    )
-    .bind(rule_id)
-    .bind(key)
-    .bind(serde_json::to_string(state).unwrap_or_else(|_| "{}".into()))
-    .bind(to_millis(now))
-    .execute(&mut **tx)
-    .await?;
+    let updated_at = to_millis(now);
+    for chunk in rows.chunks(100) {
+        let sql = format!(
+            "INSERT INTO rule_state (rule_id, key, state, updated_at) VALUES {} \
+             ON CONFLICT (rule_id, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
+            super::write::values_list(chunk.len(), 4)
+        );
+        let mut query = sqlx::query(&sql);
+        for (rule_id, key, state) in chunk {
+            query = query
+                .bind(*rule_id)
+                .bind(*key)
+                .bind(serde_json::to_string(state).unwrap_or_else(|_| "{}".into()))
+                .bind(updated_at);
+        }
+        query.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 
