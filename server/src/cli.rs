@@ -139,6 +139,10 @@ pub struct WatchArgs {
     /// Least severe level shown: error or critical.
     #[arg(long, default_value = "error", value_parser = ["error", "critical"])]
     pub log_level: String,
+    /// Queue a fix (Claude analysis → draft pull request) for each new fixable group, for the
+    /// fix generator of the running server; prints each fix's outcome.
+    #[arg(long)]
+    pub auto_fix: bool,
 }
 
 /// Options of `ingest`.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use signalbox::config::Config;
-use signalbox::model::{Alert, Group, Level};
+use signalbox::model::{Alert, Fix, FixState, Group, Level};
 use signalbox::store::{GroupQuery, GroupSort, Store};
 
 use crate::cli::WatchArgs;
@@ -58,6 +58,43 @@ pub fn changes(
         }
     }
     (lines, new_groups, new_occurrences)
+}
+
+/// The groups `watch --auto-fix` asks a fix for: new since the last look (not in `known`
+/// before it) and fixable.
+pub fn to_fix<'a>(known: &HashMap<String, i64>, groups: &'a [Group]) -> Vec<&'a Group> {
+    groups
+        .iter()
+        .filter(|g| g.fixable && !known.contains_key(&g.fingerprint))
+        .collect()
+}
+
+/// A line for a fix that has come to an end, or `None` while it is queued or running.
+pub fn fix_line(fix: &Fix, colour: bool) -> Option<String> {
+    let tag = if colour {
+        "\u{1b}[1;32mFIX\u{1b}[0m".to_string()
+    } else {
+        "FIX".to_string()
+    };
+    let group: String = fix.fingerprint.chars().take(12).collect();
+    let what = match fix.state {
+        FixState::Queued | FixState::Running => return None,
+        FixState::PrOpen | FixState::Merged | FixState::Closed => format!(
+            "{} {}",
+            fix.state.as_str(),
+            fix.pr_url.as_deref().unwrap_or("(no link)")
+        ),
+        FixState::Proposed => format!(
+            "proposed, not pushed ({})",
+            fix.dry_run_reason.as_deref().unwrap_or("dry run")
+        ),
+        FixState::Refused | FixState::Failed => format!(
+            "{}: {}",
+            fix.state.as_str(),
+            fix.reason.as_deref().unwrap_or("no reason given")
+        ),
+    };
+    Some(format!("{tag} #{}  group {group}  {what}", fix.id))
 }
 
 /// The alerts newer than `after` (ids grow), oldest first, as lines to print.
@@ -124,6 +161,18 @@ pub async fn run(config: &Config, args: WatchArgs) -> Result<(), String> {
         .first()
         .map_or(0, |a| a.id);
     let mut total_alerts = 0usize;
+    // Fixes asked for and not yet ended.
+    let mut pending_fixes: Vec<i64> = Vec::new();
+    if args.auto_fix {
+        match signalbox::fixer::off_reason(config) {
+            Some(reason) => {
+                println!("auto-fix: fixes will be queued, but the fix generator is off ({reason})")
+            }
+            None => println!(
+                "auto-fix: new fixable groups get a fix from the running server's fix generator"
+            ),
+        }
+    }
     println!(
         "watching {} for new errors every {} s (Ctrl-C to stop)",
         signalbox::config::redact_url(&config.database_url),
@@ -142,6 +191,24 @@ pub async fn run(config: &Config, args: WatchArgs) -> Result<(), String> {
         let look = Utc::now();
         match store.list_groups(&query(Some(last_look))).await {
             Ok(page) => {
+                if args.auto_fix {
+                    for group in to_fix(&known, &page.items) {
+                        match signalbox::fixer::request_fix(
+                            &store,
+                            config,
+                            &group.fingerprint,
+                            "auto",
+                            true,
+                            look,
+                        )
+                        .await
+                        {
+                            Ok(Some((fix, _))) => pending_fixes.push(fix.id),
+                            Ok(None) => {}
+                            Err(e) => eprintln!("signalbox watch: could not queue a fix ({e})"),
+                        }
+                    }
+                }
                 let (lines, groups, occurrences) = changes(&mut known, &page.items, colour);
                 for line in lines {
                     println!("{line}");
@@ -153,6 +220,18 @@ pub async fn run(config: &Config, args: WatchArgs) -> Result<(), String> {
             }
             Err(e) => eprintln!("signalbox watch: the store did not answer ({e}); trying again"),
         }
+        let mut still_pending = Vec::new();
+        for id in pending_fixes.drain(..) {
+            match store.fix(id).await {
+                Ok(Some(fix)) => match fix_line(&fix, colour) {
+                    Some(line) => println!("{line}"),
+                    None => still_pending.push(id),
+                },
+                Ok(None) => {}
+                Err(_) => still_pending.push(id),
+            }
+        }
+        pending_fixes = still_pending;
         if let Ok(alerts) = store.alerts(None, 200).await {
             let wanted: Vec<Alert> = alerts
                 .into_iter()

@@ -375,3 +375,79 @@ fn bench_alerts_counts_tasks_against_labelled_root_causes() {
         assert_eq!(n(non_issue), 0, "{stdout}");
     }
 }
+
+#[test]
+fn watch_auto_fix_queues_a_fix_for_each_new_fixable_group() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("dir");
+    let db = format!("sqlite://{}/w.db", dir.path().display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_signalbox"))
+        .args(["watch", "--interval", "1", "--auto-fix"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("watches");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut banner = String::new();
+    out.read_line(&mut banner).expect("the auto-fix line");
+    // No ANTHROPIC_API_KEY: fixes are queued for later, and the watch says the generator is off.
+    assert!(
+        banner.starts_with("auto-fix:")
+            && banner.contains("off (")
+            && banner.contains("ANTHROPIC_API_KEY"),
+        "{banner}"
+    );
+    let mut line = String::new();
+    out.read_line(&mut line).expect("the banner");
+    assert!(line.starts_with("watching"), "{line}");
+
+    // A database outage is fixable; a validation error is not.
+    let log = dir.path().join("after.log");
+    std::fs::write(
+        &log,
+        "ERROR psycopg2.OperationalError: connection to server at 10.0.0.5 port 5432 refused\n\
+         ERROR ValidationError: field 'email' is required\n",
+    )
+    .expect("written");
+    assert!(signalbox(
+        &["ingest", log.to_str().expect("utf-8")],
+        &[("DATABASE_URL", &db)]
+    )
+    .status
+    .success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut news = 0;
+    while news < 2 && Instant::now() < deadline {
+        line.clear();
+        if out.read_line(&mut line).expect("reads") == 0 {
+            break;
+        }
+        news += usize::from(line.starts_with("NEW"));
+    }
+    assert_eq!(news, 2, "both groups printed");
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    let status = child.wait().expect("ends");
+    assert!(status.success(), "{status}");
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let fixes = runtime.block_on(async {
+        let store = signalbox::store::Store::open(&db).await.expect("open");
+        store
+            .fixes(&signalbox::store::FixQuery {
+                limit: 50,
+                ..Default::default()
+            })
+            .await
+            .expect("fixes")
+            .items
+    });
+    assert_eq!(fixes.len(), 1, "one fix, for the fixable group: {fixes:?}");
+    assert_eq!(fixes[0].trigger, "auto");
+    assert_eq!(fixes[0].state, signalbox::model::FixState::Queued);
+}
