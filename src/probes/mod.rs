@@ -54,6 +54,10 @@ pub async fn run_once(
     Ok((result, alerts))
 }
 
+/// How long the prober keeps its list of targets before reading it again: targets change
+/// rarely (through the API), and the loop ticks every second.
+const TARGETS_REFRESH: Duration = Duration::from_secs(5);
+
 /// Runs every enabled probe on its interval.
 pub struct Prober {
     store: Store,
@@ -80,6 +84,8 @@ impl Prober {
         let mut running: JoinSet<i64> = JoinSet::new();
         let mut lease_checked: Option<Instant> = None;
         let mut leader = false;
+        let mut targets: Vec<ProbeTarget> = Vec::new();
+        let mut targets_read: Option<Instant> = None;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -109,16 +115,21 @@ impl Prober {
             if !leader {
                 continue;
             }
-            let targets = match self.store.probe_targets().await {
-                Ok(targets) => targets,
-                Err(e) => {
-                    tracing::warn!(error = %e, "probes: cannot read the targets; retrying");
-                    continue;
+            if targets_read.is_none_or(|at| at.elapsed() >= TARGETS_REFRESH) {
+                match self.store.probe_targets().await {
+                    Ok(read) => {
+                        targets = read;
+                        targets_read = Some(Instant::now());
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "probes: cannot read the targets; retrying");
+                        continue;
+                    }
                 }
-            };
+            }
             let now = Instant::now();
             next_due.retain(|id, _| targets.iter().any(|t| t.id == *id));
-            for target in targets.into_iter().filter(|t| t.enabled) {
+            for target in targets.iter().filter(|t| t.enabled) {
                 let due = next_due.get(&target.id).is_none_or(|at| *at <= now);
                 if !due || in_flight.contains(&target.id) {
                     continue;
@@ -129,6 +140,7 @@ impl Prober {
                 );
                 in_flight.insert(target.id);
                 let store = self.store.clone();
+                let target = target.clone();
                 running.spawn(async move {
                     if let Err(e) = run_once(&store, &target).await {
                         tracing::warn!(probe = %target.name, error = %e, "probe run not stored");
