@@ -339,9 +339,7 @@ impl Fixer {
             .await?;
         let mut taken = 0;
         for row in rows {
-            let claim = crate::store::from_millis(crate::store::to_millis(
-                now + chrono::Duration::seconds(60),
-            ));
+            let claim = crate::notify::worker::claim_until(now, std::time::Duration::from_secs(60));
             if !self
                 .store
                 .claim_notification(row.id, row.next_attempt_at, claim)

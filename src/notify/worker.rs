@@ -423,7 +423,7 @@ fn later(now: DateTime<Utc>, delay: Duration) -> DateTime<Utc> {
 }
 
 /// The end of a claim starting `now`, whole milliseconds (the stored precision).
-fn claim_until(now: DateTime<Utc>, claim: Duration) -> DateTime<Utc> {
+pub(crate) fn claim_until(now: DateTime<Utc>, claim: Duration) -> DateTime<Utc> {
     crate::store::from_millis(crate::store::to_millis(later(now, claim)))
 }
 
