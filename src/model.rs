@@ -421,6 +421,25 @@ impl FromStr for Severity {
     }
 }
 
+/// Percent-encodes everything but RFC 3986 unreserved characters (for paths and query values:
+/// fingerprints are hex, but a custom grouping rule may name a group anything).
+pub fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// The path of a group's page in the UI, `/errors/{fingerprint}`.
+pub fn group_path(fingerprint: &str) -> String {
+    format!("/errors/{}", percent_encode(fingerprint))
+}
+
 /// An error group: every occurrence whose normalized message has the same fingerprint.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]

@@ -253,11 +253,8 @@ impl Back {
     }
 }
 
-/// Percent-encodes everything but unreserved characters (RFC 3986).
 #[cfg(feature = "ssr")]
-pub(crate) fn percent_encode(text: &str) -> String {
-    crate::filters::encode(text)
-}
+pub(crate) use signalbox::model::percent_encode;
 
 /// The request being answered.
 #[cfg(feature = "ssr")]
@@ -757,7 +754,7 @@ pub async fn group_task(fingerprint: String) -> Result<GroupTaskData, ServerFnEr
 pub async fn create_task(fingerprint: String) -> Result<OpenedTask, ServerFnError> {
     let fingerprint = fingerprint.trim().to_string();
     let page = Back::new(
-        format!("/errors/{}", percent_encode(&fingerprint)),
+        signalbox::model::group_path(&fingerprint),
         Some("task".into()),
     );
     authorize().map_err(|r| r.answer(&page))?;

@@ -149,23 +149,10 @@ impl Filters {
         }
         pairs
             .into_iter()
-            .map(|(k, v)| format!("{k}={}", encode(&v)))
+            .map(|(k, v)| format!("{k}={}", signalbox::model::percent_encode(&v)))
             .collect::<Vec<_>>()
             .join("&")
     }
-}
-
-/// Percent-encodes a query value (everything but RFC 3986's unreserved characters).
-pub fn encode(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

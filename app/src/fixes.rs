@@ -69,12 +69,10 @@ pub async fn group_fix(fingerprint: String) -> Result<GroupFixData, ServerFnErro
 /// or returns the one in flight.
 #[server(prefix = "/api/ui", endpoint = "fixes/generate")]
 pub async fn generate_fix(fingerprint: String) -> Result<Fix, ServerFnError> {
-    use crate::api::{
-        authorize, back_to, config, percent_encode, plain_form, store, Back, Refused,
-    };
+    use crate::api::{authorize, back_to, config, plain_form, store, Back, Refused};
     let fingerprint = fingerprint.trim().to_string();
     let page = Back::new(
-        format!("/errors/{}", percent_encode(&fingerprint)),
+        signalbox::model::group_path(&fingerprint),
         Some("fix".into()),
     );
     authorize().map_err(|r| r.answer(&page))?;

@@ -79,7 +79,7 @@ pub async fn read_gate(State(state): State<AppState>, request: Request, next: Ne
                 .uri()
                 .path_and_query()
                 .map_or("/".to_string(), |p| p.as_str().to_string());
-            let location = format!("/login?next={}", app::filters::encode(&target));
+            let location = format!("/login?next={}", signalbox::model::percent_encode(&target));
             (StatusCode::SEE_OTHER, Redirect::to(&location)).into_response()
         }
     }

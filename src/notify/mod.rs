@@ -116,23 +116,9 @@ impl fmt::Debug for Settings {
 pub fn group_link(public_url: &str, fingerprint: Option<&str>) -> String {
     let base = public_url.trim_end_matches('/');
     match fingerprint {
-        Some(fp) => format!("{base}/errors/{}", percent_encode(fp)),
+        Some(fp) => format!("{base}{}", crate::model::group_path(fp)),
         None => format!("{base}/"),
     }
-}
-
-/// Percent-encodes everything but RFC 3986 unreserved characters (fingerprints are hex, but
-/// a custom grouping rule may name a group anything).
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

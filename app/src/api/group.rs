@@ -175,11 +175,11 @@ pub async fn change_group_status(
 ) -> Result<GroupStatus, ServerFnError> {
     use signalbox::store::{StatusChange, StatusOutcome};
 
-    use super::{back_to, percent_encode, plain_form, store, Back, Refused};
+    use super::{back_to, plain_form, store, Back, Refused};
 
     let fingerprint = fingerprint.trim().to_string();
     let page = Back::new(
-        format!("/errors/{}", percent_encode(&fingerprint)),
+        signalbox::model::group_path(&fingerprint),
         Some("status".into()),
     );
     super::authorize().map_err(|r| r.answer(&page))?;
