@@ -149,7 +149,12 @@ async fn counts(store: &Store) -> (i64, BTreeMap<String, i64>) {
         stats.lines,
         groups
             .into_iter()
-            .map(|g| (g.fingerprint, g.occurrences))
+            .map(|g| {
+                (
+                    format!("{} {}", &g.fingerprint[..12], g.template),
+                    g.occurrences,
+                )
+            })
             .collect(),
     )
 }
@@ -294,6 +299,17 @@ async fn kill_9_mid_crawl_neither_loses_nor_doubles_an_event() {
         eprintln!("status of the last process: {status:?} {body}");
     }
     kill(&mut child.0);
+    if got != want {
+        for (fingerprint, n) in &want.1 {
+            let stored = got.1.get(fingerprint).copied().unwrap_or(0);
+            if stored != *n {
+                eprintln!("group {fingerprint}: {stored} stored, {n} in the reference");
+            }
+        }
+        for (fingerprint, n) in got.1.iter().filter(|(f, _)| !want.1.contains_key(*f)) {
+            eprintln!("group {fingerprint}: {n} stored, absent from the reference");
+        }
+    }
     assert_eq!(got.0, want.0, "events stored (seed {seed})");
     assert_eq!(got.1, want.1, "per-group counts (seed {seed})");
 }

@@ -47,11 +47,6 @@ pub struct DeploymentCursor {
     /// Per replica: the last consumed line.
     #[serde(default)]
     pub instances: BTreeMap<String, Position>,
-    /// Polls have read every line before this time (the end of the last window read whole).
-    /// The stream's lines are consumed only when the stream reaches back to it, so that the
-    /// stream never skips what happened before it connected.
-    #[serde(default)]
-    pub polled_until: Option<DateTime<Utc>>,
 }
 
 /// The last consumed line of one replica.
@@ -81,7 +76,6 @@ impl DeploymentCursor {
         DeploymentCursor {
             floor,
             instances: BTreeMap::new(),
-            polled_until: None,
         }
     }
 
@@ -147,15 +141,19 @@ pub fn line_ids(deployment: &str, lines: &[RawLine]) -> Vec<String> {
 /// moves past them. A trace that lines at or after `horizon` could still continue is left
 /// unconsumed (the caller reads it again next time); past the horizon it is emitted as it is.
 ///
-/// `window_end`: a query's end, when `lines` are ALL the lines before it (from the cursor's
-/// floor); the next query then starts there, or at a trace left unconsumed. Without it (the
-/// stream) the next query starts at the oldest replica position.
+/// `complete_until`: every line before it is in `lines` or consumed already (a query's end;
+/// for the stream, the time by which lines have arrived). The floor moves up to it, or to the
+/// first line of a trace left unconsumed, and never back.
+///
+/// `lines` must be, per replica, everything after what the cursor consumed: the assembler
+/// sees each replica's lines in order and whole, so where events begin and end depends on the
+/// lines alone, not on where a page or a stream message happened to end.
 pub fn absorb(
     deployment: &str,
     cursor: &mut DeploymentCursor,
     lines: &[RawLine],
     horizon: DateTime<Utc>,
-    window_end: Option<DateTime<Utc>>,
+    complete_until: DateTime<Utc>,
     assembly: AssemblerConfig,
 ) -> Vec<LineEvent> {
     let ids = line_ids(deployment, lines);
@@ -217,33 +215,37 @@ pub fn absorb(
         }
     }
     let pending = pending_starts.iter().min().copied();
-    let floor = match window_end {
-        Some(end) => Some(pending.map_or(end, |p| p.min(end))),
-        None => cursor.instances.values().map(|p| p.ts).chain(pending).min(),
-    };
-    if let Some(floor) = floor {
-        cursor.floor = floor;
-    }
-    if let Some(end) = window_end {
-        cursor.polled_until = Some(cursor.polled_until.map_or(end, |p| p.max(end)));
-    }
+    let floor = pending.map_or(complete_until, |p| p.min(complete_until));
+    cursor.floor = cursor.floor.max(floor);
     events.sort_by_key(|e| e.first.timestamp);
     events
 }
 
-/// Keeps the lines of a stream buffer that are not consumed yet (after [`absorb`]).
+/// What a stream buffer keeps after [`absorb`]: the lines not consumed yet, and the consumed
+/// ones at each replica's last consumed instant. Ids count identical lines within one instant,
+/// so the buffer must keep the whole instant for the next ids to come out the same as a poll's.
+/// The flag says whether any kept line is still to be consumed.
 pub fn unconsumed(
     deployment: &str,
     cursor: &DeploymentCursor,
     lines: Vec<RawLine>,
-) -> Vec<RawLine> {
+) -> (Vec<RawLine>, bool) {
     let ids = line_ids(deployment, &lines);
-    lines
+    let mut waiting = false;
+    let kept = lines
         .into_iter()
         .zip(ids)
-        .filter(|(line, id)| cursor.is_new(line, id))
+        .filter(|(line, id)| {
+            let new = cursor.is_new(line, id);
+            waiting |= new;
+            new || cursor
+                .instances
+                .get(&line.instance)
+                .is_some_and(|p| p.ts == line.timestamp)
+        })
         .map(|(line, _)| line)
-        .collect()
+        .collect();
+    (kept, waiting)
 }
 
 #[cfg(test)]
@@ -299,7 +301,7 @@ mod tests {
             &mut cursor,
             &lines,
             at(FAR),
-            None,
+            at(5),
             AssemblerConfig::default(),
         );
         assert_eq!(texts(&first), ["INFO one", "INFO two", "INFO three"]);
@@ -308,7 +310,7 @@ mod tests {
             &mut cursor,
             &lines,
             at(FAR),
-            None,
+            at(5),
             AssemblerConfig::default()
         )
         .is_empty());
@@ -323,7 +325,7 @@ mod tests {
             &mut cursor,
             &later,
             at(FAR),
-            None,
+            at(9),
             AssemblerConfig::default(),
         );
         assert_eq!(texts(&next), ["INFO tie", "INFO four"]);
@@ -344,7 +346,7 @@ mod tests {
             &mut cursor,
             &head,
             horizon,
-            Some(horizon),
+            horizon,
             AssemblerConfig::default(),
         );
         assert_eq!(texts(&first), ["INFO ok"]);
@@ -357,7 +359,7 @@ mod tests {
             &mut cursor,
             &whole[1..],
             at(FAR),
-            None,
+            at(FAR),
             AssemblerConfig::default(),
         );
         assert_eq!(
@@ -383,7 +385,7 @@ mod tests {
             &mut cursor,
             &lines,
             at(10_000),
-            None,
+            at(10_000),
             AssemblerConfig::default(),
         );
         assert_eq!(events.len(), 1);
@@ -392,7 +394,7 @@ mod tests {
             &mut cursor,
             &lines,
             at(FAR),
-            None,
+            at(FAR),
             AssemblerConfig::default()
         )
         .is_empty());
@@ -415,7 +417,7 @@ mod tests {
             &mut cursor,
             &lines,
             at(FAR),
-            None,
+            at(FAR),
             AssemblerConfig::default(),
         );
         assert_eq!(events.len(), 2);
@@ -428,7 +430,7 @@ mod tests {
             &mut cursor,
             &late,
             at(FAR),
-            None,
+            at(FAR),
             AssemblerConfig::default(),
         );
         assert_eq!(texts(&events), ["ERROR late replica"]);
@@ -446,12 +448,70 @@ mod tests {
             &mut cursor,
             &lines,
             at(100),
-            None,
+            at(100),
             AssemblerConfig::default(),
         );
-        let left = unconsumed("d", &cursor, lines);
-        assert_eq!(left.len(), 1);
-        assert_eq!(left[0].message, "Traceback (most recent call last):");
+        let (left, waiting) = unconsumed("d", &cursor, lines);
+        let left: Vec<&str> = left.iter().map(|l| l.message.as_str()).collect();
+        // The consumed line stays as the replica's last instant.
+        assert_eq!(left, ["INFO done", "Traceback (most recent call last):"]);
+        assert!(waiting);
+    }
+
+    #[test]
+    fn a_stream_buffer_keeps_the_ids_of_identical_lines_in_one_instant() {
+        // Two identical traces of one replica in the same instant; the first is consumed
+        // before the second arrives on the stream.
+        let trace = |ms| {
+            vec![
+                line(ms, "a", "Traceback (most recent call last):"),
+                line(ms, "a", "  File \"/app/x.py\", line 3, in f"),
+                line(ms, "a", "KeyError: 'a'"),
+            ]
+        };
+        let mut buffer = trace(0);
+        buffer.push(line(0, "a", "INFO between"));
+        let mut cursor = DeploymentCursor::starting_at(at(0));
+        let first = absorb(
+            "d",
+            &mut cursor,
+            &buffer,
+            at(100),
+            at(0),
+            AssemblerConfig::default(),
+        );
+        assert_eq!(first.len(), 2);
+        let (mut buffer, waiting) = unconsumed("d", &cursor, buffer);
+        assert!(!waiting, "everything is consumed");
+        buffer.extend(trace(0));
+        let second = absorb(
+            "d",
+            &mut cursor,
+            &buffer,
+            at(FAR),
+            at(0),
+            AssemblerConfig::default(),
+        );
+        assert_eq!(
+            texts(&second),
+            ["Traceback (most recent call last):\n  File \"/app/x.py\", line 3, in f\nKeyError: 'a'"],
+            "the second trace is read whole, not taken for the first"
+        );
+        // A poll that reads the whole instant agrees on every id.
+        let mut whole = trace(0);
+        whole.push(line(0, "a", "INFO between"));
+        whole.extend(trace(0));
+        let mut polled = DeploymentCursor::starting_at(at(0));
+        let all = absorb(
+            "d",
+            &mut polled,
+            &whole,
+            at(FAR),
+            at(100),
+            AssemblerConfig::default(),
+        );
+        assert_eq!(all[2].id, second[0].id);
+        assert_eq!(polled.instances, cursor.instances);
     }
 
     #[test]
@@ -468,5 +528,80 @@ mod tests {
         cursor.deployments.insert("dep".into(), d);
         assert_eq!(Cursor::decode(&cursor.encode()).expect("decodes"), cursor);
         assert!(Cursor::decode("not json").is_err());
+    }
+
+    /// Events of a replica's lines, as the source builds them: a trace, a lone error line
+    /// (which a trace may follow) or an ordinary line, each after a pause in ms.
+    fn replica_lines(instance: &str, script: &[(u8, i64)]) -> Vec<RawLine> {
+        let mut lines = Vec::new();
+        let mut now = 0;
+        for (n, (kind, pause)) in script.iter().enumerate() {
+            now += pause;
+            match kind % 3 {
+                0 => {
+                    lines.push(line(now, instance, "Traceback (most recent call last):"));
+                    for frame in 0..(*kind as i64 % 4) {
+                        // Frames come over up to a few hundred ms.
+                        now += frame * 40;
+                        lines.push(line(
+                            now,
+                            instance,
+                            &format!("  File \"/app/m{n}.py\", line {frame}, in f"),
+                        ));
+                    }
+                    lines.push(line(now, instance, &format!("KeyError: 'k{n}'")));
+                }
+                1 => lines.push(line(now, instance, &format!("ERROR failed {n}"))),
+                _ => lines.push(line(now, instance, &format!("INFO ok {n}"))),
+            }
+        }
+        lines
+    }
+
+    proptest::proptest! {
+        /// Where a trace begins and ends depends on the lines alone: read through windows that
+        /// end anywhere (as pages and polls cut them), the events are those of one whole read.
+        #[test]
+        fn events_do_not_depend_on_where_windows_end(
+            a in proptest::collection::vec((0u8..12, 0i64..3000), 1..40),
+            b in proptest::collection::vec((0u8..12, 0i64..3000), 0..40),
+            cuts in proptest::collection::vec(0i64..60_000, 0..30),
+        ) {
+            let mut lines = replica_lines("a", &a);
+            lines.extend(replica_lines("b", &b));
+            lines.sort_by_key(|l| l.timestamp);
+            let config = AssemblerConfig::default();
+            let last = lines.last().map_or(at(0), |l| l.timestamp);
+            let done = last + config.window + Duration::seconds(1);
+            let between = |from: DateTime<Utc>, to: DateTime<Utc>| -> Vec<RawLine> {
+                lines.iter().filter(|l| l.timestamp >= from && l.timestamp < to).cloned().collect()
+            };
+
+            let mut whole = DeploymentCursor::starting_at(at(0));
+            let mut want = absorb("d", &mut whole, &lines, done, done, config);
+            want.sort_by(|x, y| x.id.cmp(&y.id));
+
+            let mut cursor = DeploymentCursor::starting_at(at(0));
+            let mut got = Vec::new();
+            let mut ends: Vec<DateTime<Utc>> = cuts.iter().map(|ms| at(*ms)).collect();
+            ends.sort();
+            ends.push(done);
+            for end in ends {
+                // One poll up to `end`, as the source runs it.
+                while cursor.floor < end {
+                    let start = cursor.floor;
+                    got.extend(absorb("d", &mut cursor, &between(start, end), end, end, config));
+                    if cursor.floor <= start && end < done {
+                        let reach = (start + config.window + Duration::nanoseconds(1)).min(end);
+                        got.extend(absorb("d", &mut cursor, &between(start, reach), reach, reach, config));
+                    }
+                    if cursor.floor <= start {
+                        break;
+                    }
+                }
+            }
+            got.sort_by(|x, y| x.id.cmp(&y.id));
+            proptest::prop_assert_eq!(texts(&got), texts(&want));
+        }
     }
 }

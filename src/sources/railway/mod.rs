@@ -140,7 +140,7 @@ pub struct RailwaySource {
     targets: Mutex<Option<(Instant, Vec<Target>)>>,
     /// Per deployment: the time span the next logs query should cover (see `fetch_window`).
     spans: Mutex<HashMap<String, chrono::Duration>>,
-    buffers: Mutex<HashMap<String, Vec<RawLine>>>,
+    buffers: Mutex<HashMap<String, StreamBuffer>>,
     /// Per deployment: from when its current subscription misses nothing.
     stream_since: Mutex<HashMap<String, DateTime<Utc>>>,
     /// How the stream asks the monitor for a catch-up poll, and when it last did.
@@ -407,6 +407,33 @@ impl RailwaySource {
         }
     }
 
+    /// All the lines of `[start, end)` in one page, growing the page up to [`MAX_PAGE`];
+    /// `None` when even that is full, or when Railway refuses a page that large.
+    async fn fetch_whole(
+        &self,
+        deployment: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        requests: &mut usize,
+    ) -> Result<Option<Vec<RawLine>>, SourceError> {
+        let mut limit = self.settings.page_size;
+        while limit < MAX_PAGE {
+            limit = (limit * 4).min(MAX_PAGE);
+            *requests += 1;
+            let lines = match self.fetch(deployment, start, end, limit).await {
+                Err(RailwayError::Query(message)) => {
+                    tracing::warn!(deployment, %message, "Railway refused a larger page");
+                    return Ok(None);
+                }
+                other => other.map_err(upstream)?,
+            };
+            if lines.len() < limit {
+                return Ok(Some(lines));
+            }
+        }
+        Ok(None)
+    }
+
     /// Remembers how wide the next window of `deployment` should be: wide enough for about
     /// three quarters of a page at the density just seen.
     fn remember_span(
@@ -468,10 +495,13 @@ impl RailwaySource {
                     created
                 })
             });
-            // Where the stream of this deployment starts, polls need not wait for the lag:
-            // the stream has everything after it.
+            // Where the stream of this deployment starts, polls need not wait for the lag: the
+            // stream has everything after it. They read a trace's window past it, so that a
+            // trace open where the stream starts is read whole here.
             let horizon_of = match streamed_since.get(&id) {
-                Some(since) if *since > horizon => (*since).min(now),
+                Some(since) if *since + self.assembly.window > horizon => {
+                    (*since + self.assembly.window + chrono::Duration::nanoseconds(1)).min(now)
+                }
                 _ => horizon,
             };
             while dc.floor < horizon_of {
@@ -487,29 +517,39 @@ impl RailwaySource {
                     more = true;
                     break 'targets;
                 };
-                let mut absorbed = absorb(&id, dc, &lines, end, Some(end), self.assembly);
-                if dc.floor <= start {
-                    if end >= horizon_of {
-                        // A trace at the horizon may still grow: read it next time.
-                        events.extend(absorbed.into_iter().filter_map(|e| to_event(e, target)));
-                        break;
+                let mut absorbed = absorb(&id, dc, &lines, end, end, self.assembly);
+                if dc.floor <= start && end < horizon_of {
+                    // A burst so dense that a trace open at the page's end did not fit in it:
+                    // read the trace's whole window (no later line can join it) in one larger
+                    // page, so that the trace is cut where its lines end, not where a page did.
+                    let reach = (start + self.assembly.window + chrono::Duration::nanoseconds(1))
+                        .min(horizon_of);
+                    match self.fetch_whole(&id, start, reach, &mut requests).await? {
+                        Some(whole) => {
+                            absorbed.extend(absorb(&id, dc, &whole, reach, reach, self.assembly));
+                        }
+                        None => {
+                            self.note(|s| s.truncated_windows += 1);
+                            metrics::counter!("signalbox_railway_truncated_windows_total")
+                                .increment(1);
+                            tracing::warn!(deployment = %id, at = %start, "a trace's window holds more lines than the largest page; taking it as far as one page goes");
+                            absorbed.extend(absorb(
+                                &id,
+                                dc,
+                                &lines,
+                                DateTime::<Utc>::MAX_UTC,
+                                end,
+                                self.assembly,
+                            ));
+                        }
                     }
-                    // A burst so dense that a trace's lines do not fit in one page: take the
-                    // trace as far as it goes rather than stall.
-                    absorbed.extend(absorb(
-                        &id,
-                        dc,
-                        &lines,
-                        DateTime::<Utc>::MAX_UTC,
-                        Some(end),
-                        self.assembly,
-                    ));
                 }
+                let stalled = dc.floor <= start;
                 events.extend(absorbed.into_iter().filter_map(|e| to_event(e, target)));
-            }
-            // Nothing before the floor is unread (a deployment created moments ago, say).
-            if dc.floor >= horizon_of {
-                dc.polled_until = Some(dc.polled_until.map_or(horizon_of, |p| p.max(horizon_of)));
+                if stalled {
+                    // A trace at the horizon may still grow: read it next time.
+                    break;
+                }
             }
         }
         self.note_lag(&cursor, now);
@@ -541,6 +581,8 @@ impl RailwaySource {
             .map(|(_, t)| t)
             .unwrap_or_default();
         let horizon = now - chrono::Duration::milliseconds(250);
+        // Lines older than the lag have arrived (the polls' assumption too).
+        let arrived = now - chrono::Duration::from_std(self.settings.lag).unwrap_or_default();
         let mut events = Vec::new();
         let Ok(mut buffers) = self.buffers.lock() else {
             return Ok(Batch {
@@ -555,38 +597,31 @@ impl RailwaySource {
             .map(|s| s.clone())
             .unwrap_or_default();
         let mut gap = false;
-        for (deployment, lines) in buffers.iter_mut() {
+        for (deployment, buffer) in buffers.iter_mut() {
             let Some(target) = targets.iter().find(|t| &t.deployment.id == deployment) else {
-                lines.clear();
+                *buffer = StreamBuffer::default();
                 continue;
             };
-            // The stream's lines join the cursor only once polls reach back to where the
-            // stream starts; until then they wait and a poll closes the gap.
-            let polled = cursor
-                .deployments
-                .get(deployment)
-                .and_then(|d| d.polled_until);
-            let contiguous = match (since.get(deployment), polled) {
-                (Some(since), Some(polled)) => polled >= *since,
-                _ => false,
+            // The stream's lines join the cursor only once everything up to where the stream
+            // starts is consumed; until then they wait and a poll closes the gap.
+            let Some(dc) = cursor.deployments.get_mut(deployment) else {
+                gap = true;
+                continue;
             };
-            if !contiguous {
+            if since.get(deployment).is_none_or(|since| dc.floor <= *since) {
                 gap = true;
                 continue;
             }
-            let Some(dc) = cursor.deployments.get_mut(deployment) else {
-                continue;
-            };
-            let mut taken = std::mem::take(lines);
+            let mut taken = std::mem::take(&mut buffer.lines);
             taken.sort_by_key(|l| l.timestamp);
-            let absorbed = absorb(deployment, dc, &taken, horizon, None, self.assembly);
+            let absorbed = absorb(deployment, dc, &taken, horizon, arrived, self.assembly);
             events.extend(absorbed.into_iter().filter_map(|e| to_event(e, target)));
-            *lines = unconsumed(deployment, dc, taken);
+            (buffer.lines, buffer.waiting) = unconsumed(deployment, dc, taken);
         }
         if gap {
             self.request_catch_up();
         }
-        buffers.retain(|_, lines| !lines.is_empty());
+        buffers.retain(|_, buffer| !buffer.lines.is_empty());
         drop(buffers);
         self.note_lag(&cursor, now);
         Ok(Batch {
@@ -630,7 +665,7 @@ impl RailwaySource {
                     let waiting = source
                         .buffers
                         .lock()
-                        .map(|b| !b.is_empty())
+                        .map(|b| b.values().any(|buffer| buffer.waiting))
                         .unwrap_or(false);
                     if waiting {
                         wake.absorb();
@@ -739,17 +774,27 @@ impl RailwaySource {
             return false;
         };
         let buffer = buffers.entry(deployment.clone()).or_default();
-        if buffer.len() + lines.len() > STREAM_BUFFER_CAP {
+        if buffer.lines.len() + lines.len() > STREAM_BUFFER_CAP {
             // Lines are lost to the stream: it starts again now, and polls cover the rest.
-            buffer.clear();
+            *buffer = StreamBuffer::default();
             if let Ok(mut s) = self.stream_since.lock() {
-                s.insert(deployment, Utc::now());
+                s.insert(deployment, Utc::now() + ws::CLOCK_SKEW);
             }
             return false;
         }
-        buffer.extend(lines);
+        buffer.lines.extend(lines);
+        buffer.waiting = true;
         true
     }
+}
+
+/// What the stream delivered for one deployment and is not consumed yet, with the consumed
+/// lines of each replica's last instant (see [`unconsumed`]).
+#[derive(Default)]
+struct StreamBuffer {
+    lines: Vec<RawLine>,
+    /// Whether any line is still to be consumed (else only the instants are kept).
+    waiting: bool,
 }
 
 /// The stored cursor (none yet: an empty one).

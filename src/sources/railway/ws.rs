@@ -21,7 +21,7 @@ use super::wire::{deployment_logs_subscription, into_lines, LogsData};
 /// How long the server has to acknowledge `connection_init`.
 const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Allowance for the difference between our clock and Railway's.
-const CLOCK_SKEW: chrono::Duration = chrono::Duration::seconds(2);
+pub(crate) const CLOCK_SKEW: chrono::Duration = chrono::Duration::seconds(2);
 /// A silent connection is probed with a ping this often, and dropped if nothing comes back.
 const KEEPALIVE: Duration = Duration::from_secs(30);
 
@@ -41,7 +41,7 @@ pub enum StreamError {
 /// What the connection delivers.
 pub enum Delivery {
     /// Lines of one deployment, oldest first. `since` comes with the first lines of a
-    /// subscription: from then on (give or take clock skew) the subscription misses nothing.
+    /// subscription: every line after it (strictly) comes on this subscription.
     Lines {
         deployment: String,
         lines: Vec<RawLine>,
@@ -180,10 +180,11 @@ pub async fn run_connection(
                 };
                 match handle_frame(&text) {
                     Frame::Lines { id, lines } if subscribed.contains(&id) => {
-                        // The replay reaches back before the subscription; without one, the
-                        // subscription's own time is where the stream starts.
+                        // The first answer replays the newest lines: from its first line on
+                        // (exclusive: that instant may be cut) the stream misses nothing. An
+                        // empty replay covers only what is written after the subscription.
                         let since = awaiting_first.remove(&id).map(|at| {
-                            lines.first().map_or(at, |l| l.timestamp.min(at)) - CLOCK_SKEW
+                            lines.first().map_or(at + CLOCK_SKEW, |l| l.timestamp)
                         });
                         deliver(Delivery::Lines { deployment: id, lines, since });
                     }
