@@ -523,7 +523,7 @@ async fn save_states(
         let sql = format!(
             "INSERT INTO rule_state (rule_id, key, state, updated_at) VALUES {} \
              ON CONFLICT (rule_id, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
-            super::write::values_list(chunk.len(), 4)
+            super::write::values_list(tx, chunk.len(), 4)
         );
         let mut query = sqlx::query(&sql);
         for (rule_id, key, state) in chunk {
