@@ -337,9 +337,19 @@ impl FakeRailway {
     /// Adds a deployment of a service, created now, with a `DeploymentStatus` (`SUCCESS`,
     /// `CRASHED`, …); returns its id.
     pub fn add_deployment(&self, service_id: &str, status: &str) -> String {
+        let created_at = self.shared.lock().creation_time();
+        self.add_deployment_created(service_id, status, created_at)
+    }
+
+    /// Adds a deployment created at `created_at` (in the past, for a backlog of its logs).
+    pub fn add_deployment_created(
+        &self,
+        service_id: &str,
+        status: &str,
+        created_at: DateTime<Utc>,
+    ) -> String {
         let mut st = self.shared.lock();
         let id = st.new_id();
-        let created_at = st.creation_time();
         st.deployments.push(DeploymentRec {
             id: id.clone(),
             service_id: service_id.to_string(),

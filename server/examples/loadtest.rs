@@ -172,12 +172,14 @@ fn railway_env(fake: &FakeRailway) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// `n` realistic lines of `services` services, one microsecond apart from `start`.
+/// `n` realistic lines of `services` services from `start`, each service's distinct timestamps
+/// `spacing` apart (ties kept: a trace's lines share one).
 fn lines(
     seed: u64,
     services: usize,
     n: usize,
     start: chrono::DateTime<Utc>,
+    spacing: chrono::Duration,
 ) -> Vec<(usize, LogLine)> {
     let mut traffic = Traffic::new(seed, services, start);
     let mut out = Vec::with_capacity(n);
@@ -185,15 +187,15 @@ fn lines(
         out.extend(traffic.next_event());
     }
     out.truncate(n);
-    // Keep the order and the ties, squeeze the time span (the backlog is in the past).
-    let mut previous = None;
-    let mut t = start;
-    for (_, line) in out.iter_mut() {
-        if previous != Some(line.timestamp) {
-            previous = Some(line.timestamp);
-            t += chrono::Duration::microseconds(1);
+    // Keep the order and the ties, set the pace.
+    let mut previous = vec![None; services];
+    let mut t = vec![start; services];
+    for (service, line) in out.iter_mut() {
+        if previous[*service] != Some(line.timestamp) {
+            previous[*service] = Some(line.timestamp);
+            t[*service] += spacing;
         }
-        line.timestamp = t;
+        line.timestamp = t[*service];
     }
     out
 }
@@ -326,13 +328,17 @@ async fn run(args: &Args) -> Result<(), String> {
         let services: Vec<String> = (0..3)
             .map(|i| fake.add_service(&format!("service-{i}")))
             .collect();
+        // Written as fast as Railway takes logs (500 lines/s per replica, one replica each),
+        // before Signalbox starts: the backlog spans n / 1500 seconds.
+        let spacing = chrono::Duration::milliseconds(2);
+        let span = spacing * (args.events / services.len() + 1) as i32;
+        let start = Utc::now() - span - chrono::Duration::seconds(1);
         let deployments: Vec<String> = services
             .iter()
-            .map(|s| fake.add_deployment(s, "SUCCESS"))
+            .map(|s| fake.add_deployment_created(s, "SUCCESS", start))
             .collect();
-        let start = Utc::now();
         let mut by_deployment: Vec<Vec<LogLine>> = vec![Vec::new(); deployments.len()];
-        for (service, line) in lines(7, deployments.len(), args.events, start) {
+        for (service, line) in lines(7, deployments.len(), args.events, start, spacing) {
             by_deployment[service].push(line);
         }
         for (deployment, lines) in deployments.iter().zip(by_deployment) {
@@ -376,7 +382,7 @@ async fn run(args: &Args) -> Result<(), String> {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let all = lines(11, 3, args.events, Utc::now());
+        let all = lines(11, 3, args.events, Utc::now(), chrono::Duration::microseconds(1));
         let bodies: Vec<String> = all
             .chunks(1000)
             .map(|chunk| {
