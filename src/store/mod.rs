@@ -200,6 +200,34 @@ impl Store {
         &self.pool
     }
 
+    /// Every row `sql` selects (it has no parameters), each read by `from_row`.
+    pub(crate) async fn rows<T>(
+        &self,
+        sql: &str,
+        from_row: fn(&AnyRow) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = sqlx::query(sql).fetch_all(self.pool()).await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// The row `sql` selects by its one parameter, `key` (an id), read by `from_row`; `None`
+    /// when there is none.
+    pub(crate) async fn row<'q, T, K>(
+        &self,
+        sql: &'q str,
+        key: K,
+        from_row: fn(&AnyRow) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError>
+    where
+        K: 'q + Send + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>,
+    {
+        let row = sqlx::query(sql)
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
     /// This store with another clock (tests replay timelines with it).
     pub fn with_clock(mut self, clock: Clock) -> Store {
         self.clock = clock;
