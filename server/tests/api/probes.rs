@@ -4,10 +4,11 @@
 use serde_json::json;
 use signalbox_fakes::target::FakeTarget;
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{spawn_app_with, TestApp};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn probes_are_managed_through_the_api() {
+/// A fake app answering `/health` with 200, and Signalbox with the admin token `t0ken`
+/// (the monitor off: probes run only on demand).
+async fn healthy_target_and_app() -> (FakeTarget, TestApp) {
     let fake = FakeTarget::start().await.expect("fake app");
     fake.answer(Some("/health"), 200, "ok");
     let app = spawn_app_with(&[
@@ -15,6 +16,12 @@ async fn probes_are_managed_through_the_api() {
         ("SIGNALBOX_ADMIN_TOKEN", "t0ken"),
     ])
     .await;
+    (fake, app)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_are_managed_through_the_api() {
+    let (fake, app) = healthy_target_and_app().await;
     let post = |body: serde_json::Value, token: Option<&str>| {
         let mut request = app.client.post(app.url("/api/probes")).json(&body);
         if let Some(token) = token {
@@ -173,13 +180,7 @@ async fn probes_from_the_environment_run_on_their_interval() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_probe_url_keeps_its_secrets_write_only() {
-    let fake = FakeTarget::start().await.expect("fake app");
-    fake.answer(Some("/health"), 200, "ok");
-    let app = spawn_app_with(&[
-        ("ERROR_MONITORING_ENABLED", "false"),
-        ("SIGNALBOX_ADMIN_TOKEN", "t0ken"),
-    ])
-    .await;
+    let (fake, app) = healthy_target_and_app().await;
     // The fake listens on 127.0.0.1:PORT; the probe's URL carries a password and a token.
     let with_secrets =
         fake.url("/health?token=abc123&region=eu")

@@ -782,30 +782,6 @@ mod tests {
         );
     }
 
-    /// A stream's entries as a logger writes them, `(ms, line)`: a Python trace, a lone error
-    /// line (which a trace may follow) or an ordinary line, each after a pause in ms.
-    fn stream_lines(script: &[(u8, i64)]) -> Vec<(i64, String)> {
-        let mut lines = Vec::new();
-        let mut now = 0;
-        for (n, (kind, pause)) in script.iter().enumerate() {
-            now += pause;
-            match kind % 3 {
-                0 => {
-                    lines.push((now, PY[0].to_string()));
-                    for frame in 0..(i64::from(*kind) % 4) {
-                        // Frames come over up to a few hundred ms.
-                        now += frame * 40;
-                        lines.push((now, format!("  File \"/app/m{n}.py\", line {frame}, in f")));
-                    }
-                    lines.push((now, format!("KeyError: 'k{n}'")));
-                }
-                1 => lines.push((now, format!("ERROR failed {n}"))),
-                _ => lines.push((now, format!("INFO ok {n}"))),
-            }
-        }
-        lines
-    }
-
     /// What an event is: its id, message and trace.
     fn identities(events: &[Event]) -> Vec<(Option<String>, String, Option<String>)> {
         let mut out: Vec<_> = events
@@ -835,7 +811,8 @@ mod tests {
         ) {
             const MS: i64 = 1_000_000;
             let config = AssemblerConfig::default();
-            let streams = [("api", stream_lines(&a)), ("web", stream_lines(&b))]
+            let scripted = crate::pipeline::multiline::fixtures::scripted;
+            let streams = [("api", scripted(&a)), ("web", scripted(&b))]
                 .into_iter()
                 .filter(|(_, lines)| !lines.is_empty())
                 .map(|(service, lines)| Stream {
