@@ -203,18 +203,12 @@ impl Store {
 
     /// Deletes a rule and its state; false when there was none.
     pub async fn delete_alert_rule(&self, id: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM rule_state WHERE rule_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let deleted = sqlx::query("DELETE FROM alert_rules WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(deleted > 0)
+        self.delete_with_children(
+            "DELETE FROM rule_state WHERE rule_id = $1",
+            "DELETE FROM alert_rules WHERE id = $1",
+            id,
+        )
+        .await
     }
 
     /// The most recent alerts, newest first (optionally of one group).

@@ -210,6 +210,25 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
+    /// Deletes a row and the rows that belong to it, in one transaction: `children` and then
+    /// `parent` are DELETEs whose one parameter is `id`. False when there was no such row.
+    pub(crate) async fn delete_with_children(
+        &self,
+        children: &str,
+        parent: &str,
+        id: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(children).bind(id).execute(&mut *tx).await?;
+        let deleted = sqlx::query(parent)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
+
     /// The row `sql` selects by its one parameter, `key` (an id), read by `from_row`; `None`
     /// when there is none.
     pub(crate) async fn row<'q, T, K>(

@@ -166,18 +166,12 @@ impl Store {
 
     /// Deletes a probe and its runs; false when there was none.
     pub async fn delete_probe_target(&self, id: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM probe_results WHERE probe_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let deleted = sqlx::query("DELETE FROM probe_targets WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(deleted > 0)
+        self.delete_with_children(
+            "DELETE FROM probe_results WHERE probe_id = $1",
+            "DELETE FROM probe_targets WHERE id = $1",
+            id,
+        )
+        .await
     }
 
     /// Stores one run of a probe.
