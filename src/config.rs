@@ -977,54 +977,82 @@ fn parse_repository(value: &str) -> Result<(String, String), ConfigError> {
     }
 }
 
+/// What [`redact_url`] puts in place of a secret.
+pub const REDACTED: &str = "***";
+
 /// A URL with its password (and any secret-looking query value) replaced by `***`, safe to
 /// print.
 pub fn redact_url(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let mut out = match base.split_once("://") {
-        // The password ends at the LAST '@' of the authority (it may contain '@' itself).
-        Some((scheme, rest)) => {
-            let authority_end = rest.find('/').unwrap_or(rest.len());
-            let (authority, path) = rest.split_at(authority_end);
-            match authority.rsplit_once('@') {
-                Some((userinfo, host)) => match userinfo.split_once(':') {
-                    Some((user, _)) => format!("{scheme}://{user}:***@{host}{path}"),
-                    None => base.to_string(),
-                },
-                None => base.to_string(),
-            }
-        }
-        None => base.to_string(),
-    };
-    if let Some(query) = query {
-        let pairs: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((key, _)) if is_secret_key(key) => format!("{key}=***"),
-                _ => pair.to_string(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&pairs.join("&"));
+    let mut out = String::with_capacity(url.len());
+    let mut from = 0;
+    for span in secret_spans(url) {
+        out.push_str(&url[from..span.start]);
+        out.push_str(REDACTED);
+        from = span.end;
     }
+    out.push_str(&url[from..]);
     out
 }
 
+/// Whether a secret of `url` is the `***` placeholder [`redact_url`] writes: a redacted URL
+/// sent back as if it were the real one.
+pub fn shows_redacted_secret(url: &str) -> bool {
+    secret_spans(url)
+        .iter()
+        .any(|span| &url[span.clone()] == REDACTED)
+}
+
+/// Where the secrets of `url` are, in order: the password of its user info, and the values of
+/// its query's secret-looking keys.
+fn secret_spans(url: &str) -> Vec<std::ops::Range<usize>> {
+    let mut spans = Vec::new();
+    let base_end = url.find('?').unwrap_or(url.len());
+    if let Some(scheme_end) = url[..base_end].find("://") {
+        let authority_start = scheme_end + 3;
+        let authority_end = url[authority_start..base_end]
+            .find('/')
+            .map_or(base_end, |i| authority_start + i);
+        // The password ends at the LAST '@' of the authority (it may contain '@' itself).
+        let authority = &url[authority_start..authority_end];
+        if let Some(at) = authority.rfind('@') {
+            if let Some(colon) = authority[..at].find(':') {
+                spans.push(authority_start + colon + 1..authority_start + at);
+            }
+        }
+    }
+    if base_end < url.len() {
+        let mut pair_start = base_end + 1;
+        for pair in url[base_end + 1..].split('&') {
+            if let Some((key, _)) = pair.split_once('=') {
+                if is_secret_key(key) {
+                    spans.push(pair_start + key.len() + 1..pair_start + pair.len());
+                }
+            }
+            pair_start += pair.len() + 1;
+        }
+    }
+    spans
+}
+
+/// Query keys whose values are secrets: any key containing one of the first list, or equal
+/// to one of the second (short ones, too common inside harmless words).
 fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     [
         "password",
         "passwd",
+        "pwd",
         "secret",
         "token",
         "key",
-        "sslpassword",
+        "auth",
+        "credential",
+        "signature",
+        "session",
     ]
     .iter()
     .any(|k| key.contains(k))
+        || ["sig", "code", "pass"].contains(&key.as_str())
 }
 
 /// Compares secrets in time independent of where they differ.
@@ -1406,8 +1434,25 @@ mod tests {
             ("postgres://u@db/x", "postgres://u@db/x"),
             ("sqlite://signalbox.db", "sqlite://signalbox.db"),
             ("http://loki:3100", "http://loki:3100"),
+            ("https://x/health?token=abc", "https://x/health?token=***"),
+            ("https://user:pass@x/", "https://user:***@x/"),
+            (
+                "https://x/?a=1&api_key=k&X-Amz-Signature=s&sig=z&design=d&code=c",
+                "https://x/?a=1&api_key=***&X-Amz-Signature=***&sig=***&design=d&code=***",
+            ),
+            (
+                "https://x/?Authorization=Bearer%20t&access_token=&flag",
+                "https://x/?Authorization=***&access_token=***&flag",
+            ),
+            // An '@' or ':' in the path or query is not user info.
+            ("https://x/a@b?c=d:e@f", "https://x/a@b?c=d:e@f"),
+            ("no scheme?password=p", "no scheme?password=***"),
         ] {
-            assert_eq!(redact_url(url), printed);
+            assert_eq!(redact_url(url), printed, "{url}");
+            // What is printed is safe to print again, and shows its placeholders.
+            assert_eq!(redact_url(printed), printed, "{url}");
+            assert_eq!(shows_redacted_secret(printed), printed != url, "{url}");
+            assert!(!shows_redacted_secret(url), "{url}");
         }
     }
 

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 mod fix;
+mod names;
 pub use fix::{Fix, FixState, PrState};
+use names::names;
 
 /// Severity of a log line, ordered from least to most severe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -24,38 +26,19 @@ pub enum Level {
     Critical,
 }
 
+names!(Level {
+    Trace => "trace",
+    Debug => "debug",
+    Info => "info",
+    Warn => "warn",
+    Error => "error",
+    Critical => "critical",
+});
+
 impl Level {
-    /// Every level, least severe first.
-    pub const ALL: [Level; 6] = [
-        Level::Trace,
-        Level::Debug,
-        Level::Info,
-        Level::Warn,
-        Level::Error,
-        Level::Critical,
-    ];
-
-    /// Canonical lowercase name, as stored and as shown in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Trace => "trace",
-            Level::Debug => "debug",
-            Level::Info => "info",
-            Level::Warn => "warn",
-            Level::Error => "error",
-            Level::Critical => "critical",
-        }
-    }
-
     /// Error and critical lines become error groups.
     pub fn is_error(self) -> bool {
         self >= Level::Error
-    }
-}
-
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -67,8 +50,9 @@ impl fmt::Display for UnknownLevel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown level '{}' (expected trace, debug, info, warn, error or critical)",
-            self.0
+            "unknown level '{}' (expected {})",
+            self.0,
+            names::one_of(&Level::ALL.map(Level::as_str))
         )
     }
 }
@@ -156,17 +140,14 @@ pub enum GroupStatus {
     Regressed,
 }
 
-impl GroupStatus {
-    /// Canonical lowercase name, as stored and as shown in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            GroupStatus::Unresolved => "unresolved",
-            GroupStatus::Resolved => "resolved",
-            GroupStatus::Ignored => "ignored",
-            GroupStatus::Regressed => "regressed",
-        }
-    }
+names!(GroupStatus parse "status" listed {
+    Unresolved => "unresolved",
+    Resolved => "resolved",
+    Ignored => "ignored",
+    Regressed => "regressed",
+});
 
+impl GroupStatus {
     /// Whether the group needs attention (unresolved or regressed): the states that resolve
     /// on their own after a quiet day.
     pub fn is_active(self) -> bool {
@@ -174,28 +155,6 @@ impl GroupStatus {
             GroupStatus::Unresolved | GroupStatus::Regressed => true,
             GroupStatus::Resolved | GroupStatus::Ignored => false,
         }
-    }
-}
-
-impl FromStr for GroupStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "unresolved" => Ok(GroupStatus::Unresolved),
-            "resolved" => Ok(GroupStatus::Resolved),
-            "ignored" => Ok(GroupStatus::Ignored),
-            "regressed" => Ok(GroupStatus::Regressed),
-            other => Err(format!(
-                "unknown status '{other}' (expected unresolved, resolved, ignored or regressed)"
-            )),
-        }
-    }
-}
-
-impl fmt::Display for GroupStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -224,94 +183,23 @@ pub enum Category {
     Internal,
 }
 
-/// What is known about each category, in declaration order (indexed by `category as usize`).
-struct CategoryInfo {
-    category: Category,
-    name: &'static str,
-    fixable: bool,
-}
-
-/// The seed's rule: validation and internal errors are not fixable; every other category is.
-const CATEGORY_INFO: [CategoryInfo; 9] = [
-    CategoryInfo {
-        category: Category::Provider,
-        name: "provider",
-        fixable: true,
-    },
-    CategoryInfo {
-        category: Category::Database,
-        name: "database",
-        fixable: true,
-    },
-    CategoryInfo {
-        category: Category::RateLimit,
-        name: "rate_limit",
-        fixable: true,
-    },
-    CategoryInfo {
-        category: Category::Timeout,
-        name: "timeout",
-        fixable: true,
-    },
-    CategoryInfo {
-        category: Category::Auth,
-        name: "auth",
-        fixable: true,
-    },
-    CategoryInfo {
-        category: Category::Validation,
-        name: "validation",
-        fixable: false,
-    },
-    CategoryInfo {
-        category: Category::Cache,
-        name: "cache",
-        fixable: true,
-    },
-    CategoryInfo {
-        category: Category::ExternalService,
-        name: "external_service",
-        fixable: true,
-    },
-    CategoryInfo {
-        category: Category::Internal,
-        name: "internal",
-        fixable: false,
-    },
-];
+names!(Category {
+    Provider => "provider",
+    Database => "database",
+    RateLimit => "rate_limit",
+    Timeout => "timeout",
+    Auth => "auth",
+    Validation => "validation",
+    Cache => "cache",
+    ExternalService => "external_service",
+    Internal => "internal",
+});
 
 impl Category {
-    /// Every category, in declaration order.
-    pub const ALL: [Category; 9] = [
-        Category::Provider,
-        Category::Database,
-        Category::RateLimit,
-        Category::Timeout,
-        Category::Auth,
-        Category::Validation,
-        Category::Cache,
-        Category::ExternalService,
-        Category::Internal,
-    ];
-
-    fn info(self) -> &'static CategoryInfo {
-        &CATEGORY_INFO[self as usize]
-    }
-
-    /// Canonical snake_case name, as stored and as shown in the API.
-    pub fn as_str(self) -> &'static str {
-        self.info().name
-    }
-
-    /// Whether errors of this category can be fixed on our side.
+    /// Whether errors of this category can be fixed on our side. The seed's rule: validation
+    /// and internal errors are not fixable; every other category is.
     pub fn fixable(self) -> bool {
-        self.info().fixable
-    }
-}
-
-impl fmt::Display for Category {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        !matches!(self, Category::Validation | Category::Internal)
     }
 }
 
@@ -321,12 +209,11 @@ pub struct UnknownCategory(pub String);
 
 impl fmt::Display for UnknownCategory {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<&str> = CATEGORY_INFO.iter().map(|c| c.name).collect();
         write!(
             f,
             "unknown category '{}' (expected one of {})",
             self.0,
-            names.join(", ")
+            Category::ALL.map(Category::as_str).join(", ")
         )
     }
 }
@@ -339,10 +226,9 @@ impl FromStr for Category {
     /// Accepts any case, and `-` or a space for `_` (query strings and humans write both).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let wanted = s.trim().to_ascii_lowercase().replace(['-', ' '], "_");
-        CATEGORY_INFO
-            .iter()
-            .find(|c| c.name == wanted)
-            .map(|c| c.category)
+        Category::ALL
+            .into_iter()
+            .find(|c| c.as_str() == wanted)
             .ok_or_else(|| UnknownCategory(s.to_string()))
     }
 }
@@ -364,33 +250,13 @@ pub enum Severity {
     Critical,
 }
 
-impl Severity {
-    /// Every severity, least severe first.
-    pub const ALL: [Severity; 5] = [
-        Severity::Info,
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ];
-
-    /// Canonical uppercase name, as stored and as shown in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "INFO",
-            Severity::Low => "LOW",
-            Severity::Medium => "MEDIUM",
-            Severity::High => "HIGH",
-            Severity::Critical => "CRITICAL",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+names!(Severity {
+    Info => "INFO",
+    Low => "LOW",
+    Medium => "MEDIUM",
+    High => "HIGH",
+    Critical => "CRITICAL",
+});
 
 /// The text was not a severity name.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -625,25 +491,25 @@ pub enum AlertRuleType {
     DeployNewGroups,
 }
 
-impl AlertRuleType {
-    pub const ALL: [AlertRuleType; 15] = [
-        AlertRuleType::NewFingerprint,
-        AlertRuleType::Spike,
-        AlertRuleType::Sustained,
-        AlertRuleType::Critical,
-        AlertRuleType::Regression,
-        AlertRuleType::ErrorRate,
-        AlertRuleType::ProbeDown,
-        AlertRuleType::ProbeSlow,
-        AlertRuleType::CertExpiring,
-        AlertRuleType::DnsFailure,
-        AlertRuleType::SelfMemory,
-        AlertRuleType::SelfErrorRate,
-        AlertRuleType::CrawlerLag,
-        AlertRuleType::DeployCheckFailed,
-        AlertRuleType::DeployNewGroups,
-    ];
+names!(AlertRuleType parse "rule type" {
+    NewFingerprint => "new_fingerprint",
+    Spike => "spike",
+    Sustained => "sustained",
+    Critical => "critical",
+    Regression => "regression",
+    ErrorRate => "error_rate",
+    ProbeDown => "probe_down",
+    ProbeSlow => "probe_slow",
+    CertExpiring => "cert_expiring",
+    DnsFailure => "dns_failure",
+    SelfMemory => "self_memory",
+    SelfErrorRate => "self_error_rate",
+    CrawlerLag => "crawler_lag",
+    DeployCheckFailed => "deploy_check_failed",
+    DeployNewGroups => "deploy_new_groups",
+});
 
+impl AlertRuleType {
     /// Rules judged on measurements (probes, Signalbox itself) rather than on log events.
     pub fn is_check(self) -> bool {
         !matches!(
@@ -655,38 +521,6 @@ impl AlertRuleType {
                 | AlertRuleType::Regression
                 | AlertRuleType::ErrorRate
         )
-    }
-
-    /// Canonical name, as stored and as shown in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertRuleType::NewFingerprint => "new_fingerprint",
-            AlertRuleType::Spike => "spike",
-            AlertRuleType::Sustained => "sustained",
-            AlertRuleType::Critical => "critical",
-            AlertRuleType::Regression => "regression",
-            AlertRuleType::ErrorRate => "error_rate",
-            AlertRuleType::ProbeDown => "probe_down",
-            AlertRuleType::ProbeSlow => "probe_slow",
-            AlertRuleType::CertExpiring => "cert_expiring",
-            AlertRuleType::DnsFailure => "dns_failure",
-            AlertRuleType::SelfMemory => "self_memory",
-            AlertRuleType::SelfErrorRate => "self_error_rate",
-            AlertRuleType::CrawlerLag => "crawler_lag",
-            AlertRuleType::DeployCheckFailed => "deploy_check_failed",
-            AlertRuleType::DeployNewGroups => "deploy_new_groups",
-        }
-    }
-}
-
-impl FromStr for AlertRuleType {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        AlertRuleType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s.trim())
-            .ok_or_else(|| format!("unknown rule type '{s}'"))
     }
 }
 
@@ -703,15 +537,13 @@ pub enum AlertAction {
     CreateTaskAndNotify,
 }
 
-impl AlertAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertAction::CreateTask => "create_task",
-            AlertAction::Notify => "notify",
-            AlertAction::CreateTaskAndNotify => "create_task_and_notify",
-        }
-    }
+names!(AlertAction parse "action" {
+    CreateTask => "create_task",
+    Notify => "notify",
+    CreateTaskAndNotify => "create_task_and_notify",
+});
 
+impl AlertAction {
     pub fn creates_task(self) -> bool {
         matches!(
             self,
@@ -721,21 +553,6 @@ impl AlertAction {
 
     pub fn notifies(self) -> bool {
         matches!(self, AlertAction::Notify | AlertAction::CreateTaskAndNotify)
-    }
-}
-
-impl FromStr for AlertAction {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            AlertAction::CreateTask,
-            AlertAction::Notify,
-            AlertAction::CreateTaskAndNotify,
-        ]
-        .into_iter()
-        .find(|a| a.as_str() == s.trim())
-        .ok_or_else(|| format!("unknown action '{s}'"))
     }
 }
 
@@ -844,39 +661,11 @@ pub enum NotifyChannel {
     Fix,
 }
 
-impl NotifyChannel {
-    pub const ALL: [NotifyChannel; 3] = [
-        NotifyChannel::Slack,
-        NotifyChannel::Webhook,
-        NotifyChannel::Fix,
-    ];
-
-    /// Canonical name, as stored and as shown in the API and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NotifyChannel::Slack => "slack",
-            NotifyChannel::Webhook => "webhook",
-            NotifyChannel::Fix => "fix",
-        }
-    }
-}
-
-impl FromStr for NotifyChannel {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        NotifyChannel::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s.trim())
-            .ok_or_else(|| format!("unknown channel '{s}' (expected slack, webhook or fix)"))
-    }
-}
-
-impl fmt::Display for NotifyChannel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+names!(NotifyChannel parse "channel" listed {
+    Slack => "slack",
+    Webhook => "webhook",
+    Fix => "fix",
+});
 
 /// Where a notification is in its delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -891,39 +680,11 @@ pub enum DeliveryStatus {
     Failed,
 }
 
-impl DeliveryStatus {
-    pub const ALL: [DeliveryStatus; 3] = [
-        DeliveryStatus::Pending,
-        DeliveryStatus::Sent,
-        DeliveryStatus::Failed,
-    ];
-
-    /// Canonical name, as stored and as shown in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeliveryStatus::Pending => "pending",
-            DeliveryStatus::Sent => "sent",
-            DeliveryStatus::Failed => "failed",
-        }
-    }
-}
-
-impl FromStr for DeliveryStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        DeliveryStatus::ALL
-            .into_iter()
-            .find(|c| c.as_str() == s.trim())
-            .ok_or_else(|| format!("unknown status '{s}' (expected pending, sent or failed)"))
-    }
-}
-
-impl fmt::Display for DeliveryStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+names!(DeliveryStatus parse "status" listed {
+    Pending => "pending",
+    Sent => "sent",
+    Failed => "failed",
+});
 
 /// One notification of the outbox, as the API shows it (no URL, no secret: those are only in
 /// the configuration).
@@ -949,68 +710,17 @@ pub struct Notification {
     pub payload: serde_json::Value,
 }
 
-impl TaskStatus {
-    pub const ALL: [TaskStatus; 3] = [TaskStatus::Open, TaskStatus::InProgress, TaskStatus::Done];
+names!(TaskStatus parse "task status" listed {
+    Open => "open",
+    InProgress => "in_progress",
+    Done => "done",
+});
 
-    /// Canonical name, as stored and as shown in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskStatus::Open => "open",
-            TaskStatus::InProgress => "in_progress",
-            TaskStatus::Done => "done",
-        }
-    }
-}
-
-impl FromStr for TaskStatus {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        TaskStatus::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s.trim())
-            .ok_or_else(|| {
-                format!("unknown task status '{s}' (expected open, in_progress or done)")
-            })
-    }
-}
-
-impl fmt::Display for TaskStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl TaskPriority {
-    pub const ALL: [TaskPriority; 3] =
-        [TaskPriority::High, TaskPriority::Medium, TaskPriority::Low];
-
-    /// Canonical name, as stored and as shown in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskPriority::High => "high",
-            TaskPriority::Medium => "medium",
-            TaskPriority::Low => "low",
-        }
-    }
-}
-
-impl FromStr for TaskPriority {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        TaskPriority::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s.trim())
-            .ok_or_else(|| format!("unknown task priority '{s}' (expected high, medium or low)"))
-    }
-}
-
-impl fmt::Display for TaskPriority {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+names!(TaskPriority parse "task priority" listed {
+    High => "high",
+    Medium => "medium",
+    Low => "low",
+});
 
 /// A governance task: someone should look at an error group. A group has at most one task
 /// that is not done.
@@ -1140,36 +850,14 @@ pub enum ProbeFailure {
     Body,
 }
 
-impl ProbeFailure {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProbeFailure::Dns => "dns",
-            ProbeFailure::Connect => "connect",
-            ProbeFailure::Tls => "tls",
-            ProbeFailure::Timeout => "timeout",
-            ProbeFailure::Status => "status",
-            ProbeFailure::Body => "body",
-        }
-    }
-}
-
-impl FromStr for ProbeFailure {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            ProbeFailure::Dns,
-            ProbeFailure::Connect,
-            ProbeFailure::Tls,
-            ProbeFailure::Timeout,
-            ProbeFailure::Status,
-            ProbeFailure::Body,
-        ]
-        .into_iter()
-        .find(|f| f.as_str() == s)
-        .ok_or_else(|| format!("unknown probe failure '{s}'"))
-    }
-}
+names!(ProbeFailure parse "probe failure" {
+    Dns => "dns",
+    Connect => "connect",
+    Tls => "tls",
+    Timeout => "timeout",
+    Status => "status",
+    Body => "body",
+});
 
 /// One run of a probe (the `probe_results` table).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -1238,32 +926,12 @@ pub enum DeployCheckKind {
     Database,
 }
 
-impl DeployCheckKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DeployCheckKind::Health => "health",
-            DeployCheckKind::Endpoint => "endpoint",
-            DeployCheckKind::Asset => "asset",
-            DeployCheckKind::Database => "database",
-        }
-    }
-}
-
-impl FromStr for DeployCheckKind {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [
-            DeployCheckKind::Health,
-            DeployCheckKind::Endpoint,
-            DeployCheckKind::Asset,
-            DeployCheckKind::Database,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-        .ok_or_else(|| format!("unknown deploy check '{s}'"))
-    }
-}
+names!(DeployCheckKind parse "deploy check" {
+    Health => "health",
+    Endpoint => "endpoint",
+    Asset => "asset",
+    Database => "database",
+});
 
 /// One check of a deploy, with its outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,4 +1,5 @@
-// Starting the real signalbox binary (and Debian's Chromium) for the browser tests.
+// Starting the real signalbox binary (and Debian's Chromium, and the fake outside services
+// of `signalbox-fake`) for the browser tests.
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -8,6 +9,7 @@ import { chromium } from "playwright-core";
 
 export const root = resolve(import.meta.dirname, "../..");
 const binary = process.env.SIGNALBOX_BIN ?? join(root, "target/debug/signalbox");
+const fakeBinary = process.env.SIGNALBOX_FAKE_BIN ?? join(root, "target/debug/signalbox-fake");
 const chromiumPath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 
 /** A log line stamped `minutesAgo` minutes before now (UTC), as `signalbox ingest` reads it. */
@@ -27,11 +29,45 @@ function freePort() {
   });
 }
 
+/** Waits until `check()` is true (errors count as not yet), at most `ms`; else throws with `log`. */
+async function waitFor(check, what, log, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`${what} not ready:\n${log.join("")}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Spawns `command args` with `env`, its output collected into `log`. */
+function run(command, args, env, log) {
+  const child = spawn(command, args, { env });
+  child.stdout.on("data", (d) => log.push(String(d)));
+  child.stderr.on("data", (d) => log.push(String(d)));
+  return child;
+}
+
 /**
- * Ingests `lines` into a fresh SQLite store, starts `signalbox serve` on it with `env` added,
- * and launches Chromium. Returns what the tests need and a `stop()`.
+ * Starts `signalbox-fake kind --port PORT ...args` on a free port and waits until
+ * `ready(url)` is true. Returns its `url`, its `log` and a `stop()`.
  */
-export async function start({ lines = [], env: extra = {} } = {}) {
+export async function startFake(kind, args, ready) {
+  const log = [];
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = run(fakeBinary, [kind, "--port", String(port), ...args], process.env, log);
+  await waitFor(() => ready(url), `fake ${kind} at ${url}`, log);
+  return { url, log, stop: () => child.kill("SIGTERM") };
+}
+
+/**
+ * Ingests `lines` (written to `logName`, read by `signalbox ingest` with `ingestArgs`) into a
+ * fresh SQLite store, starts `signalbox serve` on it with `env` (and `serveEnv`, for the server
+ * only) added, and launches Chromium. Returns what the tests need and a `stop()`.
+ */
+export async function start({ lines = [], logName = "app.log", ingestArgs = [], env: extra = {}, serveEnv = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), "signalbox-e2e-"));
   const log = [];
   const env = {
@@ -43,23 +79,14 @@ export async function start({ lines = [], env: extra = {} } = {}) {
     ...extra,
   };
   if (lines.length) {
-    const file = join(dir, "app.log");
+    const file = join(dir, logName);
     writeFileSync(file, lines.join("\n"));
-    execFileSync(binary, ["ingest", file], { env });
+    execFileSync(binary, ["ingest", file, ...ingestArgs], { env });
   }
   const port = await freePort();
   const baseUrl = `http://127.0.0.1:${port}`;
-  const server = spawn(binary, ["serve"], { env: { ...env, PORT: String(port) } });
-  server.stdout.on("data", (d) => log.push(String(d)));
-  server.stderr.on("data", (d) => log.push(String(d)));
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    try {
-      if ((await fetch(`${baseUrl}/health/readiness`)).ok) break;
-    } catch {}
-    if (Date.now() > deadline) throw new Error(`server not ready at ${baseUrl}:\n${log.join("")}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const server = run(binary, ["serve"], { ...env, ...serveEnv, PORT: String(port) }, log);
+  await waitFor(async () => (await fetch(`${baseUrl}/health/readiness`)).ok, `server at ${baseUrl}`, log);
   const browser = await chromium.launch({
     executablePath: chromiumPath,
     args: [

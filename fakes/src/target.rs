@@ -6,7 +6,7 @@
 //!
 //! Tests drive it through a [`FakeTarget`] handle: [`FakeTarget::answer`],
 //! [`FakeTarget::delay`], [`FakeTarget::stop`], [`FakeTarget::restart`], and read what it
-//! served with [`FakeTarget::hits`].
+//! served with [`FakeTarget::hits`] and [`FakeTarget::last_request`].
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{StatusCode, Uri};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tokio::net::{TcpListener, TcpStream};
@@ -48,6 +48,16 @@ impl Script {
 struct Shared {
     script: Arc<Mutex<Script>>,
     hits: Arc<AtomicU64>,
+    last: Arc<Mutex<Option<Request>>>,
+}
+
+/// What a request asked for: what a probe's URL sends (query tokens, user info as basic auth).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// Path and query, as sent.
+    pub target: String,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
 }
 
 /// The certificate an HTTPS fake serves.
@@ -127,6 +137,7 @@ impl FakeTarget {
                     delay: Duration::ZERO,
                 })),
                 hits: Arc::default(),
+                last: Arc::default(),
             },
             tls,
             server: None,
@@ -194,6 +205,15 @@ impl FakeTarget {
         self.shared.hits.load(Ordering::Relaxed)
     }
 
+    /// The latest request answered or being answered.
+    pub fn last_request(&self) -> Option<Request> {
+        self.shared
+            .last
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// Stops serving: new connections are refused (an app that crashed).
     pub fn stop(&mut self) {
         if let Some(server) = self.server.take() {
@@ -226,8 +246,17 @@ impl Drop for FakeTarget {
     }
 }
 
-async fn answer(State(shared): State<Shared>, uri: Uri) -> Response {
+async fn answer(State(shared): State<Shared>, uri: Uri, headers: HeaderMap) -> Response {
     shared.hits.fetch_add(1, Ordering::Relaxed);
+    *shared.last.lock().unwrap_or_else(PoisonError::into_inner) = Some(Request {
+        target: uri
+            .path_and_query()
+            .map_or_else(|| uri.path().to_string(), |pq| pq.as_str().to_string()),
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    });
     let (delay, (status, body)) = {
         let script = shared.script.lock().unwrap_or_else(PoisonError::into_inner);
         (script.delay, script.answer(uri.path()))

@@ -1,10 +1,9 @@
 //! Generated fixes: what the fix generator proposed for an error group, and where it went.
 
-use std::fmt;
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use super::names::names;
 
 /// Where a fix is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -30,54 +29,21 @@ pub enum FixState {
     Failed,
 }
 
+names!(FixState parse "fix state" listed {
+    Queued => "queued",
+    Running => "running",
+    Proposed => "proposed",
+    PrOpen => "pr_open",
+    Merged => "merged",
+    Closed => "closed",
+    Refused => "refused",
+    Failed => "failed",
+});
+
 impl FixState {
-    pub const ALL: [FixState; 8] = [
-        FixState::Queued,
-        FixState::Running,
-        FixState::Proposed,
-        FixState::PrOpen,
-        FixState::Merged,
-        FixState::Closed,
-        FixState::Refused,
-        FixState::Failed,
-    ];
-
-    /// Canonical name, as stored and as shown in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FixState::Queued => "queued",
-            FixState::Running => "running",
-            FixState::Proposed => "proposed",
-            FixState::PrOpen => "pr_open",
-            FixState::Merged => "merged",
-            FixState::Closed => "closed",
-            FixState::Refused => "refused",
-            FixState::Failed => "failed",
-        }
-    }
-
     /// Queued or running: the group's one fix in flight.
     pub fn in_flight(self) -> bool {
         matches!(self, FixState::Queued | FixState::Running)
-    }
-}
-
-impl FromStr for FixState {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        FixState::ALL
-            .into_iter()
-            .find(|x| x.as_str() == s.trim())
-            .ok_or_else(|| {
-                format!("unknown fix state '{s}' (expected queued, running, proposed, pr_open, merged, closed, refused or failed)")
-            })
-    }
-}
-
-impl fmt::Display for FixState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
@@ -91,27 +57,11 @@ pub enum PrState {
     Closed,
 }
 
-impl PrState {
-    /// Canonical name, as stored and as shown in the API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PrState::Open => "open",
-            PrState::Merged => "merged",
-            PrState::Closed => "closed",
-        }
-    }
-}
-
-impl FromStr for PrState {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [PrState::Open, PrState::Merged, PrState::Closed]
-            .into_iter()
-            .find(|x| x.as_str() == s.trim())
-            .ok_or_else(|| format!("unknown pull request state '{s}'"))
-    }
-}
+names!(PrState parse "pull request state" {
+    Open => "open",
+    Merged => "merged",
+    Closed => "closed",
+});
 
 /// A fix the generator made (or is making, or refused to make) for an error group.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

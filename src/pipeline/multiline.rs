@@ -468,6 +468,30 @@ fn rust_notes(line: &str) -> Option<Mode> {
 /// Real-world-shaped traces, one per language and variant, shared with the exception tests.
 #[cfg(test)]
 pub(crate) mod fixtures {
+    /// A stream's lines as a logger writes them, `(ms, line)`, for the sources' property
+    /// tests: per `(kind, pause in ms)`, a Python trace (frames over up to a few hundred ms), a
+    /// lone error line (which a trace may follow) or an ordinary line.
+    pub(crate) fn scripted(script: &[(u8, i64)]) -> Vec<(i64, String)> {
+        let mut lines = Vec::new();
+        let mut now = 0;
+        for (n, (kind, pause)) in script.iter().enumerate() {
+            now += pause;
+            match kind % 3 {
+                0 => {
+                    lines.push((now, "Traceback (most recent call last):".to_string()));
+                    for frame in 0..(i64::from(*kind) % 4) {
+                        now += frame * 40;
+                        lines.push((now, format!("  File \"/app/m{n}.py\", line {frame}, in f")));
+                    }
+                    lines.push((now, format!("KeyError: 'k{n}'")));
+                }
+                1 => lines.push((now, format!("ERROR failed {n}"))),
+                _ => lines.push((now, format!("INFO ok {n}"))),
+            }
+        }
+        lines
+    }
+
     pub(crate) const PYTHON: &str = r#"Traceback (most recent call last):
   File "/app/main.py", line 12, in <module>
     main()

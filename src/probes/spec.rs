@@ -3,7 +3,8 @@
 
 use serde::Deserialize;
 
-use crate::model::ProbeSpec;
+use crate::config::{redact_url, shows_redacted_secret};
+use crate::model::{ProbeSpec, ProbeTarget};
 
 pub const DEFAULT_INTERVAL_SECONDS: u32 = 60;
 pub const DEFAULT_TIMEOUT_MS: u32 = 10_000;
@@ -41,7 +42,8 @@ pub type Problem = (String, String);
 
 impl ProbeInput {
     /// The settings this input gives, over `base` (a stored probe being changed) or the
-    /// defaults; checked.
+    /// defaults; checked. A URL given back as shown (secrets as `***`) keeps the stored one:
+    /// the secrets of a probe's URL are write-only.
     pub fn apply(self, base: Option<&ProbeSpec>) -> Result<ProbeSpec, Problem> {
         let required = |field: &str| (field.to_string(), "required".to_string());
         let spec = ProbeSpec {
@@ -51,6 +53,7 @@ impl ProbeInput {
                 (None, None) => return Err(required("name")),
             },
             url: match (self.url, base) {
+                (Some(url), Some(b)) if url.trim() == redact_url(&b.url) => b.url.clone(),
                 (Some(url), _) => url.trim().to_string(),
                 (None, Some(b)) => b.url.clone(),
                 (None, None) => return Err(required("url")),
@@ -104,9 +107,12 @@ pub fn validate(spec: &ProbeSpec) -> Result<(), Problem> {
     }
     match reqwest::Url::parse(&spec.url) {
         Ok(url) if matches!(url.scheme(), "http" | "https") && url.host_str().is_some() => {
-            if !url.username().is_empty() || url.password().is_some() {
-                // Credentials would be stored and shown with the probe.
-                return bad("url", "must not carry a user name or password".into());
+            if !url.username().is_empty() && url.password().is_none() {
+                // Only a password is hidden when the probe is shown.
+                return bad(
+                    "url",
+                    "a user name needs a password (user:password@host)".into(),
+                );
             }
         }
         Ok(_) => {
@@ -116,6 +122,13 @@ pub fn validate(spec: &ProbeSpec) -> Result<(), Problem> {
             )
         }
         Err(e) => return bad("url", format!("not a URL: {e}")),
+    }
+    if shows_redacted_secret(&spec.url) {
+        return bad(
+            "url",
+            "a secret is the placeholder '***': give the secret, or the whole URL as shown to keep it"
+                .into(),
+        );
     }
     if !(5..=86_400).contains(&spec.interval_seconds) {
         return bad("interval_seconds", "must be 5 to 86400".into());
@@ -148,11 +161,47 @@ pub fn validate(spec: &ProbeSpec) -> Result<(), Problem> {
     Ok(())
 }
 
+/// `target` as shown (API, UI): its URL's password and secret query values as `***`. The
+/// prober uses the stored URL.
+pub fn redacted(target: &ProbeTarget) -> ProbeTarget {
+    ProbeTarget {
+        url: redact_url(&target.url),
+        ..target.clone()
+    }
+}
+
+/// What is wrong with a probe's JSON, without the values it quotes (a URL given where a
+/// number belongs may carry a token): `invalid type: string "…", expected u32 at line 1 …`.
+pub fn json_problem(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut quoted = false;
+    for c in text.chars() {
+        match (c, quoted) {
+            ('"', false) => {
+                quoted = true;
+                out.push_str("\"…");
+            }
+            ('"', true) => {
+                quoted = false;
+                out.push('"');
+            }
+            (c, false) => out.push(c),
+            (_, true) => {}
+        }
+    }
+    out
+}
+
 /// Reads `SIGNALBOX_PROBES`: a JSON list of probes (objects with the API's fields). The error
 /// says which entry and field is wrong.
 pub fn parse_list(json: &str) -> Result<Vec<ProbeSpec>, String> {
-    let inputs: Vec<ProbeInput> = serde_json::from_str(json)
-        .map_err(|e| format!("expected a JSON list of probes ({{\"name\", \"url\", …}}): {e}"))?;
+    let inputs: Vec<ProbeInput> = serde_json::from_str(json).map_err(|e| {
+        format!(
+            "expected a JSON list of probes ({{\"name\", \"url\", …}}): {}",
+            json_problem(&e)
+        )
+    })?;
     let mut specs: Vec<ProbeSpec> = Vec::with_capacity(inputs.len());
     for (i, input) in inputs.into_iter().enumerate() {
         let spec = input
@@ -213,7 +262,12 @@ mod tests {
             (r#"{"name": "a b", "url": "https://x.io"}"#, "name"),
             (r#"{"name": "api", "url": "ftp://x.io"}"#, "url"),
             (r#"{"name": "api", "url": "not a url"}"#, "url"),
-            (r#"{"name": "api", "url": "https://u:p@x.io"}"#, "url"),
+            (r#"{"name": "api", "url": "https://u@x.io"}"#, "url"),
+            (
+                r#"{"name": "api", "url": "https://x.io/?token=***"}"#,
+                "url",
+            ),
+            (r#"{"name": "api", "url": "https://u:***@x.io"}"#, "url"),
             (
                 r#"{"name": "api", "url": "https://x.io", "interval_seconds": 1}"#,
                 "interval_seconds",
@@ -238,6 +292,74 @@ mod tests {
     }
 
     #[test]
+    fn secrets_in_the_url_are_write_only() {
+        let stored = input(r#"{"name": "api", "url": "https://u:pw@x.io/health?token=abc&v=1"}"#)
+            .apply(None)
+            .expect("a URL with secrets is valid");
+        let target = ProbeTarget {
+            id: 1,
+            name: stored.name.clone(),
+            url: stored.url.clone(),
+            interval_seconds: stored.interval_seconds,
+            timeout_ms: stored.timeout_ms,
+            expected_status: stored.expected_status,
+            body_contains: None,
+            tls_verify: true,
+            enabled: true,
+            created_at: chrono::DateTime::UNIX_EPOCH,
+        };
+        let shown = redacted(&target);
+        assert_eq!(shown.url, "https://u:***@x.io/health?token=***&v=1");
+        assert_eq!(
+            ProbeTarget {
+                url: target.url.clone(),
+                ..shown.clone()
+            },
+            target
+        );
+        // (sent, stored after the change)
+        let cases = [
+            // The URL as shown, sent back with the rest of the probe: the secret stays.
+            (shown.url.clone(), Some(stored.url.as_str())),
+            (format!("  {}  ", shown.url), Some(stored.url.as_str())),
+            // A new secret replaces the old one.
+            (
+                "https://u:pw2@x.io/health?token=new&v=1".into(),
+                Some("https://u:pw2@x.io/health?token=new&v=1"),
+            ),
+            // Another URL that still shows a placeholder is a mistake, not a secret.
+            ("https://u:***@x.io/health?token=***&v=2".into(), None),
+            ("https://y.io/health?token=***".into(), None),
+        ];
+        for (sent, kept) in cases {
+            let changed = ProbeInput {
+                url: Some(sent.clone()),
+                interval_seconds: Some(30),
+                ..ProbeInput::default()
+            }
+            .apply(Some(&stored));
+            match kept {
+                Some(url) => {
+                    let changed = changed.expect(&sent);
+                    assert_eq!(changed.url, url, "{sent}");
+                    assert_eq!(changed.interval_seconds, 30);
+                }
+                None => assert_eq!(
+                    changed.err().map(|(f, _)| f).as_deref(),
+                    Some("url"),
+                    "{sent}"
+                ),
+            }
+        }
+        // A new probe cannot be made from a shown URL either.
+        assert!(
+            input(&format!(r#"{{"name": "b", "url": "{}"}}"#, shown.url))
+                .apply(None)
+                .is_err()
+        );
+    }
+
+    #[test]
     fn the_env_list_says_which_entry_is_wrong() {
         assert_eq!(
             parse_list(r#"[{"name": "a", "url": "http://127.0.0.1:1/"}, {"name": "b", "url": "https://b.io", "timeout_ms": 1}]"#)
@@ -257,5 +379,13 @@ mod tests {
         )
         .is_err_and(|e| e.contains("given twice")));
         assert_eq!(parse_list("[]"), Ok(vec![]));
+        // A value in the wrong place is not repeated (it may be a secret).
+        let err = parse_list(r#"[{"name": "a", "timeout_ms": "https://x/?token=abc"}]"#)
+            .expect_err("a string is not a number");
+        assert!(
+            err.contains(r#"invalid type: string "…", expected u32"#),
+            "{err}"
+        );
+        assert!(!err.contains("abc"), "{err}");
     }
 }

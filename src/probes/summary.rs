@@ -12,12 +12,13 @@ use crate::rules::{Measure, Reading};
 /// The windows latency percentiles are given for: (label, length).
 pub const WINDOWS: [(&str, i64); 2] = [("1h", 60), ("24h", 24 * 60)];
 
-/// The status of `target` from its runs (`results`, any order, at least the last 24 hours).
+/// The status of `target` from its runs (`results`, any order, at least the last 24 hours), as
+/// shown: the URL's secrets redacted.
 pub fn status(target: &ProbeTarget, results: &[ProbeResult], now: DateTime<Utc>) -> ProbeStatus {
     let newest_first = newest_first(results);
     let last = newest_first.first().map(|r| (*r).clone());
     ProbeStatus {
-        target: target.clone(),
+        target: super::spec::redacted(target),
         consecutive_failures: consecutive(&newest_first, |r| !r.ok),
         cert_days_left: last
             .as_ref()
@@ -170,6 +171,20 @@ mod tests {
             enabled: true,
             created_at: at(-100_000),
         }
+    }
+
+    #[test]
+    fn status_shows_the_url_without_its_secrets() {
+        let secret = ProbeTarget {
+            url: "https://u:pw@api.example.com/health?token=abc".into(),
+            ..target()
+        };
+        let s = status(&secret, &[], at(0));
+        assert_eq!(
+            s.target.url,
+            "https://u:***@api.example.com/health?token=***"
+        );
+        assert_eq!(status(&target(), &[], at(0)).target, target());
     }
 
     #[test]

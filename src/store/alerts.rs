@@ -108,23 +108,14 @@ fn condition_json(condition: &AlertCondition) -> String {
 impl Store {
     /// Every alert rule, by id.
     pub async fn alert_rules(&self) -> Result<Vec<AlertRule>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {RULE_COLUMNS} FROM alert_rules ORDER BY id"
-        ))
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(rule_from_row).collect()
+        let sql = format!("SELECT {RULE_COLUMNS} FROM alert_rules ORDER BY id");
+        self.rows(&sql, rule_from_row).await
     }
 
     /// One rule.
     pub async fn alert_rule(&self, id: i64) -> Result<Option<AlertRule>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?;
-        row.as_ref().map(rule_from_row).transpose()
+        let sql = format!("SELECT {RULE_COLUMNS} FROM alert_rules WHERE id = $1");
+        self.row(&sql, id, rule_from_row).await
     }
 
     /// Stores a new rule (its id, counters and last firing are ignored); checks it first.
@@ -212,18 +203,12 @@ impl Store {
 
     /// Deletes a rule and its state; false when there was none.
     pub async fn delete_alert_rule(&self, id: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM rule_state WHERE rule_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let deleted = sqlx::query("DELETE FROM alert_rules WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(deleted > 0)
+        self.delete_with_children(
+            "DELETE FROM rule_state WHERE rule_id = $1",
+            "DELETE FROM alert_rules WHERE id = $1",
+            id,
+        )
+        .await
     }
 
     /// The most recent alerts, newest first (optionally of one group).

@@ -144,13 +144,8 @@ impl Store {
 
     /// One deployment.
     pub async fn deploy(&self, id: &str) -> Result<Option<Deploy>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {DEPLOY_COLUMNS} FROM deploys WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?;
-        row.as_ref().map(deploy_from_row).transpose()
+        let sql = format!("SELECT {DEPLOY_COLUMNS} FROM deploys WHERE id = $1");
+        self.row(&sql, id, deploy_from_row).await
     }
 
     /// A deployment's checks, in the order they ran.

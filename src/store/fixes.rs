@@ -161,11 +161,8 @@ impl Store {
 
     /// One fix.
     pub async fn fix(&self, id: i64) -> Result<Option<Fix>, StoreError> {
-        let row = sqlx::query("SELECT * FROM fixes WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        row.as_ref().map(fix_from_row).transpose()
+        self.row("SELECT * FROM fixes WHERE id = $1", id, fix_from_row)
+            .await
     }
 
     /// Fixes with an open pull request (the tracker polls them).

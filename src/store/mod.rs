@@ -200,6 +200,53 @@ impl Store {
         &self.pool
     }
 
+    /// Every row `sql` selects (it has no parameters), each read by `from_row`.
+    pub(crate) async fn rows<T>(
+        &self,
+        sql: &str,
+        from_row: fn(&AnyRow) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = sqlx::query(sql).fetch_all(self.pool()).await?;
+        rows.iter().map(from_row).collect()
+    }
+
+    /// Deletes a row and the rows that belong to it, in one transaction: `children` and then
+    /// `parent` are DELETEs whose one parameter is `id`. False when there was no such row.
+    pub(crate) async fn delete_with_children(
+        &self,
+        children: &str,
+        parent: &str,
+        id: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query(children).bind(id).execute(&mut *tx).await?;
+        let deleted = sqlx::query(parent)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(deleted > 0)
+    }
+
+    /// The row `sql` selects by its one parameter, `key` (an id), read by `from_row`; `None`
+    /// when there is none.
+    pub(crate) async fn row<'q, T, K>(
+        &self,
+        sql: &'q str,
+        key: K,
+        from_row: fn(&AnyRow) -> Result<T, StoreError>,
+    ) -> Result<Option<T>, StoreError>
+    where
+        K: 'q + Send + sqlx::Encode<'q, sqlx::Any> + sqlx::Type<sqlx::Any>,
+    {
+        let row = sqlx::query(sql)
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
     /// This store with another clock (tests replay timelines with it).
     pub fn with_clock(mut self, clock: Clock) -> Store {
         self.clock = clock;

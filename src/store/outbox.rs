@@ -76,6 +76,21 @@ fn notification_from_row(row: &AnyRow) -> Result<Notification, StoreError> {
     })
 }
 
+/// `UPDATE outbox SET {set}` of row `$1` = `id` while it is still claimed at `$2` = `claimed`
+/// (pending, next attempt at the claim's end: a row released, delivered or claimed again
+/// since does not match); the SET clause's own parameters start at `$3`.
+macro_rules! claimed_row {
+    ($set:literal, $id:expr, $claimed:expr) => {
+        sqlx::query(concat!(
+            "UPDATE outbox SET ",
+            $set,
+            " WHERE id = $1 AND status = 'pending' AND next_attempt_at = $2"
+        ))
+        .bind($id)
+        .bind(to_millis($claimed))
+    };
+}
+
 impl Store {
     /// Pending rows of `channel` whose next attempt is due at `now`, oldest first.
     pub async fn due_notifications(
@@ -105,17 +120,8 @@ impl Store {
         seen: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let claimed = sqlx::query(
-            "UPDATE outbox SET next_attempt_at = $2, attempts = attempts + 1 \
-             WHERE id = $1 AND status = 'pending' AND next_attempt_at = $3",
-        )
-        .bind(id)
-        .bind(to_millis(until))
-        .bind(to_millis(seen))
-        .execute(self.pool())
-        .await?
-        .rows_affected();
-        Ok(claimed == 1)
+        let query = claimed_row!("next_attempt_at = $3, attempts = attempts + 1", id, seen);
+        self.changed_one(query.bind(to_millis(until))).await
     }
 
     /// Gives a claimed row back untried (shutdown mid-delivery): due at `now`, attempt uncounted.
@@ -125,17 +131,8 @@ impl Store {
         claimed: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let released = sqlx::query(
-            "UPDATE outbox SET next_attempt_at = $3, attempts = attempts - 1 \
-             WHERE id = $1 AND status = 'pending' AND next_attempt_at = $2",
-        )
-        .bind(id)
-        .bind(to_millis(claimed))
-        .bind(to_millis(now))
-        .execute(self.pool())
-        .await?
-        .rows_affected();
-        Ok(released == 1)
+        let query = claimed_row!("next_attempt_at = $3, attempts = attempts - 1", id, claimed);
+        self.changed_one(query.bind(to_millis(now))).await
     }
 
     /// The receiver accepted the claimed row.
@@ -145,17 +142,12 @@ impl Store {
         claimed: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE outbox SET status = 'sent', sent_at = $3, last_error = NULL \
-             WHERE id = $1 AND status = 'pending' AND next_attempt_at = $2",
-        )
-        .bind(id)
-        .bind(to_millis(claimed))
-        .bind(to_millis(now))
-        .execute(self.pool())
-        .await?
-        .rows_affected();
-        Ok(done == 1)
+        let query = claimed_row!(
+            "status = 'sent', sent_at = $3, last_error = NULL",
+            id,
+            claimed
+        );
+        self.changed_one(query.bind(to_millis(now))).await
     }
 
     /// The claimed row failed; retried at `next`, or given up when `next` is `None`.
@@ -167,24 +159,19 @@ impl Store {
         error: &str,
     ) -> Result<bool, StoreError> {
         let query = match next {
-            Some(next) => sqlx::query(
-                "UPDATE outbox SET next_attempt_at = $3, last_error = $4 \
-                 WHERE id = $1 AND status = 'pending' AND next_attempt_at = $2",
-            )
-            .bind(id)
-            .bind(to_millis(claimed))
-            .bind(to_millis(next))
-            .bind(error),
-            None => sqlx::query(
-                "UPDATE outbox SET status = 'failed', last_error = $3 \
-                 WHERE id = $1 AND status = 'pending' AND next_attempt_at = $2",
-            )
-            .bind(id)
-            .bind(to_millis(claimed))
-            .bind(error),
+            Some(next) => claimed_row!("next_attempt_at = $3, last_error = $4", id, claimed)
+                .bind(to_millis(next)),
+            None => claimed_row!("status = 'failed', last_error = $3", id, claimed),
         };
-        let done = query.execute(self.pool()).await?.rows_affected();
-        Ok(done == 1)
+        self.changed_one(query.bind(error)).await
+    }
+
+    /// Runs an UPDATE of one row; true when it changed it.
+    async fn changed_one<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    ) -> Result<bool, StoreError> {
+        Ok(query.execute(self.pool()).await?.rows_affected() == 1)
     }
 
     /// The newest notifications (all, or those with `status`), at most `limit`

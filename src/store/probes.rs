@@ -65,23 +65,14 @@ fn result_from_row(row: &AnyRow) -> Result<ProbeResult, StoreError> {
 impl Store {
     /// Every probe target, by name.
     pub async fn probe_targets(&self) -> Result<Vec<ProbeTarget>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {TARGET_COLUMNS} FROM probe_targets ORDER BY name"
-        ))
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(target_from_row).collect()
+        let sql = format!("SELECT {TARGET_COLUMNS} FROM probe_targets ORDER BY name");
+        self.rows(&sql, target_from_row).await
     }
 
     /// One probe target.
     pub async fn probe_target(&self, id: i64) -> Result<Option<ProbeTarget>, StoreError> {
-        let row = sqlx::query(&format!(
-            "SELECT {TARGET_COLUMNS} FROM probe_targets WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(self.pool())
-        .await?;
-        row.as_ref().map(target_from_row).transpose()
+        let sql = format!("SELECT {TARGET_COLUMNS} FROM probe_targets WHERE id = $1");
+        self.row(&sql, id, target_from_row).await
     }
 
     /// Stores a new probe target (`spec` checked by the caller); `Conflict` when the name is
@@ -175,18 +166,12 @@ impl Store {
 
     /// Deletes a probe and its runs; false when there was none.
     pub async fn delete_probe_target(&self, id: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM probe_results WHERE probe_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let deleted = sqlx::query("DELETE FROM probe_targets WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        tx.commit().await?;
-        Ok(deleted > 0)
+        self.delete_with_children(
+            "DELETE FROM probe_results WHERE probe_id = $1",
+            "DELETE FROM probe_targets WHERE id = $1",
+            id,
+        )
+        .await
     }
 
     /// Stores one run of a probe.

@@ -55,27 +55,23 @@ impl Store {
 
     /// One project by id.
     pub async fn project(&self, id: i64) -> Result<Option<Project>, StoreError> {
-        let row = sqlx::query("SELECT * FROM projects WHERE id = $1")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        row.as_ref().map(project_from_row).transpose()
+        self.row("SELECT * FROM projects WHERE id = $1", id, project_from_row)
+            .await
     }
 
     /// The project whose public key is `key`.
     pub async fn project_by_key(&self, key: &str) -> Result<Option<Project>, StoreError> {
-        let row = sqlx::query("SELECT * FROM projects WHERE public_key = $1")
-            .bind(key)
-            .fetch_optional(self.pool())
-            .await?;
-        row.as_ref().map(project_from_row).transpose()
+        self.row(
+            "SELECT * FROM projects WHERE public_key = $1",
+            key,
+            project_from_row,
+        )
+        .await
     }
 
     /// Every project, oldest first.
     pub async fn projects(&self) -> Result<Vec<Project>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM projects ORDER BY id")
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter().map(project_from_row).collect()
+        self.rows("SELECT * FROM projects ORDER BY id", project_from_row)
+            .await
     }
 }

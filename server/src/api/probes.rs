@@ -6,14 +6,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use signalbox::model::{Alert, ProbeResult, ProbeStatus, ProbeTarget};
-use signalbox::probes::spec::ProbeInput;
+use signalbox::probes::spec::{self, ProbeInput};
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
 
 fn parse_input(body: &[u8]) -> Result<ProbeInput, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("body: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("body: {}", spec::json_problem(&e))))
 }
 
 fn not_found(id: i64) -> ApiError {
@@ -59,7 +60,8 @@ pub async fn get_probe(
     )))
 }
 
-/// Creates a probe.
+/// Creates a probe. Its URL's secrets (password, token-like query values) are write-only:
+/// every answer shows them as `***`.
 #[utoipa::path(post, path = "/api/probes", tag = "probes", security(("admin_token" = [])),
     request_body = ProbeInput,
     responses(
@@ -78,10 +80,11 @@ pub async fn create_probe(
         .apply(None)
         .map_err(|(field, why)| ApiError::BadRequest(format!("{field}: {why}")))?;
     let created = state.store.create_probe_target(&spec).await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok((StatusCode::CREATED, Json(spec::redacted(&created))))
 }
 
-/// Changes a probe: only the fields given.
+/// Changes a probe: only the fields given. A `url` sent back as shown (with `***`) keeps the
+/// stored secrets.
 #[utoipa::path(patch, path = "/api/probes/{id}", tag = "probes", security(("admin_token" = [])),
     params(("id" = i64, Path, description = "Probe id")),
     request_body = ProbeInput,
@@ -108,7 +111,7 @@ pub async fn update_probe(
         .store
         .update_probe_target(id, &spec)
         .await?
-        .map(Json)
+        .map(|changed| Json(spec::redacted(&changed)))
         .ok_or_else(|| not_found(id))
 }
 

@@ -4,10 +4,11 @@
 use serde_json::json;
 use signalbox_fakes::target::FakeTarget;
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{spawn_app_with, TestApp};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn probes_are_managed_through_the_api() {
+/// A fake app answering `/health` with 200, and Signalbox with the admin token `t0ken`
+/// (the monitor off: probes run only on demand).
+async fn healthy_target_and_app() -> (FakeTarget, TestApp) {
     let fake = FakeTarget::start().await.expect("fake app");
     fake.answer(Some("/health"), 200, "ok");
     let app = spawn_app_with(&[
@@ -15,6 +16,12 @@ async fn probes_are_managed_through_the_api() {
         ("SIGNALBOX_ADMIN_TOKEN", "t0ken"),
     ])
     .await;
+    (fake, app)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_are_managed_through_the_api() {
+    let (fake, app) = healthy_target_and_app().await;
     let post = |body: serde_json::Value, token: Option<&str>| {
         let mut request = app.client.post(app.url("/api/probes")).json(&body);
         if let Some(token) = token {
@@ -169,4 +176,106 @@ async fn probes_from_the_environment_run_on_their_interval() {
     }
     assert_eq!(runs, 1, "the seeded probe ran once");
     assert!(fake.hits() >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_url_keeps_its_secrets_write_only() {
+    let (fake, app) = healthy_target_and_app().await;
+    // The fake listens on 127.0.0.1:PORT; the probe's URL carries a password and a token.
+    let with_secrets =
+        fake.url("/health?token=abc123&region=eu")
+            .replacen("http://", "http://probe:pa55@", 1);
+    let shown = fake
+        .url("/health?token=***&region=eu")
+        .replacen("http://", "http://probe:***@", 1);
+    let response = app
+        .client
+        .post(app.url("/api/probes"))
+        .bearer_auth("t0ken")
+        .json(&json!({"name": "secret", "url": with_secrets}))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(response.status().as_u16(), 201);
+    let created: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(created["url"], shown.as_str());
+    let id = created["id"].as_i64().expect("an id");
+
+    let run = |id: i64| {
+        app.client
+            .post(app.url(&format!("/api/probes/{id}/run")))
+            .bearer_auth("t0ken")
+            .send()
+    };
+    let ran: serde_json::Value = run(id).await.expect("sent").json().await.expect("json");
+    assert_eq!(ran["result"]["ok"], true, "{ran}");
+    // The target receives the secrets: the token in the query, the user info as basic auth.
+    // base64("probe:pa55")
+    let basic = "Basic cHJvYmU6cGE1NQ==".to_string();
+    let seen = fake.last_request().expect("the probe's request");
+    assert_eq!(seen.target, "/health?token=abc123&region=eu");
+    assert_eq!(seen.authorization, Some(basic.clone()));
+
+    // Everything that shows the probe shows it redacted.
+    let (_, one) = app.get_json(&format!("/api/probes/{id}")).await;
+    assert_eq!(one["target"]["url"], shown.as_str());
+    let (_, list) = app.get_json("/api/probes").await;
+    assert_eq!(list[0]["target"]["url"], shown.as_str());
+    let page = app.get("/probes").await.text().await.expect("html");
+    let metrics = app.get("/metrics").await.text().await.expect("text");
+    for (what, text) in [
+        ("get", one.to_string()),
+        ("list", list.to_string()),
+        ("run", ran.to_string()),
+        ("page", page),
+        ("metrics", metrics),
+    ] {
+        assert!(
+            !text.contains("abc123") && !text.contains("pa55"),
+            "{what} shows a secret: {text}"
+        );
+    }
+
+    // Sending the shown URL back (a form that edits the whole probe) keeps the secrets.
+    let patch = |body: serde_json::Value| {
+        app.client
+            .patch(app.url(&format!("/api/probes/{id}")))
+            .bearer_auth("t0ken")
+            .json(&body)
+            .send()
+    };
+    let response = patch(json!({"url": shown, "interval_seconds": 30}))
+        .await
+        .expect("sent");
+    assert_eq!(response.status().as_u16(), 200);
+    let patched: serde_json::Value = response.json().await.expect("json");
+    assert_eq!(patched["url"], shown.as_str());
+    assert_eq!(patched["interval_seconds"], 30);
+    run(id).await.expect("sent");
+    let seen = fake.last_request().expect("the probe's request");
+    assert_eq!(seen.target, "/health?token=abc123&region=eu");
+    assert_eq!(seen.authorization, Some(basic.clone()));
+
+    // A placeholder in another URL is refused, not stored.
+    let response = patch(json!({"url": fake.url("/other?token=***")}))
+        .await
+        .expect("sent");
+    assert_eq!(response.status().as_u16(), 400);
+    let error: serde_json::Value = response.json().await.expect("json");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("url:")),
+        "{error}"
+    );
+
+    // A new secret replaces the old one.
+    let response = patch(json!({"url": fake.url("/health?token=new456")}))
+        .await
+        .expect("sent");
+    assert_eq!(response.status().as_u16(), 200);
+    run(id).await.expect("sent");
+    let seen = fake.last_request().expect("the probe's request");
+    assert_eq!(seen.target, "/health?token=new456");
+    assert_eq!(seen.authorization, None);
 }

@@ -161,13 +161,15 @@ pub(crate) fn read_page(
         Some(last) if page.full => last.ts,
         _ => page.end,
     };
-    let (mut done, mut open) = assemble(&fresh, horizon, config);
-    let first_open = open.iter().filter_map(StreamAssembly::first_open).min();
+    let mut streams = assemble(&fresh, horizon, config);
+    let first_open = streams.iter().filter_map(StreamAssembly::first_open).min();
+    let mut done = covered(&streams);
     let mut cut = consumed_up_to(first_open.unwrap_or(fresh.len()), &done);
     if cut == 0 && page.full {
         // An open event at the start of a full page would hold the source back forever:
         // read what is there, cut short.
-        done.extend(open.iter_mut().filter_map(StreamAssembly::finish));
+        streams.iter_mut().for_each(StreamAssembly::finish);
+        done = covered(&streams);
         cut = fresh.len();
     }
     done.retain(|c| c.last() < cut);
@@ -182,29 +184,26 @@ pub(crate) fn read_page(
     })
 }
 
-/// Runs each stream's entries through its own assembler. Returns the events complete by
-/// `horizon` (the time no later entry can precede) and the streams still holding an open one.
-fn assemble(
-    fresh: &[&Entry],
-    horizon: i64,
-    config: AssemblerConfig,
-) -> (Vec<Covered>, Vec<StreamAssembly>) {
+/// Runs each stream's entries through its own assembler, and flushes the events complete by
+/// `horizon` (the time no later entry can precede).
+fn assemble(fresh: &[&Entry], horizon: i64, config: AssemblerConfig) -> Vec<StreamAssembly> {
     let mut streams: BTreeMap<&str, StreamAssembly> = BTreeMap::new();
-    let mut done: Vec<Covered> = Vec::new();
     for (index, entry) in fresh.iter().enumerate() {
-        let assembly = streams
+        streams
             .entry(&entry.stream)
-            .or_insert_with(|| StreamAssembly::new(config));
-        done.extend(assembly.push(index, entry));
+            .or_insert_with(|| StreamAssembly::new(config))
+            .push(index, entry);
     }
-    for assembly in streams.values_mut() {
-        done.extend(assembly.flush_expired(horizon));
+    let mut streams: Vec<StreamAssembly> = streams.into_values().collect();
+    for assembly in &mut streams {
+        assembly.flush_expired(horizon);
     }
-    let open = streams
-        .into_values()
-        .filter(|a| a.first_open().is_some())
-        .collect();
-    (done, open)
+    streams
+}
+
+/// The events of every stream, with the entries they cover.
+fn covered(streams: &[StreamAssembly]) -> Vec<Covered> {
+    streams.iter().flat_map(StreamAssembly::covered).collect()
 }
 
 /// The number of leading fresh entries consumed when `open` is the first entry of the first
@@ -248,7 +247,7 @@ fn cursor_after(fresh: &[&Entry], cut: usize, page: &Page, from: &Cursor) -> Cur
 }
 
 /// An assembled event and the indices (increasing) of the fresh entries it covers.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Covered {
     assembled: Assembled,
     entries: Vec<usize>,
@@ -273,27 +272,35 @@ impl Covered {
     }
 }
 
-/// One stream's assembler and the entries it holds.
+/// One stream's assembler, the events it emitted and the entries it was given. Which entries
+/// an event covers follows from the assembler's own line numbers ([`Assembled::first_line`],
+/// [`Assembler::pending_first_line`]): from its first line up to the next event's.
 struct StreamAssembly {
     assembler: Assembler,
-    /// Entries pushed and not yet part of an emitted event: the open event's lines.
-    open: Vec<usize>,
+    /// The fresh index of each line pushed, by the assembler's line number.
+    pushed: Vec<usize>,
+    /// What the assembler emitted, in order.
+    emitted: Vec<Assembled>,
+    /// JSON entries: whole events of their own, never pushed.
+    whole: Vec<Covered>,
 }
 
 impl StreamAssembly {
     fn new(config: AssemblerConfig) -> StreamAssembly {
         StreamAssembly {
             assembler: Assembler::new(config),
-            open: Vec::new(),
+            pushed: Vec::new(),
+            emitted: Vec::new(),
+            whole: Vec::new(),
         }
     }
 
-    /// Pushes the entry at `index`; returns the events it completes.
-    fn push(&mut self, index: usize, entry: &Entry) -> Vec<Covered> {
+    /// Adds the entry at `index`.
+    fn push(&mut self, index: usize, entry: &Entry) {
         if entry.line.trim_start().starts_with('{') {
             // A JSON line is a whole event; whatever trace was open ends here.
-            let mut done: Vec<Covered> = self.finish().into_iter().collect();
-            done.push(Covered {
+            self.finish();
+            self.whole.push(Covered {
                 assembled: Assembled {
                     first_line_timestamp: timestamp(entry.ts),
                     text: entry.line.clone(),
@@ -303,73 +310,58 @@ impl StreamAssembly {
                 },
                 entries: vec![index],
             });
-            return done;
+            return;
         }
-        let mut assembled = self.assembler.push(timestamp(entry.ts), &entry.line);
-        let still_open = self.assembler.deadline().is_some();
-        let before = std::mem::take(&mut self.open);
-        // `Assembler::push` emits at most the event open before this line and one this line
-        // opens; a line that joins or opens an event keeps it open.
-        match (assembled.len(), still_open) {
-            (0, true) => {
-                self.open = before;
-                self.open.push(index);
-                Vec::new()
-            }
-            // A blank line that continues nothing is dropped.
-            (0, false) => Vec::new(),
-            (1, false) => {
-                let mut entries = before;
-                entries.push(index);
-                vec![Covered {
-                    assembled: assembled.remove(0),
-                    entries,
-                }]
-            }
-            (1, true) => {
-                self.open = vec![index];
-                vec![Covered {
-                    assembled: assembled.remove(0),
-                    entries: before,
-                }]
-            }
-            _ => {
-                let mut done = assembled.into_iter();
-                let mut covered = Vec::new();
-                if let Some(previous) = done.next() {
-                    covered.push(Covered {
-                        assembled: previous,
-                        entries: before,
-                    });
-                }
-                covered.extend(done.map(|assembled| Covered {
-                    assembled,
-                    entries: vec![index],
-                }));
-                covered
-            }
-        }
+        self.pushed.push(index);
+        let done = self.assembler.push(timestamp(entry.ts), &entry.line);
+        self.emitted.extend(done);
     }
 
-    /// The open event, if its window has passed at `horizon`.
-    fn flush_expired(&mut self, horizon: i64) -> Option<Covered> {
-        let assembled = self.assembler.flush_expired(timestamp(horizon))?;
-        Some(Covered {
-            assembled,
-            entries: std::mem::take(&mut self.open),
-        })
+    /// Emits the open event if its window has passed at `horizon`.
+    fn flush_expired(&mut self, horizon: i64) {
+        let done = self.assembler.flush_expired(timestamp(horizon));
+        self.emitted.extend(done);
     }
 
-    /// The open event, complete or not.
-    fn finish(&mut self) -> Option<Covered> {
-        let entries = std::mem::take(&mut self.open);
-        let assembled = self.assembler.finish()?;
-        Some(Covered { assembled, entries })
+    /// Emits the open event, complete or not.
+    fn finish(&mut self) {
+        let done = self.assembler.finish();
+        self.emitted.extend(done);
     }
 
-    /// The first entry of the open event.
+    /// The fresh index of the open event's first entry.
     fn first_open(&self) -> Option<usize> {
-        self.open.first().copied()
+        let line = self.assembler.pending_first_line()?;
+        self.pushed.get(line as usize).copied()
+    }
+
+    /// The events emitted, each with the entries from its first line up to the next event's
+    /// (or the open event's) first line; blank lines dropped between two events go with the
+    /// earlier one.
+    fn covered(&self) -> Vec<Covered> {
+        let line = |n: u64| (n as usize).min(self.pushed.len());
+        let ends = self
+            .emitted
+            .iter()
+            .skip(1)
+            .map(|next| line(next.first_line))
+            .chain([self
+                .assembler
+                .pending_first_line()
+                .map_or(self.pushed.len(), line)]);
+        self.emitted
+            .iter()
+            .zip(ends)
+            .map(|(assembled, end)| Covered {
+                assembled: assembled.clone(),
+                entries: self
+                    .pushed
+                    .get(line(assembled.first_line)..end)
+                    .unwrap_or_default()
+                    .to_vec(),
+            })
+            .chain(self.whole.iter().cloned())
+            .collect()
     }
 }
 
@@ -788,5 +780,99 @@ mod tests {
             read_page(&page, &from, AssemblerConfig::default()).expect_err("stuck"),
             Stuck { ts: 5 * S }
         );
+    }
+
+    /// What an event is: its id, message and trace.
+    fn identities(events: &[Event]) -> Vec<(Option<String>, String, Option<String>)> {
+        let mut out: Vec<_> = events
+            .iter()
+            .map(|e| {
+                (
+                    e.source_id.clone(),
+                    e.message.clone(),
+                    e.stack_trace.clone(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    proptest::proptest! {
+        /// Where a trace begins and ends depends on the entries alone: read through polls that
+        /// end anywhere and pages that hold any number of entries, the events are those of one
+        /// whole read (a trace open at a page's end is read again whole from the next page).
+        #[test]
+        fn events_do_not_depend_on_where_pages_end(
+            a in proptest::collection::vec((0u8..12, 0i64..3000), 1..40),
+            b in proptest::collection::vec((0u8..12, 0i64..3000), 0..40),
+            cuts in proptest::collection::vec(0i64..60_000, 0..30),
+            extra in 0usize..40,
+        ) {
+            const MS: i64 = 1_000_000;
+            let config = AssemblerConfig::default();
+            let scripted = crate::pipeline::multiline::fixtures::scripted;
+            let streams = [("api", scripted(&a)), ("web", scripted(&b))]
+                .into_iter()
+                .filter(|(_, lines)| !lines.is_empty())
+                .map(|(service, lines)| Stream {
+                    stream: labels(service),
+                    values: lines
+                        .into_iter()
+                        .map(|(ms, line)| vec![(ms * MS).to_string().into(), line.into()])
+                        .collect(),
+                })
+                .collect();
+            let all = merge(streams).expect("well-formed");
+            let window = config.window.num_nanoseconds().unwrap_or(i64::MAX);
+            let last = all.last().map_or(0, |e| e.ts);
+            let done = last + window + 1_000 * MS;
+
+            let whole = Page { entries: all.clone(), end: done, full: false };
+            let want = read_page(&whole, &Cursor::at(0), config).expect("not full");
+
+            // Pages hold several windows' worth of entries, so an event open at the start of
+            // a full page has always ended by its end (a trace longer than a page is cut).
+            let dense = all
+                .iter()
+                .map(|e| all.iter().filter(|o| o.ts >= e.ts && o.ts <= e.ts + window).count())
+                .max()
+                .unwrap_or(0);
+            let limit = 4 * dense + 1 + extra;
+            let mut ends: Vec<i64> = cuts.iter().map(|ms| ms * MS).filter(|&t| t < done).collect();
+            ends.sort();
+            ends.push(done);
+            let mut cursor = Cursor::at(0);
+            let mut got = Vec::new();
+            let mut polls = 0;
+            for end in ends {
+                // One poll up to `end`, page after page, as the source runs it.
+                while cursor.ts < end && polls < 10_000 {
+                    polls += 1;
+                    let mut asked = limit;
+                    let read = loop {
+                        let entries: Vec<Entry> = all
+                            .iter()
+                            .filter(|e| e.ts >= cursor.ts && e.ts < end)
+                            .take(asked)
+                            .cloned()
+                            .collect();
+                        let full = entries.len() == asked;
+                        match read_page(&Page { entries, end, full }, &cursor, config) {
+                            Ok(read) => break read,
+                            Err(Stuck { .. }) => asked *= 2,
+                        }
+                    };
+                    got.extend(read.events);
+                    let moved = read.cursor != cursor;
+                    cursor = read.cursor;
+                    if !moved {
+                        break;
+                    }
+                }
+            }
+            proptest::prop_assert_eq!(cursor, Cursor::at(done));
+            proptest::prop_assert_eq!(identities(&got), identities(&want.events));
+        }
     }
 }

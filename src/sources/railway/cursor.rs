@@ -530,32 +530,12 @@ mod tests {
         assert!(Cursor::decode("not json").is_err());
     }
 
-    /// Events of a replica's lines, as the source builds them: a trace, a lone error line
-    /// (which a trace may follow) or an ordinary line, each after a pause in ms.
+    /// A replica's lines: see [`scripted`](crate::pipeline::multiline::fixtures::scripted).
     fn replica_lines(instance: &str, script: &[(u8, i64)]) -> Vec<RawLine> {
-        let mut lines = Vec::new();
-        let mut now = 0;
-        for (n, (kind, pause)) in script.iter().enumerate() {
-            now += pause;
-            match kind % 3 {
-                0 => {
-                    lines.push(line(now, instance, "Traceback (most recent call last):"));
-                    for frame in 0..(*kind as i64 % 4) {
-                        // Frames come over up to a few hundred ms.
-                        now += frame * 40;
-                        lines.push(line(
-                            now,
-                            instance,
-                            &format!("  File \"/app/m{n}.py\", line {frame}, in f"),
-                        ));
-                    }
-                    lines.push(line(now, instance, &format!("KeyError: 'k{n}'")));
-                }
-                1 => lines.push(line(now, instance, &format!("ERROR failed {n}"))),
-                _ => lines.push(line(now, instance, &format!("INFO ok {n}"))),
-            }
-        }
-        lines
+        crate::pipeline::multiline::fixtures::scripted(script)
+            .into_iter()
+            .map(|(ms, text)| line(ms, instance, &text))
+            .collect()
     }
 
     proptest::proptest! {
