@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::model::{Event, Level};
 use crate::pipeline::Pipeline;
-use crate::sources::{Batch, PollSource, SourceError, StreamWake, Wake};
+use crate::sources::{Batch, PollSource, StreamWake, Wake};
 use crate::store::{CursorUpdate, RunReport, Store, StoreError, WriteSummary};
 
 /// The lease that says which replica runs the sources.
@@ -386,18 +386,56 @@ impl Monitor {
         let api_errors_before = source.api_errors();
         let started = std::time::Instant::now();
         let mut report = RunReport::default();
-        loop {
-            match read_once(&self.store, &self.pipeline, source.as_ref(), Read::Poll).await {
-                Ok((summary, more)) => {
-                    report.events += summary.accepted;
-                    report.errors_found += errors_in(&summary);
-                    if !more || shutdown.is_cancelled() {
-                        break;
-                    }
+        // A backlog is read one batch ahead: the next page is on its way while this one is
+        // fingerprinted and stored. The read-ahead starts from a cursor not stored yet; if
+        // storing fails it is dropped, and the next run starts again from the stored cursor.
+        let spawn_poll = |cursor: Option<String>| {
+            let source = source.clone();
+            tokio::spawn(async move { source.poll(cursor.as_deref(), Utc::now()).await })
+        };
+        let mut stored = match self.store.cursor(source.name()).await {
+            Ok(cursor) => cursor,
+            Err(e) => {
+                report.error = Some(e.to_string());
+                None
+            }
+        };
+        let mut next = report.error.is_none().then(|| spawn_poll(stored.clone()));
+        while let Some(reading) = next.take() {
+            let batch = match reading.await {
+                Ok(Ok(batch)) => batch,
+                Ok(Err(e)) => {
+                    report.error = Some(e.to_string());
+                    break;
                 }
                 Err(e) => {
-                    report.error = Some(e);
+                    report.error = Some(format!("the poll stopped: {e}"));
                     break;
+                }
+            };
+            if batch.more && !shutdown.is_cancelled() {
+                next = Some(spawn_poll(Some(batch.cursor.clone())));
+            }
+            let cursor = batch.cursor.clone();
+            match save(
+                &self.store,
+                &self.pipeline,
+                source.name(),
+                stored.as_deref(),
+                batch,
+            )
+            .await
+            {
+                Ok(summary) => {
+                    report.events += summary.accepted;
+                    report.errors_found += errors_in(&summary);
+                    stored = Some(cursor);
+                }
+                Err(e) => {
+                    if let Some(reading) = next.take() {
+                        reading.abort();
+                    }
+                    report.error = Some(e);
                 }
             }
         }
@@ -431,8 +469,15 @@ impl Monitor {
     async fn absorb_source(&self, index: usize) {
         let source = &self.sources[index];
         let name = source.name().to_string();
-        match read_once(&self.store, &self.pipeline, source.as_ref(), Read::Absorb).await {
-            Ok((summary, _)) => {
+        let read = async {
+            let cursor = self.store.cursor(&name).await.map_err(|e| e.to_string())?;
+            let batch = source
+                .absorb(cursor.as_deref(), Utc::now())
+                .map_err(|e| e.to_string())?;
+            save(&self.store, &self.pipeline, &name, cursor.as_deref(), batch).await
+        };
+        match read.await {
+            Ok(summary) => {
                 if summary.accepted > 0 {
                     if let Ok(mut states) = self.states.write() {
                         states.entry(name).or_default().events += summary.accepted as u64;
@@ -475,39 +520,22 @@ fn errors_in(summary: &WriteSummary) -> usize {
         .sum()
 }
 
-/// How a source is read.
-#[derive(Debug, Clone, Copy)]
-enum Read {
-    Poll,
-    Absorb,
-}
-
-/// One read (a poll or absorbing the stream's buffer) after the stored cursor; stores the
-/// events and the new cursor together. Returns what was stored and whether more is waiting.
-async fn read_once(
+/// Stores a batch's events and its cursor together (nothing when neither changed).
+async fn save(
     store: &Store,
     pipeline: &Pipeline,
-    source: &dyn PollSource,
-    read: Read,
-) -> Result<(WriteSummary, bool), String> {
-    let cursor = store
-        .cursor(source.name())
-        .await
-        .map_err(|e| e.to_string())?;
-    let batch: Result<Batch, SourceError> = match read {
-        Read::Poll => source.poll(cursor.as_deref(), Utc::now()).await,
-        Read::Absorb => source.absorb(cursor.as_deref(), Utc::now()),
-    };
-    let batch = batch.map_err(|e| e.to_string())?;
-    if batch.events.is_empty() && cursor.as_deref() == Some(batch.cursor.as_str()) {
-        return Ok((WriteSummary::default(), batch.more));
+    source: &str,
+    stored: Option<&str>,
+    batch: Batch,
+) -> Result<WriteSummary, String> {
+    if batch.events.is_empty() && stored == Some(batch.cursor.as_str()) {
+        return Ok(WriteSummary::default());
     }
     let update = CursorUpdate {
-        source: source.name().to_string(),
+        source: source.to_string(),
         cursor: batch.cursor,
     };
-    let summary = store_events(store, pipeline, source.name(), batch.events, Some(&update))
+    store_events(store, pipeline, source, batch.events, Some(&update))
         .await
-        .map_err(|e| e.to_string())?;
-    Ok((summary, batch.more))
+        .map_err(|e| e.to_string())
 }

@@ -382,7 +382,13 @@ async fn run(args: &Args) -> Result<(), String> {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let all = lines(11, 3, args.events, Utc::now(), chrono::Duration::microseconds(1));
+        let all = lines(
+            11,
+            3,
+            args.events,
+            Utc::now(),
+            chrono::Duration::microseconds(1),
+        );
         let bodies: Vec<String> = all
             .chunks(1000)
             .map(|chunk| {
