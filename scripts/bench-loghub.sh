@@ -14,6 +14,8 @@ cargo build --release -q -p signalbox-server --bin signalbox
 echo "== Signalbox (release, one core)"
 target/release/signalbox bench loghub "$dir" --out "$out/signalbox-pred" | grep -v '^predictions'
 python3 "$scorer" --all "$dir" "$out/signalbox-pred"
+echo "== Signalbox fingerprints (what the server stores: whole pipeline, no template merging)"
+python3 "$scorer" --all "$dir" "$out/signalbox-pred/fingerprints"
 
 if [ ! -x "$out/venv/bin/python" ]; then
   python3 -m venv "$out/venv"

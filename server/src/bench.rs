@@ -2,6 +2,7 @@
 
 pub mod ui;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -22,9 +23,13 @@ pub struct SystemResult {
 const LOGHUB_RUNS: usize = 11;
 
 /// Groups the `Content` column of every `DIR/<System>/<System>_2k.log_structured.csv` and
-/// writes `OUT/<System>.csv` (`LineId,ClusterId`), the input of `loghub_score.py --all`.
+/// writes `OUT/<System>.csv` (`LineId,ClusterId`), the input of `loghub_score.py --all`; and
+/// `OUT/fingerprints/<System>.csv`, the groups the server's fingerprints make of the same lines.
 pub fn loghub(dir: &Path, out: &Path) -> Result<Vec<SystemResult>, String> {
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    let fingerprints = out.join("fingerprints");
+    std::fs::create_dir_all(&fingerprints)
+        .map_err(|e| format!("{}: {e}", fingerprints.display()))?;
+    let pipeline = signalbox::pipeline::Pipeline::default();
     let mut results = Vec::new();
     for (system, file) in systems(dir)? {
         let (ids, contents) = read_contents(&file)?;
@@ -44,18 +49,25 @@ pub fn loghub(dir: &Path, out: &Path) -> Result<Vec<SystemResult>, String> {
         let mut times: Vec<f64> = (0..LOGHUB_RUNS).map(|_| run().0).collect();
         times.sort_by(f64::total_cmp);
         let seconds = times[times.len() / 2];
-        let path = out.join(format!("{system}.csv"));
-        let mut writer =
-            csv::Writer::from_path(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        writer
-            .write_record(["LineId", "ClusterId"])
-            .map_err(|e| e.to_string())?;
-        for (id, cluster) in ids.iter().zip(&assignment) {
-            writer
-                .write_record([id.as_str(), &cluster.to_string()])
-                .map_err(|e| e.to_string())?;
-        }
-        writer.flush().map_err(|e| e.to_string())?;
+        write_predictions(&out.join(format!("{system}.csv")), &ids, &assignment)?;
+        // What the server stores: each line as an error event through the whole pipeline,
+        // one cluster per fingerprint (no merging: a fingerprint never depends on which lines
+        // came before it).
+        let mut fingerprints: HashMap<String, usize> = HashMap::new();
+        let stored: Vec<usize> = contents
+            .iter()
+            .map(|content| {
+                let fingerprint = pipeline
+                    .process(loghub_event(&system, content))
+                    .group
+                    .map(|g| g.fingerprint)
+                    .unwrap_or_default();
+                let next = fingerprints.len();
+                *fingerprints.entry(fingerprint).or_insert(next)
+            })
+            .collect();
+        let path = out.join("fingerprints").join(format!("{system}.csv"));
+        write_predictions(&path, &ids, &stored)?;
         results.push(SystemResult {
             system,
             lines: contents.len(),
@@ -64,6 +76,38 @@ pub fn loghub(dir: &Path, out: &Path) -> Result<Vec<SystemResult>, String> {
         });
     }
     Ok(results)
+}
+
+/// `LineId,ClusterId` rows, the scorer's input.
+fn write_predictions(path: &Path, ids: &[String], clusters: &[usize]) -> Result<(), String> {
+    let mut writer =
+        csv::Writer::from_path(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    writer
+        .write_record(["LineId", "ClusterId"])
+        .map_err(|e| e.to_string())?;
+    for (id, cluster) in ids.iter().zip(clusters) {
+        writer
+            .write_record([id.as_str(), &cluster.to_string()])
+            .map_err(|e| e.to_string())?;
+    }
+    writer.flush().map_err(|e| e.to_string())
+}
+
+/// A Loghub line as the error event a log source would make of it.
+fn loghub_event(system: &str, content: &str) -> signalbox::model::Event {
+    signalbox::model::Event {
+        timestamp: chrono::DateTime::UNIX_EPOCH,
+        level: signalbox::model::Level::Error,
+        message: content.to_string(),
+        exception: None,
+        stack_trace: None,
+        service: Some(system.to_string()),
+        deployment: None,
+        environment: None,
+        attributes: Default::default(),
+        source: "bench".into(),
+        source_id: None,
+    }
 }
 
 /// Every `(System, DIR/<System>/<System>_2k.log_structured.csv)` under `dir`, by name.
