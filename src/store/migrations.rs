@@ -113,9 +113,11 @@ pub(super) async fn run_to(
     backend: Backend,
     up_to: i64,
 ) -> Result<usize, StoreError> {
-    let before = pending_to(pool, backend, up_to)
-        .await
-        .unwrap_or(MIGRATIONS.len());
+    // A fresh database has no migrations table yet: everything up to `up_to` is pending.
+    let before = match pending_to(pool, backend, up_to).await {
+        Ok(pending) => pending,
+        Err(_) => MIGRATIONS.iter().filter(|(v, ..)| *v <= up_to).count(),
+    };
     migrator(backend, up_to).run(pool).await?;
     Ok(before)
 }
