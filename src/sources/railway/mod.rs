@@ -956,6 +956,7 @@ mod tests {
             created_at: DateTime::UNIX_EPOCH + chrono::Duration::minutes(minute),
             static_url: None,
             url: None,
+            meta: None,
         }
     }
 
