@@ -2024,6 +2024,15 @@ fn listed(service: &str, id: &str, status: &str, created_at: DateTime<Utc>) -> S
     }
 }
 
+/// The deploy `id` of `service` (or the newest with that id), which must exist.
+async fn deploy_of(store: &Store, id: &str, service: Option<&str>) -> Deploy {
+    store
+        .deploy(id, service)
+        .await
+        .expect("read")
+        .expect("the deploy exists")
+}
+
 /// `(service, id)` of each deploy, in order.
 fn keys(deploys: &[Deploy]) -> Vec<(&str, &str)> {
     deploys
@@ -2060,11 +2069,7 @@ async fn deploys_from_logs_and_discovery_are_one(store: Store) {
         ],
     )
     .await;
-    let logged = store
-        .deploy("aaaa1111", Some("api"))
-        .await
-        .expect("read")
-        .expect("recorded from logs");
+    let logged = deploy_of(&store, "aaaa1111", Some("api")).await;
     assert_eq!(
         (
             logged.state,
@@ -2092,11 +2097,7 @@ async fn deploys_from_logs_and_discovery_are_one(store: Store) {
         .expect("record");
     // Later lines move neither its creation time nor its state.
     write(&store, vec![line(base + m(40), "api", "aaaa1111")]).await;
-    let one = store
-        .deploy("aaaa1111", Some("api"))
-        .await
-        .expect("read")
-        .expect("exists");
+    let one = deploy_of(&store, "aaaa1111", Some("api")).await;
     assert_eq!(
         (
             one.state,
@@ -2137,11 +2138,7 @@ async fn deploys_from_logs_and_discovery_are_one(store: Store) {
         .record_deploys(std::slice::from_ref(&a), base, base + m(32))
         .await
         .expect("record");
-    let one = store
-        .deploy("aaaa1111", Some("api"))
-        .await
-        .expect("read")
-        .expect("exists");
+    let one = deploy_of(&store, "aaaa1111", Some("api")).await;
     assert_eq!(
         (one.state, one.checks_passed, one.commit_sha.as_deref()),
         (DeployState::Checked, 1, Some(sha))
@@ -2150,11 +2147,7 @@ async fn deploys_from_logs_and_discovery_are_one(store: Store) {
         store.deploy_checks(&one).await.expect("checks"),
         vec![check]
     );
-    let worker = store
-        .deploy("aaaa1111", Some("worker"))
-        .await
-        .expect("read")
-        .expect("exists");
+    let worker = deploy_of(&store, "aaaa1111", Some("worker")).await;
     assert!(store
         .deploy_checks(&worker)
         .await
@@ -2178,11 +2171,7 @@ async fn deploys_from_logs_and_discovery_are_one(store: Store) {
         .await
         .expect("record");
     write(&store, vec![line(base + m(52), "api", "bbbb2222")]).await;
-    let b = store
-        .deploy("bbbb2222", None)
-        .await
-        .expect("read")
-        .expect("exists");
+    let b = deploy_of(&store, "bbbb2222", None).await;
     assert_eq!(
         (b.state, b.created_at, b.first_log_at),
         (DeployState::Pending, base + m(50), Some(base + m(52)))
@@ -2236,11 +2225,7 @@ async fn deploys_from_logs_and_discovery_are_one(store: Store) {
         ]
     );
     // Without a service, an id means its newest deploy.
-    let newest = store
-        .deploy("aaaa1111", None)
-        .await
-        .expect("read")
-        .expect("exists");
+    let newest = deploy_of(&store, "aaaa1111", None).await;
     assert_eq!(newest.service, "worker");
     assert!(store.deploy("nope", None).await.expect("read").is_none());
 }
@@ -2443,17 +2428,9 @@ async fn upgrade_joins_the_two_deploy_tables(url: &str) {
         )
         .await
         .expect("record");
-    let web = store
-        .deploy("rail0001", Some("web"))
-        .await
-        .expect("read")
-        .expect("exists");
+    let web = deploy_of(&store, "rail0001", Some("web")).await;
     assert_eq!(web.last_log_at.map(|t| t.timestamp_millis()), Some(at(95)));
-    let api = store
-        .deploy("v1.2.3", Some("api"))
-        .await
-        .expect("read")
-        .expect("exists");
+    let api = deploy_of(&store, "v1.2.3", Some("api")).await;
     assert_eq!(
         (api.state, api.created_at.timestamp_millis()),
         (DeployState::Pending, at(7))

@@ -127,6 +127,25 @@ mod tests {
         DateTime::from_timestamp(1_795_773_600 + minute * 60, 0).expect("valid")
     }
 
+    /// A checked deploy `abc1234` of web: no checks, no new groups.
+    fn checked() -> Deploy {
+        Deploy {
+            id: "abc1234567".into(),
+            service: "web".into(),
+            status: "SUCCESS".into(),
+            created_at: at(0),
+            url: None,
+            verified_at: None,
+            checks_passed: 0,
+            checks_failed: 0,
+            new_groups: 0,
+            state: DeployState::Checked,
+            commit_sha: None,
+            first_log_at: None,
+            last_log_at: None,
+        }
+    }
+
     fn row(fp: &str, first_seen: i64, before: i64, after: i64) -> Counted {
         Counted {
             fingerprint: fp.into(),
@@ -174,19 +193,8 @@ mod tests {
     #[test]
     fn the_summary_line() {
         let deploy = Deploy {
-            id: "abc1234567".into(),
-            service: "web".into(),
-            status: "SUCCESS".into(),
-            created_at: at(0),
-            url: None,
-            verified_at: None,
-            checks_passed: 0,
-            checks_failed: 0,
             new_groups: 3,
-            state: DeployState::Checked,
-            commit_sha: None,
-            first_log_at: None,
-            last_log_at: None,
+            ..checked()
         };
         assert_eq!(
             summary(&Deploy {
@@ -218,21 +226,7 @@ mod tests {
 
     #[test]
     fn marker_labels() {
-        let base = Deploy {
-            id: "abc1234567".into(),
-            service: "web".into(),
-            status: "SUCCESS".into(),
-            created_at: at(0),
-            url: None,
-            verified_at: None,
-            checks_passed: 0,
-            checks_failed: 0,
-            new_groups: 0,
-            state: DeployState::Checked,
-            commit_sha: None,
-            first_log_at: None,
-            last_log_at: None,
-        };
+        let base = checked();
         for (deploy, want) in [
             (
                 Deploy {

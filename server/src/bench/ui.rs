@@ -93,7 +93,10 @@ fn error_event(i: usize, groups: usize, total: usize, now_ms: i64) -> Event {
         service: Some(SERVICES[g % SERVICES.len()].to_string()),
         // A deploy every three hours: each service's deploys are rows of the deploys table
         // the chart marks (eight per service in the 24 hours).
-        deployment: Some(format!("deploy-{}", word((age_ms / DEPLOY_EVERY_MS) as usize))),
+        deployment: Some(format!(
+            "deploy-{}",
+            word((age_ms / DEPLOY_EVERY_MS) as usize)
+        )),
         environment: Some("production".into()),
         attributes: Default::default(),
         source: "bench".into(),
