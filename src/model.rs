@@ -947,15 +947,59 @@ pub struct DeployCheck {
     pub error: Option<String>,
 }
 
-/// A deployment of a watched service, as Signalbox saw it.
+/// Where a deploy stands with verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DeployState {
+    /// Listed by the platform; checked once it is `SUCCESS`.
+    Pending,
+    /// Its checks ran (or none were configured); its new groups are counted.
+    Checked,
+    /// Created before Signalbox watched: recorded, not checked.
+    Skipped,
+    /// Seen in logs only; the platform never listed it, so there is nothing to check.
+    Logged,
+}
+
+impl DeployState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeployState::Pending => "pending",
+            DeployState::Checked => "checked",
+            DeployState::Skipped => "skipped",
+            DeployState::Logged => "logged",
+        }
+    }
+}
+
+impl FromStr for DeployState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            DeployState::Pending,
+            DeployState::Checked,
+            DeployState::Skipped,
+            DeployState::Logged,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+        .ok_or_else(|| format!("unknown deploy state '{s}'"))
+    }
+}
+
+/// A deployment of a watched service, as Signalbox saw it: listed by the platform, seen in
+/// logs, or both (one deploy per service and id).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "engine", derive(utoipa::ToSchema))]
 pub struct Deploy {
-    /// The platform's deployment id.
+    /// The platform's deployment id (or the deployment name the logs carry).
     pub id: String,
     pub service: String,
+    /// The platform's status; empty when it never listed the deploy (seen in logs only).
     pub status: String,
-    /// When the platform created it.
+    /// When the platform created it; for a deploy seen in logs only, its first line's time.
     pub created_at: DateTime<Utc>,
     /// Where it is served (checks run against it).
     pub url: Option<String>,
@@ -965,9 +1009,25 @@ pub struct Deploy {
     pub checks_failed: u32,
     /// Error groups of its service first seen after it and before the next deploy.
     pub new_groups: u32,
+    /// Where it stands with verification.
+    pub state: DeployState,
+    /// The deployed commit, when the platform says.
+    pub commit_sha: Option<String>,
+    /// Its first and last log line, when any was seen.
+    pub first_log_at: Option<DateTime<Utc>>,
+    pub last_log_at: Option<DateTime<Utc>>,
 }
 
 impl Deploy {
+    /// Its report in the JSON API: `/api/deploys/{id}?service={service}`.
+    pub fn report_path(&self) -> String {
+        format!(
+            "/api/deploys/{}?service={}",
+            percent_encode(&self.id),
+            percent_encode(&self.service)
+        )
+    }
+
     /// The first 7 characters of the id, as people quote it.
     pub fn short_id(&self) -> &str {
         let end = self

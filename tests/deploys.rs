@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use signalbox::deploys::spec::parse_list;
 use signalbox::deploys::{report, Seen, Verifier};
-use signalbox::model::{AlertRuleType, DeployCheckKind, Event, Level};
+use signalbox::model::{AlertRuleType, DeployCheckKind, DeployState, Event, Level};
 use signalbox::pipeline::Pipeline;
 use signalbox::store::Store;
 use signalbox_fakes::target::FakeTarget;
@@ -21,6 +21,7 @@ fn seen(id: &str, created_at: DateTime<Utc>, status: &str, url: &str) -> Seen {
         status: status.into(),
         created_at,
         url: Some(url.into()),
+        commit_sha: None,
     }
 }
 
@@ -116,7 +117,7 @@ async fn a_new_deploy_is_checked_and_its_new_groups_counted(store: Store) {
         vec![(AlertRuleType::DeployCheckFailed, "web@d1d1d1d".to_string())]
     );
     assert_eq!(app.hits(), 5);
-    let r = report(&store, &d1.id, 30)
+    let r = report(&store, &d1.id, None, 30)
         .await
         .expect("report")
         .expect("exists");
@@ -190,7 +191,7 @@ async fn a_new_deploy_is_checked_and_its_new_groups_counted(store: Store) {
         .await
         .expect("step")
         .is_empty());
-    let r = report(&store, &d1.id, 30)
+    let r = report(&store, &d1.id, None, 30)
         .await
         .expect("report")
         .expect("exists");
@@ -231,9 +232,17 @@ async fn a_new_deploy_is_checked_and_its_new_groups_counted(store: Store) {
         vec![(AlertRuleType::DeployNewGroups, "web@d2d2d2d".to_string())],
         "all of d2's checks pass; d1 keeps its two groups"
     );
-    let first = store.deploy(&d1.id).await.expect("read").expect("exists");
+    let first = store
+        .deploy(&d1.id, None)
+        .await
+        .expect("read")
+        .expect("exists");
     assert_eq!(first.new_groups, 2);
-    let second = store.deploy(&d2.id).await.expect("read").expect("exists");
+    let second = store
+        .deploy(&d2.id, None)
+        .await
+        .expect("read")
+        .expect("exists");
     assert_eq!(
         (
             second.new_groups,
@@ -261,7 +270,7 @@ async fn a_deploy_without_checks_still_counts_its_groups(store: Store) {
         fired(&alerts),
         vec![(AlertRuleType::DeployNewGroups, "web@nocheck".to_string())]
     );
-    let r = report(&store, &d.id, 30)
+    let r = report(&store, &d.id, None, 30)
         .await
         .expect("report")
         .expect("exists");
@@ -270,7 +279,81 @@ async fn a_deploy_without_checks_still_counts_its_groups(store: Store) {
         r.summary,
         "deploy nocheck of web introduced 1 new group; no checks ran"
     );
-    assert!(report(&store, "unknown", 30)
+    assert!(report(&store, "unknown", None, 30)
+        .await
+        .expect("report")
+        .is_none());
+}
+
+async fn a_deploy_seen_in_logs_first_is_verified_once_listed(store: Store) {
+    let app = FakeTarget::start().await.expect("fake app");
+    app.answer(Some("/health"), 200, "ok");
+    let checks = parse_list(r#"[{"service": "web"}]"#).expect("valid checks");
+    let verifier = Verifier::new(store.clone(), checks, 30);
+    let now = store.now();
+    // Its lines arrive before discovery lists it: a deploy seen in logs, not verified.
+    let mut line = error(now - Duration::seconds(20), "boom in the new build");
+    line.deployment = Some("e1e1e1e1e1e1".into());
+    ingest(&store, vec![line]).await;
+    let listed = store.deploys(10).await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].state, DeployState::Logged);
+    assert_eq!(
+        signalbox::deploys::compare::summary(&listed[0]),
+        "deploy e1e1e1e of web seen in logs; not verified"
+    );
+    assert!(verifier.step(&[]).await.expect("step").is_empty());
+    assert_eq!(
+        app.hits(),
+        0,
+        "nothing to check a deploy seen in logs against"
+    );
+
+    // Listed: the same deploy, now checked, with the group its lines started counted.
+    let e1 = seen(
+        "e1e1e1e1e1e1",
+        now - Duration::minutes(1),
+        "SUCCESS",
+        &app.url(""),
+    );
+    let alerts = verifier
+        .step(std::slice::from_ref(&e1))
+        .await
+        .expect("step");
+    assert_eq!(
+        fired(&alerts),
+        vec![(AlertRuleType::DeployNewGroups, "web@e1e1e1e".to_string())]
+    );
+    assert_eq!(app.hits(), 1);
+    let listed = store.deploys(10).await.expect("list");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    let d = &listed[0];
+    let ms = |t: DateTime<Utc>| t.timestamp_millis();
+    assert_eq!(
+        (
+            d.state,
+            d.checks_passed,
+            d.new_groups,
+            ms(d.created_at),
+            d.first_log_at.map(ms)
+        ),
+        (
+            DeployState::Checked,
+            1,
+            1,
+            ms(e1.created_at),
+            Some(ms(now - Duration::seconds(20)))
+        )
+    );
+    let r = report(&store, &e1.id, Some("web"), 30)
+        .await
+        .expect("report")
+        .expect("exists");
+    assert_eq!(
+        r.summary,
+        "deploy e1e1e1e of web introduced 1 new group; 1 of 1 checks passed"
+    );
+    assert!(report(&store, &e1.id, Some("api"), 30)
         .await
         .expect("report")
         .is_none());
@@ -283,5 +366,6 @@ support::suite::on_both_backends!(
     [
         a_new_deploy_is_checked_and_its_new_groups_counted,
         a_deploy_without_checks_still_counts_its_groups,
+        a_deploy_seen_in_logs_first_is_verified_once_listed,
     ]
 );

@@ -6,9 +6,10 @@ mod support;
 use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
+use signalbox::deploys::Seen;
 use signalbox::model::{
-    Alert, AlertAction, AlertRuleType, DeliveryStatus, Event, GroupStatus, Level, NotifyChannel,
-    TaskPriority, TaskStatus,
+    Alert, AlertAction, AlertRuleType, DeliveryStatus, Deploy, DeployCheck, DeployCheckKind,
+    DeployState, Event, GroupStatus, Level, NotifyChannel, TaskPriority, TaskStatus,
 };
 use signalbox::notify::{self, Channels};
 use signalbox::pipeline::{Pipeline, Processed};
@@ -2012,6 +2013,223 @@ async fn fixes_queue_one_per_group_and_merge_resolves(store: Store) {
     );
 }
 
+fn listed(service: &str, id: &str, status: &str, created_at: DateTime<Utc>) -> Seen {
+    Seen {
+        id: id.into(),
+        service: service.into(),
+        status: status.into(),
+        created_at,
+        url: None,
+        commit_sha: None,
+    }
+}
+
+/// The deploy `id` of `service` (or the newest with that id), which must exist.
+async fn deploy_of(store: &Store, id: &str, service: Option<&str>) -> Deploy {
+    store
+        .deploy(id, service)
+        .await
+        .expect("read")
+        .expect("the deploy exists")
+}
+
+/// `(service, id)` of each deploy, in order.
+fn keys(deploys: &[Deploy]) -> Vec<(&str, &str)> {
+    deploys
+        .iter()
+        .map(|d| (d.service.as_str(), d.id.as_str()))
+        .collect()
+}
+
+/// One deploy per service and id, whether the logs named it or the platform listed it, and
+/// whichever came first; the chart marks the ones that went live, by creation time.
+async fn deploys_from_logs_and_discovery_are_one(store: Store) {
+    let base = t("2026-11-27T10:00:00Z");
+    let m = Duration::minutes;
+    let line = |at: DateTime<Utc>, service: &str, deployment: &str| {
+        let mut e = event(at, Level::Info, service, "request served");
+        e.deployment = Some(deployment.into());
+        e
+    };
+    // Logs first, out of order across batches; the same name in another service is another
+    // deploy (a release name can be shared).
+    write(
+        &store,
+        vec![
+            line(base + m(5), "api", "aaaa1111"),
+            line(base + m(20), "api", "aaaa1111"),
+        ],
+    )
+    .await;
+    write(
+        &store,
+        vec![
+            line(base + m(3), "api", "aaaa1111"),
+            line(base + m(4), "worker", "aaaa1111"),
+        ],
+    )
+    .await;
+    let logged = deploy_of(&store, "aaaa1111", Some("api")).await;
+    assert_eq!(
+        (
+            logged.state,
+            logged.status.as_str(),
+            logged.created_at,
+            logged.first_log_at,
+            logged.last_log_at
+        ),
+        (
+            DeployState::Logged,
+            "",
+            base + m(3),
+            Some(base + m(3)),
+            Some(base + m(20))
+        )
+    );
+
+    // The platform lists it: its creation time, status and commit; verification starts.
+    let sha = "5280bcd8a2595ff5737a8b501cd2f5404fae1180";
+    let mut a = listed("api", "aaaa1111", "SUCCESS", base + m(1));
+    a.commit_sha = Some(sha.into());
+    store
+        .record_deploys(std::slice::from_ref(&a), base, base + m(30))
+        .await
+        .expect("record");
+    // Later lines move neither its creation time nor its state.
+    write(&store, vec![line(base + m(40), "api", "aaaa1111")]).await;
+    let one = deploy_of(&store, "aaaa1111", Some("api")).await;
+    assert_eq!(
+        (
+            one.state,
+            one.status.as_str(),
+            one.created_at,
+            one.commit_sha.as_deref(),
+            one.first_log_at,
+            one.last_log_at
+        ),
+        (
+            DeployState::Pending,
+            "SUCCESS",
+            base + m(1),
+            Some(sha),
+            Some(base + m(3)),
+            Some(base + m(40))
+        )
+    );
+    assert_eq!(
+        keys(&store.deploys_to_check().await.expect("due")),
+        vec![("api", "aaaa1111")]
+    );
+    // Checked; listed again (without a commit this time), it stays checked and keeps it.
+    let check = DeployCheck {
+        kind: DeployCheckKind::Health,
+        path: "/health".into(),
+        ok: true,
+        status: Some(200),
+        latency_ms: Some(1.5),
+        error: None,
+    };
+    store
+        .save_deploy_checks(&one, std::slice::from_ref(&check), base + m(31))
+        .await
+        .expect("checks");
+    a.commit_sha = None;
+    store
+        .record_deploys(std::slice::from_ref(&a), base, base + m(32))
+        .await
+        .expect("record");
+    let one = deploy_of(&store, "aaaa1111", Some("api")).await;
+    assert_eq!(
+        (one.state, one.checks_passed, one.commit_sha.as_deref()),
+        (DeployState::Checked, 1, Some(sha))
+    );
+    assert_eq!(
+        store.deploy_checks(&one).await.expect("checks"),
+        vec![check]
+    );
+    let worker = deploy_of(&store, "aaaa1111", Some("worker")).await;
+    assert!(store
+        .deploy_checks(&worker)
+        .await
+        .expect("checks")
+        .is_empty());
+    assert_eq!(worker.state, DeployState::Logged);
+
+    // Discovery first, then logs: one row, still to check.
+    store
+        .record_deploys(
+            &[
+                listed("api", "bbbb2222", "SUCCESS", base + m(50)),
+                // A failed build: listed, never live, not marked.
+                listed("api", "cccc3333", "FAILED", base + m(45)),
+                // Replaced before Signalbox watched: skipped, not listed, but marked.
+                listed("api", "dddd4444", "REMOVED", base + m(10)),
+            ],
+            base + m(15),
+            base + m(50),
+        )
+        .await
+        .expect("record");
+    write(&store, vec![line(base + m(52), "api", "bbbb2222")]).await;
+    let b = deploy_of(&store, "bbbb2222", None).await;
+    assert_eq!(
+        (b.state, b.created_at, b.first_log_at),
+        (DeployState::Pending, base + m(50), Some(base + m(52)))
+    );
+
+    let marks = store
+        .deploys_between(base, base + m(120), None, 30)
+        .await
+        .expect("marks");
+    assert_eq!(
+        keys(&marks),
+        vec![
+            ("api", "aaaa1111"),
+            ("worker", "aaaa1111"),
+            ("api", "dddd4444"),
+            ("api", "bbbb2222")
+        ]
+    );
+    let labels: Vec<String> = marks
+        .iter()
+        .map(signalbox::deploys::compare::marker)
+        .collect();
+    assert_eq!(
+        labels,
+        vec![
+            "api aaaa111 (5280bcd) 1/1 checks, no new group",
+            "worker aaaa111",
+            "api dddd444",
+            "api bbbb222 checking"
+        ]
+    );
+    let worker_marks = store
+        .deploys_between(base, base + m(120), Some("worker"), 30)
+        .await
+        .expect("marks");
+    assert_eq!(keys(&worker_marks), vec![("worker", "aaaa1111")]);
+    let window = store
+        .deploys_between(base + m(2), base + m(49), None, 1)
+        .await
+        .expect("marks");
+    assert_eq!(keys(&window), vec![("worker", "aaaa1111")]);
+
+    // The list leaves out what happened before Signalbox watched; newest first.
+    assert_eq!(
+        keys(&store.deploys(10).await.expect("list")),
+        vec![
+            ("api", "bbbb2222"),
+            ("api", "cccc3333"),
+            ("worker", "aaaa1111"),
+            ("api", "aaaa1111")
+        ]
+    );
+    // Without a service, an id means its newest deploy.
+    let newest = deploy_of(&store, "aaaa1111", None).await;
+    assert_eq!(newest.service, "worker");
+    assert!(store.deploy("nope", None).await.expect("read").is_none());
+}
+
 const CASES: &[(&str, Case)] = cases![
     migrations_are_idempotent,
     errors_become_groups_and_every_line_is_counted,
@@ -2034,6 +2252,7 @@ const CASES: &[(&str, Case)] = cases![
     notifications_enqueue_once_and_claim_once,
     fixes_queue_one_per_group_and_merge_resolves,
     dashboard_series_and_lists,
+    deploys_from_logs_and_discovery_are_one,
 ];
 
 #[tokio::test]
@@ -2060,4 +2279,176 @@ async fn store_suite_on_postgres() {
         case(store.clone()).await;
         store.close().await;
     }
+}
+
+/// An upgrade from schema 10 — deploys seen in logs in `deployments`, listed ones in
+/// `deploys` — keeps markers, checks and verification results, in one row per service and id.
+async fn upgrade_joins_the_two_deploy_tables(url: &str) {
+    let store = Store::connect(url).await.expect("connect");
+    assert_eq!(store.migrate_to(10).await.expect("schema 10"), 10);
+    let base = t("2026-11-27T10:00:00Z").timestamp_millis();
+    let at = |minutes: i64| base + minutes * 60_000;
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .expect("raw connection");
+    let deploy =
+        "INSERT INTO deploys (id, service, status, created_at, url, first_seen_at, state, \
+                  verified_at, checks_passed, checks_failed, new_groups) VALUES";
+    let check =
+        "INSERT INTO deploy_checks (deploy_id, kind, path, ok, status, latency_us, error) VALUES";
+    for sql in [
+        format!("{deploy} ('rail0001', 'web', 'SUCCESS', {}, 'https://web.example', {}, 'checked', {}, 1, 1, 2)", at(1), at(2), at(3)),
+        format!("{deploy} ('rail0002', 'web', 'REMOVED', {}, NULL, {}, 'skipped', NULL, 0, 0, 0)", at(-30), at(2)),
+        format!("{check} ('rail0001', 'health', '/health', 1, 200, 1500, NULL)"),
+        format!("{check} ('rail0001', 'database', '/health/detailed', 0, 200, 2500, 'the app reports its database unreachable')"),
+        format!("INSERT INTO deployments (service, deployment, first_seen, last_seen) VALUES ('web', 'rail0001', {}, {})", at(4), at(90)),
+        format!("INSERT INTO deployments (service, deployment, first_seen, last_seen) VALUES ('worker', 'rail0001', {}, {})", at(6), at(7)),
+        format!("INSERT INTO deployments (service, deployment, first_seen, last_seen) VALUES ('api', 'v1.2.3', {}, {})", at(8), at(9)),
+    ] {
+        sqlx::query(&sql).execute(&pool).await.expect("schema 10 row");
+    }
+    pool.close().await;
+    assert_eq!(store.migrate().await.expect("upgrade"), 1);
+
+    let marks = store
+        .deploys_between(
+            DateTime::from_timestamp_millis(at(-60)).expect("valid"),
+            DateTime::from_timestamp_millis(at(60)).expect("valid"),
+            None,
+            30,
+        )
+        .await
+        .expect("marks");
+    let rows: Vec<(&str, &str, DeployState, i64, Option<i64>)> = marks
+        .iter()
+        .map(|d| {
+            (
+                d.service.as_str(),
+                d.id.as_str(),
+                d.state,
+                d.created_at.timestamp_millis(),
+                d.first_log_at.map(|t| t.timestamp_millis()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("web", "rail0002", DeployState::Skipped, at(-30), None),
+            ("web", "rail0001", DeployState::Checked, at(1), Some(at(4))),
+            (
+                "worker",
+                "rail0001",
+                DeployState::Logged,
+                at(6),
+                Some(at(6))
+            ),
+            ("api", "v1.2.3", DeployState::Logged, at(8), Some(at(8))),
+        ]
+    );
+    let web = &marks[1];
+    assert_eq!(
+        (
+            web.status.as_str(),
+            web.url.as_deref(),
+            web.verified_at.map(|t| t.timestamp_millis()),
+            web.checks_passed,
+            web.checks_failed,
+            web.new_groups,
+            web.last_log_at.map(|t| t.timestamp_millis())
+        ),
+        (
+            "SUCCESS",
+            Some("https://web.example"),
+            Some(at(3)),
+            1,
+            1,
+            2,
+            Some(at(90))
+        )
+    );
+    let checks: Vec<(DeployCheckKind, bool)> = store
+        .deploy_checks(web)
+        .await
+        .expect("checks")
+        .iter()
+        .map(|c| (c.kind, c.ok))
+        .collect();
+    assert_eq!(
+        checks,
+        vec![
+            (DeployCheckKind::Health, true),
+            (DeployCheckKind::Database, false)
+        ]
+    );
+    assert_eq!(marks[2].status, "");
+    assert!(store
+        .deploy_checks(&marks[2])
+        .await
+        .expect("checks")
+        .is_empty());
+
+    // The upgraded table takes new checks, logs and listings.
+    let replaced = DeployCheck {
+        kind: DeployCheckKind::Health,
+        path: "/healthz".into(),
+        ok: true,
+        status: Some(204),
+        latency_ms: Some(2.0),
+        error: None,
+    };
+    store
+        .save_deploy_checks(web, std::slice::from_ref(&replaced), store.now())
+        .await
+        .expect("checks");
+    assert_eq!(
+        store.deploy_checks(web).await.expect("checks"),
+        vec![replaced]
+    );
+    let mut e = event(
+        DateTime::from_timestamp_millis(at(95)).expect("valid"),
+        Level::Info,
+        "web",
+        "ok",
+    );
+    e.deployment = Some("rail0001".into());
+    write(&store, vec![e]).await;
+    store
+        .record_deploys(
+            &[listed(
+                "api",
+                "v1.2.3",
+                "SUCCESS",
+                DateTime::from_timestamp_millis(at(7)).expect("valid"),
+            )],
+            DateTime::from_timestamp_millis(at(0)).expect("valid"),
+            store.now(),
+        )
+        .await
+        .expect("record");
+    let web = deploy_of(&store, "rail0001", Some("web")).await;
+    assert_eq!(web.last_log_at.map(|t| t.timestamp_millis()), Some(at(95)));
+    let api = deploy_of(&store, "v1.2.3", Some("api")).await;
+    assert_eq!(
+        (api.state, api.created_at.timestamp_millis()),
+        (DeployState::Pending, at(7))
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn upgrade_joins_the_two_deploy_tables_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    upgrade_joins_the_two_deploy_tables(&format!("sqlite://{}/upgrade.db", dir.path().display()))
+        .await;
+}
+
+#[tokio::test]
+async fn upgrade_joins_the_two_deploy_tables_on_postgres() {
+    let Some(server) = PgServer::start() else {
+        return;
+    };
+    upgrade_joins_the_two_deploy_tables(&server.fresh_database("upgrade").await).await;
 }

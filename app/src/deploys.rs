@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeployLine {
     pub id: String,
+    /// Its report: `/api/deploys/{id}?service={service}`.
+    pub href: String,
     /// `deploy abc1234 of web introduced 3 new groups; 4 of 5 checks passed`.
     pub summary: String,
     /// New groups or failed checks.
@@ -14,7 +16,7 @@ pub struct DeployLine {
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// The five latest deploys of the watched services.
+/// The five latest deploys of the watched services (listed by the platform or seen in logs).
 #[server(prefix = "/api/ui", endpoint = "deploys")]
 pub async fn recent_deploys() -> Result<Vec<DeployLine>, ServerFnError> {
     let store = use_context::<signalbox::store::Store>()
@@ -28,6 +30,7 @@ pub async fn recent_deploys() -> Result<Vec<DeployLine>, ServerFnError> {
         .map(|d| DeployLine {
             summary: signalbox::deploys::compare::summary(&d),
             bad: d.new_groups > 0 || d.checks_failed > 0,
+            href: d.report_path(),
             id: d.id,
             created_at: d.created_at,
         })
@@ -54,7 +57,7 @@ pub fn DeploysCard() -> impl IntoView {
                                 let class = if l.bad { "deploy bad" } else { "deploy" };
                                 view! {
                                     <li class=class>
-                                        <a href=format!("/api/deploys/{}", l.id)>{l.summary}</a>
+                                        <a href=l.href>{l.summary}</a>
                                         " "
                                         <span class="muted">{crate::pages::when(l.created_at)}</span>
                                     </li>

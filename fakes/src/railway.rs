@@ -179,6 +179,8 @@ pub(crate) struct DeploymentRec {
     pub status_updated_at: DateTime<Utc>,
     /// Where the deployment is served, when a test points it at a local app.
     pub url: Option<String>,
+    /// The commit deployed (a deploy from a repository), as `meta.commitHash` says.
+    pub commit_hash: Option<String>,
 }
 
 /// A live `deploymentLogs` subscription.
@@ -357,6 +359,7 @@ impl FakeRailway {
             created_at,
             status_updated_at: created_at,
             url: None,
+            commit_hash: None,
         });
         id
     }
@@ -367,6 +370,15 @@ impl FakeRailway {
         let mut st = self.shared.lock();
         if let Some(d) = st.deployments.iter_mut().find(|d| d.id == deployment_id) {
             d.url = Some(url.to_string());
+        }
+    }
+
+    /// Makes a deployment one from a repository at `commit_hash` (its `meta` says so, as
+    /// Railway's does for GitHub-triggered deploys).
+    pub fn set_deployment_commit(&self, deployment_id: &str, commit_hash: &str) {
+        let mut st = self.shared.lock();
+        if let Some(d) = st.deployments.iter_mut().find(|d| d.id == deployment_id) {
+            d.commit_hash = Some(commit_hash.to_string());
         }
     }
 

@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::model::{Deploy, GroupChange};
+use crate::model::{Deploy, DeployState, GroupChange};
 
 /// One group's counts around a deploy, as the store reads them.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,8 +60,16 @@ pub fn changes(
     ranked.into_iter().map(|(_, c)| c).collect()
 }
 
-/// `deploy abc1234 of web introduced 3 new groups; 4 of 5 checks passed`.
+/// `deploy abc1234 of web introduced 3 new groups; 4 of 5 checks passed` (or, for a deploy
+/// only the logs named, `deploy web-d12 of web seen in logs; not verified`).
 pub fn summary(deploy: &Deploy) -> String {
+    if deploy.state == DeployState::Logged {
+        return format!(
+            "deploy {} of {} seen in logs; not verified",
+            deploy.short_id(),
+            deploy.service
+        );
+    }
     let groups = match deploy.new_groups {
         0 => "introduced no new group".to_string(),
         1 => "introduced 1 new group".to_string(),
@@ -80,12 +88,62 @@ pub fn summary(deploy: &Deploy) -> String {
     )
 }
 
+/// A deploy marker's label on the System Health chart: `web abc1234 (5280bcd) 4/5 checks, 3
+/// new groups`; the commit when known, what verification found when it ran.
+pub fn marker(deploy: &Deploy) -> String {
+    let mut label = format!("{} {}", deploy.service, deploy.short_id());
+    if let Some(sha) = &deploy.commit_sha {
+        let end = sha.char_indices().nth(7).map_or(sha.len(), |(i, _)| i);
+        label.push_str(&format!(" ({})", &sha[..end]));
+    }
+    let mut found = Vec::new();
+    match deploy.state {
+        DeployState::Pending => found.push("checking".to_string()),
+        DeployState::Checked => {
+            let total = deploy.checks_passed + deploy.checks_failed;
+            if total > 0 {
+                found.push(format!("{}/{total} checks", deploy.checks_passed));
+            }
+            found.push(match deploy.new_groups {
+                0 => "no new group".to_string(),
+                1 => "1 new group".to_string(),
+                n => format!("{n} new groups"),
+            });
+        }
+        DeployState::Skipped | DeployState::Logged => {}
+    }
+    if !found.is_empty() {
+        label.push(' ');
+        label.push_str(&found.join(", "));
+    }
+    label
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn at(minute: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_795_773_600 + minute * 60, 0).expect("valid")
+    }
+
+    /// A checked deploy `abc1234` of web: no checks, no new groups.
+    fn checked() -> Deploy {
+        Deploy {
+            id: "abc1234567".into(),
+            service: "web".into(),
+            status: "SUCCESS".into(),
+            created_at: at(0),
+            url: None,
+            verified_at: None,
+            checks_passed: 0,
+            checks_failed: 0,
+            new_groups: 0,
+            state: DeployState::Checked,
+            commit_sha: None,
+            first_log_at: None,
+            last_log_at: None,
+        }
     }
 
     fn row(fp: &str, first_seen: i64, before: i64, after: i64) -> Counted {
@@ -135,15 +193,8 @@ mod tests {
     #[test]
     fn the_summary_line() {
         let deploy = Deploy {
-            id: "abc1234567".into(),
-            service: "web".into(),
-            status: "SUCCESS".into(),
-            created_at: at(0),
-            url: None,
-            verified_at: None,
-            checks_passed: 0,
-            checks_failed: 0,
             new_groups: 3,
+            ..checked()
         };
         assert_eq!(
             summary(&Deploy {
@@ -161,5 +212,66 @@ mod tests {
             summary(&quiet),
             "deploy abc1234 of web introduced no new group; no checks ran"
         );
+        let logged = Deploy {
+            id: "web-d12".into(),
+            status: String::new(),
+            state: DeployState::Logged,
+            ..quiet
+        };
+        assert_eq!(
+            summary(&logged),
+            "deploy web-d12 of web seen in logs; not verified"
+        );
+    }
+
+    #[test]
+    fn marker_labels() {
+        let base = checked();
+        for (deploy, want) in [
+            (
+                Deploy {
+                    checks_passed: 4,
+                    checks_failed: 1,
+                    new_groups: 3,
+                    commit_sha: Some("5280bcd8a2595ff5737a8b501cd2f5404fae1180".into()),
+                    ..base.clone()
+                },
+                "web abc1234 (5280bcd) 4/5 checks, 3 new groups",
+            ),
+            (
+                Deploy {
+                    new_groups: 1,
+                    ..base.clone()
+                },
+                "web abc1234 1 new group",
+            ),
+            (base.clone(), "web abc1234 no new group"),
+            (
+                Deploy {
+                    state: DeployState::Pending,
+                    commit_sha: Some("abc".into()),
+                    ..base.clone()
+                },
+                "web abc1234 (abc) checking",
+            ),
+            (
+                Deploy {
+                    state: DeployState::Skipped,
+                    ..base.clone()
+                },
+                "web abc1234",
+            ),
+            (
+                Deploy {
+                    id: "web-d12".into(),
+                    status: String::new(),
+                    state: DeployState::Logged,
+                    ..base.clone()
+                },
+                "web web-d12",
+            ),
+        ] {
+            assert_eq!(marker(&deploy), want);
+        }
     }
 }

@@ -1,10 +1,13 @@
-//! Deploy verification. The Railway source reports the deployments of the watched services
-//! at each discovery; every new one that reaches `SUCCESS` is checked once — health path,
-//! API endpoints, static assets, the database as the app's detailed health reports it
-//! (`DEPLOY_CHECKS`) — and, for a window after it, the error groups of its service first seen
-//! after it are counted. Failed checks and new groups are readings for the check rules
-//! (`deploy_check_failed`, `deploy_new_groups`), keyed `service@deploy`, so each deploy alerts
-//! at most once per rule through the usual alerts and outbox.
+//! Deploys and their verification. A deploy is one row per service and deployment id,
+//! whether the platform listed it (Railway discovery) or only the logs named it (the write
+//! path records those); System Health marks the ones that went live. The Railway source
+//! reports the deployments of the watched services at each discovery; every new one that
+//! reaches `SUCCESS` is checked once — health path, API endpoints, static assets, the
+//! database as the app's detailed health reports it (`DEPLOY_CHECKS`) — and, for a window
+//! after it, the error groups of its service first seen after it are counted. Failed checks
+//! and new groups are readings for the check rules (`deploy_check_failed`,
+//! `deploy_new_groups`), keyed `service@deploy`, so each deploy alerts at most once per rule
+//! through the usual alerts and outbox.
 
 pub mod compare;
 pub mod spec;
@@ -26,6 +29,8 @@ pub struct Seen {
     pub status: String,
     pub created_at: DateTime<Utc>,
     pub url: Option<String>,
+    /// The deployed commit, when the platform says.
+    pub commit_sha: Option<String>,
 }
 
 /// Deployments created this long before the verifier first saw them are history: recorded,
@@ -93,9 +98,7 @@ impl Verifier {
                 _ => Vec::new(),
             };
             let failed = checks.iter().filter(|c| !c.ok).count();
-            self.store
-                .save_deploy_checks(&deploy.id, &checks, now)
-                .await?;
+            self.store.save_deploy_checks(&deploy, &checks, now).await?;
             if !checks.is_empty() {
                 facts.push((
                     key(&deploy),
@@ -106,7 +109,7 @@ impl Verifier {
         }
         for deploy in self.store.deploys_since(now - self.window).await? {
             let n = self.store.count_new_groups(&deploy).await?;
-            self.store.set_deploy_new_groups(&deploy.id, n).await?;
+            self.store.set_deploy_new_groups(&deploy, n).await?;
             facts.push((key(&deploy), AlertRuleType::DeployNewGroups, f64::from(n)));
         }
         let readings: Vec<Reading<'_>> = facts
@@ -123,16 +126,18 @@ impl Verifier {
     }
 }
 
-/// A deploy with its checks and the group changes around it (windows of `window_minutes`).
+/// A deploy (of `service` when given, see [`Store::deploy`]) with its checks and the group
+/// changes around it (windows of `window_minutes`).
 pub async fn report(
     store: &Store,
     id: &str,
+    service: Option<&str>,
     window_minutes: u32,
 ) -> Result<Option<DeployReport>, StoreError> {
-    let Some(deploy) = store.deploy(id).await? else {
+    let Some(deploy) = store.deploy(id, service).await? else {
         return Ok(None);
     };
-    let checks = store.deploy_checks(id).await?;
+    let checks = store.deploy_checks(&deploy).await?;
     let now = store.now();
     let window = Duration::minutes(i64::from(window_minutes.max(1)));
     let end = store

@@ -183,49 +183,6 @@ impl Store {
     }
 }
 
-/// A deployment first seen in a window: a deploy marker.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeployMark {
-    pub at: DateTime<Utc>,
-    pub service: String,
-    pub deployment: String,
-}
-
-impl Store {
-    /// Deployments first seen between `since` and `until` (of `service`, or all), oldest
-    /// first, at most `limit`.
-    pub async fn deployments_between(
-        &self,
-        since: DateTime<Utc>,
-        until: DateTime<Utc>,
-        service: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<DeployMark>, StoreError> {
-        let mut sql = Sql::new("");
-        sql.push(
-            "SELECT service, deployment, first_seen FROM deployments WHERE first_seen >= ? AND first_seen <= ?",
-            vec![Bind::Int(to_millis(since)), Bind::Int(to_millis(until))],
-        );
-        if let Some(service) = service {
-            sql.push(" AND service = ?", vec![Bind::Text(service.to_string())]);
-        }
-        sql.push(
-            " ORDER BY first_seen, service, deployment LIMIT ?",
-            vec![Bind::Int(i64::from(limit))],
-        );
-        let rows = sql.query().fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DeployMark {
-                    at: from_millis(r.try_get("first_seen")?),
-                    service: r.try_get("service")?,
-                    deployment: r.try_get("deployment")?,
-                })
-            })
-            .collect()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

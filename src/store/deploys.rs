@@ -1,34 +1,51 @@
-//! Deploys in the store: as the platform listed them, their checks, and the error groups
+//! Deploys in the store, one row per service and deployment id: as the platform listed them
+//! (discovery), as the logs named them (the write path), their checks, and the error groups
 //! around them.
 
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use super::queries::{Bind, Sql};
 use super::{from_millis, to_millis, Store, StoreError};
 use crate::deploys::compare::Counted;
 use crate::deploys::Seen;
-use crate::model::{Deploy, DeployCheck};
+use crate::model::{Deploy, DeployCheck, DeployState};
 
 const DEPLOY_COLUMNS: &str = "id, service, status, created_at, url, verified_at, checks_passed, \
-    checks_failed, new_groups";
+    checks_failed, new_groups, state, commit_sha, first_log_at, last_log_at";
+
+/// Platform statuses of a deployment that went live (it served, or serves, traffic): with
+/// those seen in logs, the deploys the System Health chart marks. A build that failed or is
+/// still queued changed nothing that runs.
+pub const WENT_LIVE: &[&str] = &["SUCCESS", "SLEEPING", "REMOVING", "REMOVED", "CRASHED"];
 
 fn deploy_from_row(row: &AnyRow) -> Result<Deploy, StoreError> {
     let count = |name: &str| -> Result<u32, StoreError> {
         Ok(row.try_get::<i64, _>(name)?.clamp(0, i64::from(u32::MAX)) as u32)
     };
+    let time = |name: &str| -> Result<Option<DateTime<Utc>>, StoreError> {
+        Ok(row.try_get::<Option<i64>, _>(name)?.map(from_millis))
+    };
     Ok(Deploy {
         id: row.try_get("id")?,
         service: row.try_get("service")?,
-        status: row.try_get("status")?,
+        status: row
+            .try_get::<Option<String>, _>("status")?
+            .unwrap_or_default(),
         created_at: from_millis(row.try_get("created_at")?),
         url: row.try_get("url")?,
-        verified_at: row
-            .try_get::<Option<i64>, _>("verified_at")?
-            .map(from_millis),
+        verified_at: time("verified_at")?,
         checks_passed: count("checks_passed")?,
         checks_failed: count("checks_failed")?,
         new_groups: count("new_groups")?,
+        state: row
+            .try_get::<String, _>("state")?
+            .parse()
+            .map_err(|e: String| StoreError::Corrupt(format!("deploy: {e}")))?,
+        commit_sha: row.try_get("commit_sha")?,
+        first_log_at: time("first_log_at")?,
+        last_log_at: time("last_log_at")?,
     })
 }
 
@@ -43,22 +60,30 @@ impl Store {
     ) -> Result<(), StoreError> {
         for d in seen {
             let state = if d.created_at < history_before {
-                "skipped"
+                DeployState::Skipped
             } else {
-                "pending"
+                DeployState::Pending
             };
+            // A deploy seen in logs first takes the platform's facts and starts verification;
+            // one already listed keeps its state and gets its current status and URL.
             sqlx::query(
-                "INSERT INTO deploys (id, service, status, created_at, url, first_seen_at, state) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, url = excluded.url",
+                "INSERT INTO deploys (service, id, status, created_at, url, commit_sha, \
+                 first_seen_at, state) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (service, id) DO UPDATE SET status = excluded.status, \
+                   url = excluded.url, \
+                   commit_sha = COALESCE(excluded.commit_sha, deploys.commit_sha), \
+                   created_at = excluded.created_at, \
+                   state = CASE WHEN deploys.state = 'logged' THEN excluded.state \
+                     ELSE deploys.state END",
             )
-            .bind(&d.id)
             .bind(&d.service)
+            .bind(&d.id)
             .bind(&d.status)
             .bind(to_millis(d.created_at))
             .bind(d.url.as_deref())
+            .bind(d.commit_sha.as_deref())
             .bind(to_millis(now))
-            .bind(state)
+            .bind(state.as_str())
             .execute(self.pool())
             .await?;
         }
@@ -79,21 +104,23 @@ impl Store {
     /// Stores a deployment's checks (replacing any) and marks it checked.
     pub async fn save_deploy_checks(
         &self,
-        id: &str,
+        deploy: &Deploy,
         checks: &[DeployCheck],
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await?;
-        sqlx::query("DELETE FROM deploy_checks WHERE deploy_id = $1")
-            .bind(id)
+        sqlx::query("DELETE FROM deploy_checks WHERE service = $1 AND deploy_id = $2")
+            .bind(&deploy.service)
+            .bind(&deploy.id)
             .execute(&mut *tx)
             .await?;
         for c in checks {
             sqlx::query(
-                "INSERT INTO deploy_checks (deploy_id, kind, path, ok, status, latency_us, error) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                "INSERT INTO deploy_checks (service, deploy_id, kind, path, ok, status, \
+                 latency_us, error) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
             )
-            .bind(id)
+            .bind(&deploy.service)
+            .bind(&deploy.id)
             .bind(c.kind.as_str())
             .bind(&c.path)
             .bind(i64::from(c.ok))
@@ -106,12 +133,13 @@ impl Store {
         let passed = checks.iter().filter(|c| c.ok).count() as i64;
         sqlx::query(
             "UPDATE deploys SET state = 'checked', verified_at = $1, checks_passed = $2, \
-             checks_failed = $3 WHERE id = $4",
+             checks_failed = $3 WHERE service = $4 AND id = $5",
         )
         .bind((!checks.is_empty()).then(|| to_millis(now)))
         .bind(passed)
         .bind(checks.len() as i64 - passed)
-        .bind(id)
+        .bind(&deploy.service)
+        .bind(&deploy.id)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -142,19 +170,64 @@ impl Store {
         rows.iter().map(deploy_from_row).collect()
     }
 
-    /// One deployment.
-    pub async fn deploy(&self, id: &str) -> Result<Option<Deploy>, StoreError> {
-        let sql = format!("SELECT {DEPLOY_COLUMNS} FROM deploys WHERE id = $1");
-        self.row(&sql, id, deploy_from_row).await
+    /// One deployment: of `service` when given, else the newest with that id (an id seen in
+    /// logs, such as a release name, may repeat across services; a platform's ids do not).
+    pub async fn deploy(
+        &self,
+        id: &str,
+        service: Option<&str>,
+    ) -> Result<Option<Deploy>, StoreError> {
+        let mut sql = Sql::new(&format!("SELECT {DEPLOY_COLUMNS} FROM deploys"));
+        sql.push(" WHERE id = ?", vec![Bind::Text(id.to_string())]);
+        if let Some(service) = service {
+            sql.push(" AND service = ?", vec![Bind::Text(service.to_string())]);
+        }
+        sql.push(" ORDER BY created_at DESC, service LIMIT 1", Vec::new());
+        let row = sql.query().fetch_optional(self.pool()).await?;
+        row.as_ref().map(deploy_from_row).transpose()
+    }
+
+    /// Deploys that went live between `since` and `until` (of `service`, or all), by when
+    /// they were created, oldest first, at most `limit`: the System Health chart's markers.
+    pub async fn deploys_between(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        service: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Deploy>, StoreError> {
+        let live = WENT_LIVE
+            .iter()
+            .map(|s| format!("'{s}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut sql = Sql::new(&format!("SELECT {DEPLOY_COLUMNS} FROM deploys"));
+        sql.push(
+            " WHERE created_at >= ? AND created_at <= ?",
+            vec![Bind::Int(to_millis(since)), Bind::Int(to_millis(until))],
+        );
+        if let Some(service) = service {
+            sql.push(" AND service = ?", vec![Bind::Text(service.to_string())]);
+        }
+        sql.push(
+            &format!(
+                " AND (first_log_at IS NOT NULL OR status IN ({live})) \
+                 ORDER BY created_at, service, id LIMIT ?"
+            ),
+            vec![Bind::Int(i64::from(limit))],
+        );
+        let rows = sql.query().fetch_all(self.pool()).await?;
+        rows.iter().map(deploy_from_row).collect()
     }
 
     /// A deployment's checks, in the order they ran.
-    pub async fn deploy_checks(&self, id: &str) -> Result<Vec<DeployCheck>, StoreError> {
+    pub async fn deploy_checks(&self, deploy: &Deploy) -> Result<Vec<DeployCheck>, StoreError> {
         let rows = sqlx::query(
             "SELECT kind, path, ok, status, latency_us, error FROM deploy_checks \
-             WHERE deploy_id = $1 ORDER BY id",
+             WHERE service = $1 AND deploy_id = $2 ORDER BY id",
         )
-        .bind(id)
+        .bind(&deploy.service)
+        .bind(&deploy.id)
         .fetch_all(self.pool())
         .await?;
         rows.iter()
@@ -178,14 +251,15 @@ impl Store {
             .collect()
     }
 
-    /// When the next successful deployment of the same service was created, if any.
+    /// When the next successful deployment of the same service was created (or, seen in logs
+    /// only, first logged), if any.
     pub async fn next_deploy_at(
         &self,
         deploy: &Deploy,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
         let row = sqlx::query(
-            "SELECT MIN(created_at) AS next FROM deploys WHERE service = $1 AND status = 'SUCCESS' \
-             AND created_at > $2",
+            "SELECT MIN(created_at) AS next FROM deploys WHERE service = $1 \
+             AND (status = 'SUCCESS' OR status IS NULL) AND created_at > $2",
         )
         .bind(&deploy.service)
         .bind(to_millis(deploy.created_at))
@@ -214,10 +288,11 @@ impl Store {
     }
 
     /// Stores how many new groups a deploy introduced.
-    pub async fn set_deploy_new_groups(&self, id: &str, n: u32) -> Result<(), StoreError> {
-        sqlx::query("UPDATE deploys SET new_groups = $1 WHERE id = $2")
+    pub async fn set_deploy_new_groups(&self, deploy: &Deploy, n: u32) -> Result<(), StoreError> {
+        sqlx::query("UPDATE deploys SET new_groups = $1 WHERE service = $2 AND id = $3")
             .bind(i64::from(n))
-            .bind(id)
+            .bind(&deploy.service)
+            .bind(&deploy.id)
             .execute(self.pool())
             .await?;
         Ok(())

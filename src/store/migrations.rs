@@ -69,11 +69,19 @@ const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
         include_str!("../../migrations/sqlite/0010_ui_rollups.sql"),
         include_str!("../../migrations/postgres/0010_ui_rollups.sql"),
     ),
+    (
+        11,
+        "one deploys table",
+        include_str!("../../migrations/sqlite/0011_one_deploys_table.sql"),
+        include_str!("../../migrations/postgres/0011_one_deploys_table.sql"),
+    ),
 ];
 
-fn migrator(backend: Backend) -> Migrator {
+/// The migrations up to `up_to` (inclusive).
+fn migrator(backend: Backend, up_to: i64) -> Migrator {
     let migrations = MIGRATIONS
         .iter()
+        .filter(|(version, ..)| *version <= up_to)
         .map(|(version, description, sqlite, postgres)| {
             let sql = match backend {
                 Backend::Sqlite => sqlite,
@@ -96,16 +104,33 @@ fn migrator(backend: Backend) -> Migrator {
 
 /// Applies pending migrations (under the database's migration lock); returns how many ran.
 pub(super) async fn run(pool: &AnyPool, backend: Backend) -> Result<usize, StoreError> {
-    let before = pending(pool, backend).await.unwrap_or(MIGRATIONS.len());
-    migrator(backend).run(pool).await?;
+    run_to(pool, backend, i64::MAX).await
+}
+
+/// Applies pending migrations up to version `up_to`; returns how many ran.
+pub(super) async fn run_to(
+    pool: &AnyPool,
+    backend: Backend,
+    up_to: i64,
+) -> Result<usize, StoreError> {
+    // A fresh database has no migrations table yet: everything up to `up_to` is pending.
+    let before = match pending_to(pool, backend, up_to).await {
+        Ok(pending) => pending,
+        Err(_) => MIGRATIONS.iter().filter(|(v, ..)| *v <= up_to).count(),
+    };
+    migrator(backend, up_to).run(pool).await?;
     Ok(before)
 }
 
 /// How many migrations are not applied yet. Fails when the database does not answer.
 pub(super) async fn pending(pool: &AnyPool, backend: Backend) -> Result<usize, StoreError> {
+    pending_to(pool, backend, i64::MAX).await
+}
+
+async fn pending_to(pool: &AnyPool, backend: Backend, up_to: i64) -> Result<usize, StoreError> {
     let mut conn = pool.acquire().await?;
     let applied = conn.list_applied_migrations().await?;
-    Ok(migrator(backend)
+    Ok(migrator(backend, up_to)
         .iter()
         .filter(|m| {
             !applied

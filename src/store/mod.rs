@@ -28,7 +28,7 @@ use sqlx::{AnyPool, Row};
 use crate::model::{Category, Group, GroupStatus, Level, Occurrence, Severity};
 
 pub use alerts::RuleProblem;
-pub use dashboard::{DeployMark, GroupBucket, Placement, SeriesRow};
+pub use dashboard::{GroupBucket, Placement, SeriesRow};
 pub use fixes::{FixQuery, NewFix};
 pub use lifecycle::{
     change_status_on, GroupLifecycle, LifecycleReport, StatusChange, StatusOutcome, QUIET_HOURS,
@@ -168,6 +168,12 @@ impl Store {
     /// Applies pending migrations; returns how many were applied.
     pub async fn migrate(&self) -> Result<usize, StoreError> {
         migrations::run(&self.pool, self.backend).await
+    }
+
+    /// Applies pending migrations up to schema version `version` only; returns how many were
+    /// applied. Upgrade tests start from an older schema with it.
+    pub async fn migrate_to(&self, version: i64) -> Result<usize, StoreError> {
+        migrations::run_to(&self.pool, self.backend, version).await
     }
 
     /// True when the database answers and every migration is applied (readiness).

@@ -63,7 +63,7 @@ impl Store {
         // upsert shared counter rows in the same order, so Postgres never sees a deadlock.
         let mut line_counts: BTreeMap<(i64, &str, Level), i64> = BTreeMap::new();
         let mut group_minutes: BTreeMap<(&str, i64), i64> = BTreeMap::new();
-        // (service, deployment) → (first, last) time in this batch: deploy markers.
+        // (service, deployment) → (first, last) time in this batch: the deploys seen in logs.
         let mut deployments: BTreeMap<(&str, &str), (i64, i64)> = BTreeMap::new();
         let mut groups: Vec<(&str, GroupDelta)> = Vec::new();
         let mut grouped: Vec<&Processed> = Vec::new();
@@ -217,12 +217,18 @@ impl Store {
             group_hours,
             |query, ((fingerprint, hour), count)| query.bind(*fingerprint).bind(*hour).bind(*count)
         );
+        // A deploy seen in logs: one row with the platform's, when it lists the same id.
         for ((service, deployment), (first, last)) in deployments {
             sqlx::query(
-                "INSERT INTO deployments (service, deployment, first_seen, last_seen) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (service, deployment) DO UPDATE SET \
-                   first_seen = CASE WHEN excluded.first_seen < deployments.first_seen THEN excluded.first_seen ELSE deployments.first_seen END, \
-                   last_seen = CASE WHEN excluded.last_seen > deployments.last_seen THEN excluded.last_seen ELSE deployments.last_seen END",
+                "INSERT INTO deploys (service, id, created_at, first_seen_at, state, first_log_at, last_log_at) \
+                 VALUES ($1, $2, $3, $3, 'logged', $3, $4) \
+                 ON CONFLICT (service, id) DO UPDATE SET \
+                   first_log_at = CASE WHEN deploys.first_log_at IS NULL OR excluded.first_log_at < deploys.first_log_at \
+                     THEN excluded.first_log_at ELSE deploys.first_log_at END, \
+                   last_log_at = CASE WHEN deploys.last_log_at IS NULL OR excluded.last_log_at > deploys.last_log_at \
+                     THEN excluded.last_log_at ELSE deploys.last_log_at END, \
+                   created_at = CASE WHEN deploys.status IS NULL AND excluded.created_at < deploys.created_at \
+                     THEN excluded.created_at ELSE deploys.created_at END",
             )
             .bind(service)
             .bind(deployment)

@@ -204,14 +204,14 @@ pub async fn system_health(
     let chart_rows = chart_rows(&rows, filters.split, filters.level);
     let mut chart = chart::stack(&chart_rows, &starts);
     let deploys: Vec<(i64, String)> = store
-        .deployments_between(since, now, filters.service.as_deref(), MAX_DEPLOYS)
+        .deploys_between(since, now, filters.service.as_deref(), MAX_DEPLOYS)
         .await
         .map_err(failed)?
-        .into_iter()
+        .iter()
         .map(|d| {
             (
-                d.at.timestamp_millis(),
-                format!("{} {}", d.service, d.deployment),
+                d.created_at.timestamp_millis(),
+                signalbox::deploys::compare::marker(d),
             )
         })
         .collect();

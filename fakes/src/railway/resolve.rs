@@ -438,7 +438,11 @@ fn deployment_json(shared: &Shared, st: &State, d: &DeploymentRec) -> Json {
         "statusUpdatedAt": iso_ms(&d.status_updated_at),
         "projectId": shared.project.id, "environmentId": shared.project.environment_id, "serviceId": d.service_id,
         "staticUrl": static_url, "url": url,
-        "meta": { "reason": "deploy" }, "snapshotId": null,
+        "meta": match &d.commit_hash {
+            Some(sha) => json!({ "reason": "deploy", "commitHash": sha, "branch": "main" }),
+            None => json!({ "reason": "deploy" }),
+        },
+        "snapshotId": null,
         "canRedeploy": true, "canRollback": false,
         "deploymentStopped": matches!(d.status.as_str(), "REMOVED" | "CRASHED" | "FAILED" | "SKIPPED"),
         "environment": environment_json(shared),

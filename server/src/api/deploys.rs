@@ -1,5 +1,5 @@
-//! `/api/deploys`: deployments of the watched Railway services, their checks and the error
-//! groups they introduced.
+//! `/api/deploys`: deploys of the watched services — listed by Railway, seen in logs, or both
+//! — their checks and the error groups they introduced.
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
@@ -17,7 +17,8 @@ pub struct DeploysQuery {
     pub limit: Option<i64>,
 }
 
-/// The latest deployments, newest first: checks passed and failed, new groups.
+/// The latest deployments, newest first: checks passed and failed, new groups (deploys only
+/// seen in logs are `state: logged`, not verified).
 #[utoipa::path(get, path = "/api/deploys", tag = "deploys", params(DeploysQuery),
     responses(
         (status = 200, description = "Deployments, newest first", body = Vec<Deploy>),
@@ -36,10 +37,18 @@ pub async fn list_deploys(
     Ok(Json(state.store.deploys(limit).await?))
 }
 
+/// Query of `GET /api/deploys/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DeployQuery {
+    /// The deploy's service. A deployment name seen in logs (a release) may repeat across
+    /// services; without it, the newest deploy with that id.
+    pub service: Option<String>,
+}
+
 /// One deployment: its checks, a one-line summary (`deploy abc1234 of web introduced 3 new
 /// groups; 4 of 5 checks passed`) and the groups whose rate changed across it.
 #[utoipa::path(get, path = "/api/deploys/{id}", tag = "deploys",
-    params(("id" = String, Path, description = "Deployment id")),
+    params(("id" = String, Path, description = "Deployment id"), DeployQuery),
     responses(
         (status = 200, description = "The deployment's report", body = DeployReport),
         (status = 404, description = "No such deployment", body = ErrorBody),
@@ -47,9 +56,18 @@ pub async fn list_deploys(
 pub async fn get_deploy(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    Query(q): Query<DeployQuery>,
 ) -> Result<Json<DeployReport>, ApiError> {
-    signalbox::deploys::report(&state.store, &id, state.config.deploy_compare_minutes)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no deployment {id}")))
+    signalbox::deploys::report(
+        &state.store,
+        &id,
+        q.service.as_deref(),
+        state.config.deploy_compare_minutes,
+    )
+    .await?
+    .map(Json)
+    .ok_or_else(|| match &q.service {
+        Some(service) => ApiError::NotFound(format!("no deployment {id} of {service}")),
+        None => ApiError::NotFound(format!("no deployment {id}")),
+    })
 }

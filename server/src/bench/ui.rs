@@ -66,6 +66,9 @@ fn word(mut n: usize) -> String {
     String::from_utf8(out).unwrap_or_default()
 }
 
+/// How often each service of the generated traffic is deployed.
+const DEPLOY_EVERY_MS: i64 = 3 * 3_600_000;
+
 /// The `i`-th generated error: group `i % groups` skewed so a few groups are big (like real
 /// traffic), spread over the last 24 hours.
 fn error_event(i: usize, groups: usize, total: usize, now_ms: i64) -> Event {
@@ -88,7 +91,12 @@ fn error_event(i: usize, groups: usize, total: usize, now_ms: i64) -> Event {
         exception: None,
         stack_trace: None,
         service: Some(SERVICES[g % SERVICES.len()].to_string()),
-        deployment: Some(format!("deploy-{}", word(g % 3))),
+        // A deploy every three hours: each service's deploys are rows of the deploys table
+        // the chart marks (eight per service in the 24 hours).
+        deployment: Some(format!(
+            "deploy-{}",
+            word((age_ms / DEPLOY_EVERY_MS) as usize)
+        )),
         environment: Some("production".into()),
         attributes: Default::default(),
         source: "bench".into(),

@@ -18,6 +18,8 @@ async fn a_new_railway_deployment_is_checked_and_reported() {
     let service = fake.add_service("web");
     let deployment = fake.add_deployment(&service, "SUCCESS");
     fake.set_deployment_url(&deployment, &web.url(""));
+    let sha = "5280bcd8a2595ff5737a8b501cd2f5404fae1180";
+    fake.set_deployment_commit(&deployment, sha);
     let checks = json!([{"service": "web", "detailed_health_path": "/health/detailed"}]);
     let app = spawn_app_with(&[
         ("RAILWAY_API_TOKEN", &fake.token()),
@@ -67,6 +69,33 @@ async fn a_new_railway_deployment_is_checked_and_reported() {
     let home = app.get("/").await.text().await.expect("html");
     assert!(home.contains(r#"data-testid="deploys""#), "{home}");
     assert!(home.contains(&format!("deploy {short} of web introduced no new group")));
+
+    // Its logs name it: the same deploy, which the chart marks with its commit and checks.
+    let mut line = crate::helpers::recent("info", "web", "listening on :8080");
+    line.deployment = Some(deployment.clone());
+    app.ingest(vec![line]).await;
+    let (_, listed) = app.get_json("/api/deploys").await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(listed[0]["state"], "checked");
+    assert_eq!(listed[0]["commit_sha"], sha);
+    assert!(listed[0]["first_log_at"].is_string(), "{listed}");
+    let home = app.get("/").await.text().await.expect("html");
+    assert!(
+        home.contains(&format!("web {short} (5280bcd) 1/2 checks, no new group")),
+        "the chart's marker in {home}"
+    );
+    let (status, report) = app
+        .get_json(&format!("/api/deploys/{deployment}?service=web"))
+        .await;
+    assert_eq!((status, &report["deploy"]["service"]), (200, &json!("web")));
+    let (status, body) = app
+        .get_json(&format!("/api/deploys/{deployment}?service=api"))
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        body["error"]["message"],
+        format!("no deployment {deployment} of api")
+    );
 
     let (status, _) = app.get_json("/api/deploys/nope").await;
     assert_eq!(status, 404);

@@ -309,6 +309,7 @@ impl RailwaySource {
                         .url
                         .clone()
                         .or_else(|| d.static_url.as_ref().map(|host| format!("https://{host}"))),
+                    commit_sha: d.commit_sha(),
                 }
             }));
             for deployment in followed_deployments(deployments) {
@@ -955,6 +956,7 @@ mod tests {
             created_at: DateTime::UNIX_EPOCH + chrono::Duration::minutes(minute),
             static_url: None,
             url: None,
+            meta: None,
         }
     }
 

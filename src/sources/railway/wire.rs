@@ -36,7 +36,7 @@ pub const PROJECT_TOKEN_QUERY: &str =
 /// Recent deployments of one service in one environment.
 pub const DEPLOYMENTS_QUERY: &str =
     "query Deployments($input: DeploymentListInput!, $first: Int) { \
-    deployments(input: $input, first: $first) { edges { node { id status createdAt staticUrl url } } } }";
+    deployments(input: $input, first: $first) { edges { node { id status createdAt staticUrl url meta } } } }";
 
 #[derive(Debug, Deserialize)]
 pub struct LogsData {
@@ -169,6 +169,21 @@ pub struct Deployment {
     /// Where the deployment is served (a full URL), when it is.
     #[serde(default)]
     pub url: Option<String>,
+    /// What triggered it (JSON; `commitHash` for deploys from a repository).
+    #[serde(default)]
+    pub meta: Option<serde_json::Value>,
+}
+
+impl Deployment {
+    /// The deployed commit, when `meta` names one.
+    pub fn commit_sha(&self) -> Option<String> {
+        self.meta
+            .as_ref()?
+            .get("commitHash")?
+            .as_str()
+            .filter(|sha| !sha.is_empty())
+            .map(str::to_string)
+    }
 }
 
 #[cfg(test)]
@@ -185,6 +200,27 @@ mod tests {
             ("\"a\\\"b\"", "a\"b"),
         ] {
             assert_eq!(unquote(value), want, "{value}");
+        }
+    }
+
+    #[test]
+    fn the_commit_comes_from_meta_when_there_is_one() {
+        for (meta, want) in [
+            (
+                r#""meta":{"commitHash":"5280bcd8","branch":"main"}"#,
+                Some("5280bcd8"),
+            ),
+            (r#""meta":{"reason":"deploy"}"#, None),
+            (r#""meta":{"commitHash":""}"#, None),
+            (r#""meta":{"commitHash":7}"#, None),
+            (r#""meta":null"#, None),
+            (r#""url":null"#, None),
+        ] {
+            let d: Deployment = serde_json::from_str(&format!(
+                r#"{{"id":"d","status":"SUCCESS","createdAt":"2026-11-27T10:00:00Z",{meta}}}"#
+            ))
+            .expect("valid deployment");
+            assert_eq!(d.commit_sha().as_deref(), want, "{meta}");
         }
     }
 
