@@ -322,7 +322,12 @@ fn ShortList(groups: Vec<Group>, empty: &'static str) -> impl IntoView {
                         <li>
                             <a class="template" href=format!("/errors/{}", g.fingerprint)>{g.template}</a>
                             <span class="muted">
-                                {format!(" · {} · {} occurrences · last ", g.service.unwrap_or_else(|| "—".into()), g.occurrences)}
+                                {format!(
+                                    " · {} · {} occurrence{} · last ",
+                                    g.service.unwrap_or_else(|| "—".into()),
+                                    g.occurrences,
+                                    if g.occurrences == 1 { "" } else { "s" },
+                                )}
                                 <Time at=g.last_seen />
                             </span>
                         </li>
