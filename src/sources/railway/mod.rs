@@ -373,22 +373,14 @@ impl RailwaySource {
             .ok()
             .and_then(|spans| spans.get(deployment).copied());
         let mut end = hint.map_or(horizon, |span| (start + span).min(horizon));
-        let mut limit = self.settings.page_size;
+        let limit = self.settings.page_size;
         loop {
             *requests += 1;
-            let lines = match self.fetch(deployment, start, end, limit).await {
-                // A bigger page than the server allows: keep what the smaller one gave.
-                Err(RailwayError::Query(message)) if limit > self.settings.page_size => {
-                    tracing::warn!(deployment, %message, "Railway refused a larger page");
-                    limit = self.settings.page_size;
-                    self.fetch(deployment, start, end, limit)
-                        .await
-                        .map_err(upstream)?
-                }
-                other => other.map_err(upstream)?,
-            };
-            let full = lines.len() >= limit;
-            if !full {
+            let lines = self
+                .fetch(deployment, start, end, limit)
+                .await
+                .map_err(upstream)?;
+            if lines.len() < limit {
                 self.remember_span(deployment, end - start, lines.len(), end >= horizon);
                 return Ok(Some((lines, end)));
             }
@@ -397,11 +389,16 @@ impl RailwaySource {
             }
             match halve(start, end) {
                 Some(mid) => end = mid,
-                None if limit < MAX_PAGE => limit = (limit * 4).min(MAX_PAGE),
+                // One nanosecond holds more than a page: read it in one larger page.
                 None => {
-                    self.note(|s| s.truncated_windows += 1);
-                    metrics::counter!("signalbox_railway_truncated_windows_total").increment(1);
-                    tracing::warn!(deployment, at = %start, "more log lines in one instant than a page holds; some may be missed");
+                    let lines = match self.fetch_whole(deployment, start, end, requests).await? {
+                        Some(whole) => whole,
+                        None => {
+                            self.note_truncated(deployment, start);
+                            lines
+                        }
+                    };
+                    self.remember_span(deployment, end - start, lines.len(), end >= horizon);
                     return Ok(Some((lines, end)));
                 }
             }
@@ -433,6 +430,13 @@ impl RailwaySource {
             }
         }
         Ok(None)
+    }
+
+    /// Counts a window with more lines than the largest page: it is taken as one page has it.
+    fn note_truncated(&self, deployment: &str, at: DateTime<Utc>) {
+        self.note(|s| s.truncated_windows += 1);
+        metrics::counter!("signalbox_railway_truncated_windows_total").increment(1);
+        tracing::warn!(deployment, %at, "more log lines in one window than the largest page holds; some may be cut");
     }
 
     /// Remembers how wide the next window of `deployment` should be: wide enough for about
@@ -530,10 +534,7 @@ impl RailwaySource {
                             absorbed.extend(absorb(&id, dc, &whole, reach, reach, self.assembly));
                         }
                         None => {
-                            self.note(|s| s.truncated_windows += 1);
-                            metrics::counter!("signalbox_railway_truncated_windows_total")
-                                .increment(1);
-                            tracing::warn!(deployment = %id, at = %start, "a trace's window holds more lines than the largest page; taking it as far as one page goes");
+                            self.note_truncated(&id, start);
                             absorbed.extend(absorb(
                                 &id,
                                 dc,
