@@ -58,7 +58,12 @@ pub fn loghub(dir: &Path, out: &Path) -> Result<Vec<SystemResult>, String> {
             .iter()
             .map(|content| {
                 let fingerprint = pipeline
-                    .process(loghub_event(&system, content))
+                    .process(loghub_event(
+                        &system,
+                        content,
+                        signalbox::model::Level::Error,
+                        chrono::DateTime::UNIX_EPOCH,
+                    ))
                     .group
                     .map(|g| g.fingerprint)
                     .unwrap_or_default();
@@ -93,11 +98,16 @@ fn write_predictions(path: &Path, ids: &[String], clusters: &[usize]) -> Result<
     writer.flush().map_err(|e| e.to_string())
 }
 
-/// A Loghub line as the error event a log source would make of it.
-fn loghub_event(system: &str, content: &str) -> signalbox::model::Event {
+/// A Loghub line as the event a log source would make of it.
+fn loghub_event(
+    system: &str,
+    content: &str,
+    level: signalbox::model::Level,
+    timestamp: chrono::DateTime<chrono::Utc>,
+) -> signalbox::model::Event {
     signalbox::model::Event {
-        timestamp: chrono::DateTime::UNIX_EPOCH,
-        level: signalbox::model::Level::Error,
+        timestamp,
+        level,
         message: content.to_string(),
         exception: None,
         stack_trace: None,
@@ -476,18 +486,9 @@ async fn replay(system: &str, lines: &[Labelled], url: &str) -> Result<AlertsRes
         let events: Vec<Event> = chunk
             .iter()
             .enumerate()
-            .map(|(i, l)| Event {
-                timestamp: from_millis(REPLAY_START_MS + (first + i as i64) * REPLAY_LINE_MS),
-                level: l.level,
-                message: l.content.clone(),
-                exception: None,
-                stack_trace: None,
-                service: Some(system.to_string()),
-                deployment: None,
-                environment: None,
-                attributes: Default::default(),
-                source: "bench".into(),
-                source_id: None,
+            .map(|(i, l)| {
+                let at = from_millis(REPLAY_START_MS + (first + i as i64) * REPLAY_LINE_MS);
+                loghub_event(system, &l.content, l.level, at)
             })
             .collect();
         let last = events
