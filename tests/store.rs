@@ -2452,3 +2452,91 @@ async fn upgrade_joins_the_two_deploy_tables_on_postgres() {
     };
     upgrade_joins_the_two_deploy_tables(&server.fresh_database("upgrade").await).await;
 }
+
+/// After a grouping upgrade, errors keep joining the groups the earlier version stored: no
+/// stored group starts again as new (no second "New error" alert or task).
+async fn earlier_grouping_versions_keep_their_groups(url: &str) {
+    let store = Store::open(url).await.expect("open");
+    let at = t("2026-11-27T10:00:00Z");
+    // Two groups as version 2 stored them, under its fingerprints (which v3 merges), and one
+    // the current version made after the upgrade.
+    let stored = |fingerprint: &str, minutes: i64, message: &str| {
+        let mut processed = process(event(
+            at + Duration::minutes(minutes),
+            Level::Error,
+            "api",
+            message,
+        ));
+        if let Some(group) = processed.group.as_mut() {
+            group.fingerprint = fingerprint.to_string();
+        }
+        processed
+    };
+    let old_a = "a".repeat(64);
+    let old_b = "b".repeat(64);
+    let batch = [
+        stored(&old_a, 0, "block blk_-42 failed"),
+        stored(&old_b, 1, "block blk_43 failed"),
+        process(event(at, Level::Error, "api", "queue full for tenant 7")),
+    ];
+    store.write_batch(&batch, None).await.expect("write");
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .expect("raw connection");
+    let old = format!(
+        "UPDATE error_fingerprints SET algorithm_version = 2 WHERE fingerprint IN ('{old_a}', '{old_b}')"
+    );
+    sqlx::query(&old).execute(&pool).await.expect("version 2");
+    pool.close().await;
+
+    let aliased = Pipeline::default().with_aliases(
+        store
+            .grouping_aliases(&Pipeline::default())
+            .await
+            .expect("aliases"),
+    );
+    let after: Vec<_> = [
+        "block blk_7 failed",
+        "block blk_-8 failed",
+        "queue full for tenant 9",
+    ]
+    .into_iter()
+    .map(|m| aliased.process(event(at + Duration::hours(1), Level::Error, "api", m)))
+    .collect();
+    let summary = store.write_batch(&after, None).await.expect("write");
+    assert!(summary.new_groups.is_empty(), "{:?}", summary.new_groups);
+    let count = |fingerprint: String| {
+        let store = store.clone();
+        async move {
+            store
+                .group(&fingerprint)
+                .await
+                .expect("read")
+                .map(|g| g.occurrences)
+        }
+    };
+    // The oldest of the merged groups receives; the other stays as it was.
+    assert_eq!(count(old_a).await, Some(3));
+    assert_eq!(count(old_b).await, Some(1));
+    store.close().await;
+}
+
+#[tokio::test]
+async fn earlier_grouping_versions_keep_their_groups_on_sqlite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    earlier_grouping_versions_keep_their_groups(&format!(
+        "sqlite://{}/regroup.db",
+        dir.path().display()
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn earlier_grouping_versions_keep_their_groups_on_postgres() {
+    let Some(server) = PgServer::start() else {
+        return;
+    };
+    earlier_grouping_versions_keep_their_groups(&server.fresh_database("regroup").await).await;
+}

@@ -481,7 +481,8 @@ async fn ingest(config: &Config, args: IngestArgs) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .with_notify_channels(config.notify_channels());
-    let result = ingest_into(&store, &config.pipeline(), &args).await;
+    let pipeline = crate::startup::pipeline(config, &store).await;
+    let result = ingest_into(&store, &pipeline, &args).await;
     store.close().await;
     let (lines, total) = result?;
     println!(

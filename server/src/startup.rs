@@ -115,7 +115,7 @@ impl Application {
             .map_err(|source| StartupError::Bind { addr, source })?;
         let port = listener.local_addr().map_or(config.port, |a| a.port());
 
-        let pipeline = Arc::new(config.pipeline());
+        let pipeline = Arc::new(pipeline(&config, &store).await);
         let (sources, deployments) = sources(&config);
         let verifier = deployments.map(|seen| {
             let verifier = Verifier::new(
@@ -381,4 +381,26 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(api::error::json_errors))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The event pipeline of `config`, taking on the groups an earlier grouping version stored
+/// (see `signalbox::pipeline::upgrade`). When they cannot be read, events are grouped by the
+/// current version alone: earlier groups may then get a twin, nothing is lost.
+pub async fn pipeline(config: &Config, store: &Store) -> signalbox::pipeline::Pipeline {
+    let pipeline = config.pipeline();
+    match store.grouping_aliases(&pipeline).await {
+        Ok(aliases) => {
+            if !aliases.is_empty() {
+                tracing::info!(
+                    groups = aliases.len(),
+                    "groups of an earlier grouping version keep their errors"
+                );
+            }
+            pipeline.with_aliases(aliases)
+        }
+        Err(error) => {
+            tracing::warn!(%error, "could not read the groups of earlier grouping versions");
+            pipeline
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 use sha2::{Digest, Sha256};
 
+use super::grouping;
 use super::normalize::normalize_into;
 use crate::model::Exception;
 
@@ -65,35 +66,41 @@ fn file_key(file: &str) -> (Option<&str>, &str) {
     (segments.next(), name)
 }
 
-/// The fingerprint of a group (algorithm version [`ALGORITHM_VERSION`](super::normalize::ALGORITHM_VERSION)): the exception type
-/// and in-app frame signature when the error has a stack, else its template.
+/// The fingerprint of a group (algorithm version
+/// [`ALGORITHM_VERSION`](super::normalize::ALGORITHM_VERSION)): the exception type and in-app
+/// frame signature when the error has a stack, else the exception type (if any) and the
+/// grouping key of its template ([`grouping::key_into`], kept codes kept: 502 is not 503).
 pub fn group_fingerprint(
     error_type: Option<&str>,
     signature: Option<&str>,
     template: &str,
 ) -> String {
     // The hash of `v{ALGORITHM_VERSION}|stack|{type}|{signature}` or
-    // `v{ALGORITHM_VERSION}|text|{template}`, fed in pieces rather than formatted first.
+    // `v{ALGORITHM_VERSION}|text|{type}|{key}`, fed in pieces rather than formatted first.
     let mut hasher = Sha256::new();
+    hasher.update(match signature {
+        Some(_) => STACK_PREFIX,
+        None => TEXT_PREFIX,
+    });
+    // The type is hashed whole: the key would take a class name with digits (`S3Error`) for
+    // a value.
+    hasher.update(error_type.unwrap_or(""));
+    hasher.update("|");
     match signature {
-        Some(signature) => {
-            hasher.update(STACK_PREFIX);
-            hasher.update(error_type.unwrap_or(""));
-            hasher.update("|");
-            hasher.update(signature);
-        }
+        Some(signature) => hasher.update(signature),
         None => {
-            hasher.update(TEXT_PREFIX);
-            hasher.update(template);
+            let mut key = String::with_capacity(template.len());
+            grouping::key_into(&mut key, template, grouping::Codes::Kept);
+            hasher.update(key);
         }
     }
     lower_hex(&hasher.finalize())
 }
 
 /// `v{ALGORITHM_VERSION}|stack|` (a test checks it follows the version).
-const STACK_PREFIX: &str = "v2|stack|";
+const STACK_PREFIX: &str = "v3|stack|";
 /// `v{ALGORITHM_VERSION}|text|`.
-const TEXT_PREFIX: &str = "v2|text|";
+const TEXT_PREFIX: &str = "v3|text|";
 
 /// True when `s` has the shape of a fingerprint (64 lowercase hex digits).
 pub fn is_fingerprint(s: &str) -> bool {
@@ -112,12 +119,16 @@ mod tests {
         assert_eq!(STACK_PREFIX, format!("v{ALGORITHM_VERSION}|stack|"));
         assert_eq!(TEXT_PREFIX, format!("v{ALGORITHM_VERSION}|text|"));
         assert_eq!(
-            group_fingerprint(None, None, "boom <num>"),
-            fingerprint("v2|text|boom <num>")
+            group_fingerprint(None, None, "boom <num> now"),
+            fingerprint("v3|text||boom <*> now")
+        );
+        assert_eq!(
+            group_fingerprint(Some("S3Error"), None, "S3Error: <num> denied"),
+            fingerprint("v3|text|S3Error|<*> denied")
         );
         assert_eq!(
             group_fingerprint(Some("KeyError"), Some("a:b"), "x"),
-            fingerprint("v2|stack|KeyError|a:b")
+            fingerprint("v3|stack|KeyError|a:b")
         );
     }
 

@@ -1,35 +1,125 @@
-//! Grouping of log lines into templates (what Loghub measures).
+//! Grouping: which templates are one group.
 //!
-//! Lines are normalized into typed placeholders first; lines whose normalized texts are equal
-//! share a cluster. A line that matches no cluster exactly joins a cluster of the same token
-//! count when every position where they differ holds a *variable-like* token on both sides (a
-//! placeholder, a number, a path…) — like Drain's similarity merge, but never across plain
-//! words, so `GET` and `POST`, `opened` and `closed` stay apart. The differing positions
-//! become `<*>`.
+//! A template (the normalizer's output, with typed placeholders) still differs between lines
+//! of one group wherever a value was not caught by a placeholder of the same type: `blk_<num>`
+//! and `<id>`, `node-D3` and `node-D7`, `/api/users/<num>` and `/api/orders/<num>`, lists of
+//! three ids and of five. The *grouping key* of a template turns every variable-like word into
+//! one wildcard and every run of them into one, and keeps the words: two templates share a key
+//! exactly when they differ only where both are variable — Drain's similarity merge, made
+//! order-free, so the key of a line never depends on which lines came before it (a fingerprint
+//! must not). Plain words never vary (`GET` and `POST`, `opened` and `closed` stay apart).
+//!
+//! What counts as variable is the one decision of this module ([`is_variable_word`]): a
+//! placeholder, a path or route, or a word with digits — except, in error fingerprints,
+//! the codes the normalizer kept on purpose (`502`, `status=503`, `SQLSTATE 23505`): an error
+//! monitor keeps 502 and 503 apart ([`Codes::Kept`]), while log-template mining, what Loghub
+//! measures, takes them as one template's values ([`Codes::Variable`]).
 
 use std::hash::Hasher;
 
 use rustc_hash::FxHashMap;
 
-use super::normalize::{collapse_repeats_into, may_have_repeats, normalize_into};
+use super::normalize::normalize_into;
+
+/// Whether the codes the normalizer keeps (HTTP status codes, error codes) tell groups apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codes {
+    /// Kept codes are constants: `HTTP 502` and `HTTP 503` are two groups (error fingerprints).
+    Kept,
+    /// Kept codes are values like any number: one template (log-template mining).
+    Variable,
+}
+
+/// The grouping key of `template`, appended to `out` (see the module documentation).
+pub fn key_into(out: &mut String, template: &str, codes: Codes) {
+    let mut after_wildcard = false;
+    for word in template.split_whitespace() {
+        if !is_variable_word(word, codes) {
+            push_word(out, word);
+            after_wildcard = false;
+            continue;
+        }
+        // `key=value` and `key:value` keep their key: `user=<*>` and `order=<*>` differ.
+        // A drive (`C:\\`) or scheme (`s3://`) is no key. Variable words after it are its value.
+        match word.find(['=', ':']).map(|at| word.split_at(at)) {
+            Some((key, rest))
+                if !key.is_empty()
+                    && !is_variable_word(key, codes)
+                    && !rest[1..].starts_with(['/', '\\']) =>
+            {
+                push_word(out, key);
+                out.push_str(&rest[..1]);
+                out.push_str(WILDCARD);
+                after_wildcard = true;
+            }
+            // A run of variable words (a list, a value with spaces) is one wildcard.
+            _ if after_wildcard => {}
+            _ => {
+                push_word(out, WILDCARD);
+                after_wildcard = true;
+            }
+        }
+    }
+}
+
+/// The grouping key of `template` as a new string.
+pub fn key(template: &str, codes: Codes) -> String {
+    let mut out = String::with_capacity(template.len());
+    key_into(&mut out, template, codes);
+    out
+}
+
+fn push_word(out: &mut String, word: &str) {
+    if !out.is_empty() {
+        out.push(' ');
+    }
+    out.push_str(word);
+}
+
+/// Whether a word of a template varies between the lines of one group: it holds a placeholder
+/// (`<num>`, `blk_<num>`, `ip=<ip>`), a path or route separator, or a digit the normalizer
+/// left — a short name like `node-D3` or `root14_local`, or (with [`Codes::Variable`]) a kept
+/// code. With [`Codes::Kept`], a kept code stays: a bare number (`502`, `(502)`) — the
+/// normalizer turns every other number into a placeholder — or a `key=value` whose value it
+/// kept (`status=503`, `code=E42`).
+pub fn is_variable_word(word: &str, codes: Codes) -> bool {
+    let b = word.as_bytes();
+    if b.iter().any(|&c| c == b'<' || c == b'/' || c == b'\\') {
+        return true;
+    }
+    if !b.iter().any(u8::is_ascii_digit) {
+        return false;
+    }
+    match codes {
+        Codes::Variable => true,
+        Codes::Kept => !is_kept_code(word),
+    }
+}
+
+/// A bare number between punctuation, or `key=value` with a key without digits.
+fn is_kept_code(word: &str) -> bool {
+    if let Some((key, _)) = word.split_once('=') {
+        return !key.is_empty() && !key.bytes().any(|c| c.is_ascii_digit());
+    }
+    let core = word.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    !core.is_empty() && core.bytes().all(|c| c.is_ascii_digit())
+}
 
 /// The wildcard a template gets where its lines differ.
 pub const WILDCARD: &str = "<*>";
 
-/// Groups lines; `add` returns the cluster of each line.
+/// Groups lines by the grouping key of their templates, with [`Codes::Variable`] (log-template
+/// mining, what Loghub measures); `add` returns the cluster of each line.
 #[derive(Debug, Default)]
 pub struct LineGrouper {
-    /// Normalized text → cluster, so repeated shapes cost one hash lookup (Fx: the keys are
-    /// our own normalized text, not attacker-chosen map keys of a server).
-    exact: FxHashMap<String, usize>,
-    /// Template tokens of each cluster.
-    templates: Vec<Vec<String>>,
-    /// Clusters by token count: only those can absorb a line.
-    by_len: FxHashMap<usize, Vec<usize>>,
-    /// Buffers reused from line to line: the normalized line, then its repeats collapsed (when
-    /// it may have any).
+    /// Key → cluster (Fx: the keys are our own normalized text, not attacker-chosen map keys
+    /// of a server).
+    clusters: FxHashMap<String, usize>,
+    /// The key of each cluster.
+    keys: Vec<String>,
+    /// Buffers reused from line to line: the normalized line, then its key.
     normalized: String,
-    collapsed: String,
+    key: String,
     /// Lines seen verbatim before, and their clusters.
     seen: SeenLines,
 }
@@ -102,74 +192,26 @@ impl LineGrouper {
     fn add_new(&mut self, line: &str) -> usize {
         self.normalized.clear();
         normalize_into(&mut self.normalized, line);
-        let key = if may_have_repeats(&self.normalized) {
-            self.collapsed.clear();
-            collapse_repeats_into(&mut self.collapsed, &self.normalized, |out, piece| {
-                out.push_str(piece)
-            });
-            &self.collapsed
-        } else {
-            &self.normalized
-        };
-        if let Some(&id) = self.exact.get(key.as_str()) {
+        self.key.clear();
+        key_into(&mut self.key, &self.normalized, Codes::Variable);
+        if let Some(&id) = self.clusters.get(self.key.as_str()) {
             return id;
         }
-        let normalized = key.clone();
-        let tokens: Vec<&str> = normalized.split_whitespace().collect();
-        let candidates = self.by_len.entry(tokens.len()).or_default();
-        let found = candidates
-            .iter()
-            .copied()
-            .find(|&id| mergeable(&self.templates[id], &tokens));
-        let id = match found {
-            Some(id) => {
-                for (slot, token) in self.templates[id].iter_mut().zip(&tokens) {
-                    if slot != token {
-                        *slot = WILDCARD.to_string();
-                    }
-                }
-                id
-            }
-            None => {
-                let id = self.templates.len();
-                self.templates
-                    .push(tokens.iter().map(|t| t.to_string()).collect());
-                candidates.push(id);
-                id
-            }
-        };
-        self.exact.insert(normalized, id);
+        let id = self.keys.len();
+        self.keys.push(self.key.clone());
+        self.clusters.insert(self.key.clone(), id);
         id
     }
 
-    /// The template of a cluster, wildcards where its lines differ.
-    pub fn template(&self, id: usize) -> Option<String> {
-        self.templates.get(id).map(|t| t.join(" "))
+    /// The template of a cluster: its key, wildcards where its lines may differ.
+    pub fn template(&self, id: usize) -> Option<&str> {
+        self.keys.get(id).map(String::as_str)
     }
 
     /// Clusters so far.
     pub fn cluster_count(&self) -> usize {
-        self.templates.len()
+        self.keys.len()
     }
-}
-
-/// True when `tokens` can join a cluster with `template`: they differ only where both sides
-/// are variable-like.
-fn mergeable(template: &[String], tokens: &[&str]) -> bool {
-    template.len() == tokens.len()
-        && template
-            .iter()
-            .zip(tokens)
-            .all(|(t, l)| t == l || (is_variable(t) && is_variable(l)))
-}
-
-/// Placeholders, wildcards, and tokens with digits or path separators vary between lines of
-/// one template; plain words do not.
-fn is_variable(token: &str) -> bool {
-    token.contains('<')
-        || token
-            .bytes()
-            .any(|b| b.is_ascii_digit() || b == b'/' || b == b'\\')
 }
 
 #[cfg(test)]
@@ -219,6 +261,57 @@ mod tests {
         let mut g = LineGrouper::default();
         let id = g.add("open /a/b/c1 failed");
         g.add("open /d/e/f2 failed");
-        assert_eq!(g.template(id).as_deref(), Some("open <*> failed"));
+        assert_eq!(g.template(id), Some("open <*> failed"));
+    }
+
+    #[test]
+    fn keys() {
+        use Codes::{Kept, Variable};
+        let cases: &[(&str, Codes, &str)] = &[
+            // Placeholders of different types in one slot: one wildcard.
+            ("block blk_<num> terminating", Kept, "block <*> terminating"),
+            ("block <id> terminating", Kept, "block <*> terminating"),
+            // Short names with digits vary; words do not.
+            ("served by node-D3 now", Kept, "served by <*> now"),
+            ("domain root14_local is full", Kept, "domain <*> is full"),
+            ("GET failed", Kept, "GET failed"),
+            // Paths and routes vary (the sample keeps them).
+            ("open /api/users failed", Kept, "open <*> failed"),
+            ("open C:\\data\\x failed", Kept, "open <*> failed"),
+            // A run of variable words is one wildcard: lists of any length.
+            ("delete <id> <id> blk_<num> now", Kept, "delete <*> now"),
+            ("delete <id> now", Kept, "delete <*> now"),
+            // key=value keeps its key, and its value when the normalizer kept it as a code.
+            ("user=<num> order=<num>", Kept, "user=<*> order=<*>"),
+            ("status=503 failed", Kept, "status=503 failed"),
+            ("status=503 failed", Variable, "status=<*> failed"),
+            ("<num>=<num>", Kept, "<*>"),
+            ("lr:<hex> cr:<num>", Kept, "lr:<*> cr:<*>"),
+            ("node:<*>", Kept, "node:<*>"),
+            ("nodes:node-[<num>\\ <num>] and", Kept, "nodes:<*> and"),
+            // Kept codes: 502 is not 503 in error fingerprints, one value in templates.
+            (
+                "upstream returned 502 Bad Gateway",
+                Kept,
+                "upstream returned 502 Bad Gateway",
+            ),
+            ("upstream returned (502)", Kept, "upstream returned (502)"),
+            ("upstream returned 502", Variable, "upstream returned <*>"),
+            // Whitespace is not part of a key.
+            ("  a\t <num>   b ", Kept, "a <*> b"),
+            ("", Kept, ""),
+        ];
+        for (template, codes, expected) in cases {
+            assert_eq!(key(template, *codes), *expected, "{template} ({codes:?})");
+        }
+    }
+
+    #[test]
+    fn kept_codes_stay_apart_only_in_fingerprints() {
+        let template = |line: &str| crate::pipeline::normalize::template(line);
+        let a = template("HTTP 502 at /api/foo");
+        let b = template("HTTP 503 at /api/foo");
+        assert_ne!(key(&a, Codes::Kept), key(&b, Codes::Kept));
+        assert_eq!(key(&a, Codes::Variable), key(&b, Codes::Variable));
     }
 }

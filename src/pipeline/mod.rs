@@ -12,6 +12,7 @@ pub mod parse;
 pub mod rules;
 pub mod scrub;
 mod tokens;
+pub mod upgrade;
 
 use std::borrow::Cow;
 
@@ -40,6 +41,9 @@ pub struct Pipeline {
     scrubber: scrub::Scrubber,
     rules: Vec<rules::GroupingRule>,
     scope_by_service: bool,
+    /// Fingerprints of this version that stored groups of an earlier one answer to
+    /// ([`upgrade::aliases`]).
+    aliases: std::collections::HashMap<String, String>,
 }
 
 impl Pipeline {
@@ -54,6 +58,13 @@ impl Pipeline {
     /// The same pipeline with custom grouping rules (first match wins).
     pub fn with_rules(mut self, rules: Vec<rules::GroupingRule>) -> Pipeline {
         self.rules = rules;
+        self
+    }
+
+    /// The same pipeline, with the fingerprints of this version that stored groups of an
+    /// earlier version answer to (see [`upgrade`]).
+    pub fn with_aliases(mut self, aliases: std::collections::HashMap<String, String>) -> Pipeline {
+        self.aliases = aliases;
         self
     }
 
@@ -97,6 +108,9 @@ impl Pipeline {
         };
         if let Some(input) = scoped {
             key.fingerprint = fingerprint::fingerprint(&input);
+        }
+        if let Some(group) = self.aliases.get(&key.fingerprint) {
+            key.fingerprint.clone_from(group);
         }
         key
     }

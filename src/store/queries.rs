@@ -252,6 +252,42 @@ impl Store {
         Ok(Page { items, next_cursor })
     }
 
+    /// The fingerprints of the current grouping version that stored groups of earlier versions
+    /// answer to ([`crate::pipeline::upgrade`]), for `pipeline` (without aliases) to take on.
+    /// A fingerprint that is a stored group's own is no alias.
+    pub async fn grouping_aliases(
+        &self,
+        pipeline: &crate::pipeline::Pipeline,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        let version = crate::pipeline::normalize::ALGORITHM_VERSION;
+        let earlier = self
+            .rows(
+                &format!(
+                    "SELECT * FROM error_fingerprints WHERE algorithm_version < {version} \
+                     ORDER BY first_seen, fingerprint"
+                ),
+                group_from_row,
+            )
+            .await?;
+        let mut aliases = crate::pipeline::upgrade::aliases(pipeline, &earlier);
+        let candidates: Vec<String> = aliases.keys().cloned().collect();
+        let mut conn = self.pool().acquire().await?;
+        for chunk in candidates.chunks(50) {
+            let sql = format!(
+                "SELECT fingerprint FROM error_fingerprints WHERE fingerprint IN {}",
+                super::write::values_list(&conn, 1, chunk.len())
+            );
+            let mut query = sqlx::query(&sql);
+            for fingerprint in chunk {
+                query = query.bind(fingerprint);
+            }
+            for row in query.fetch_all(&mut *conn).await? {
+                aliases.remove(&row.try_get::<String, _>("fingerprint")?);
+            }
+        }
+        Ok(aliases)
+    }
+
     /// One group by fingerprint.
     pub async fn group(&self, fingerprint: &str) -> Result<Option<Group>, StoreError> {
         let mut conn = self.pool().acquire().await?;
