@@ -115,6 +115,8 @@ pub struct LineGrouper {
     /// Key → cluster (Fx: the keys are our own normalized text, not attacker-chosen map keys
     /// of a server).
     clusters: FxHashMap<String, usize>,
+    /// Normalized line → cluster: a shape seen before skips its key.
+    shapes: FxHashMap<String, usize>,
     /// The key of each cluster.
     keys: Vec<String>,
     /// Buffers reused from line to line: the normalized line, then its key.
@@ -192,14 +194,21 @@ impl LineGrouper {
     fn add_new(&mut self, line: &str) -> usize {
         self.normalized.clear();
         normalize_into(&mut self.normalized, line);
-        self.key.clear();
-        key_into(&mut self.key, &self.normalized, Codes::Variable);
-        if let Some(&id) = self.clusters.get(self.key.as_str()) {
+        if let Some(&id) = self.shapes.get(self.normalized.as_str()) {
             return id;
         }
-        let id = self.keys.len();
-        self.keys.push(self.key.clone());
-        self.clusters.insert(self.key.clone(), id);
+        self.key.clear();
+        key_into(&mut self.key, &self.normalized, Codes::Variable);
+        let id = match self.clusters.get(self.key.as_str()) {
+            Some(&id) => id,
+            None => {
+                let id = self.keys.len();
+                self.keys.push(self.key.clone());
+                self.clusters.insert(self.key.clone(), id);
+                id
+            }
+        };
+        self.shapes.insert(self.normalized.clone(), id);
         id
     }
 
