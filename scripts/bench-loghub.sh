@@ -11,10 +11,10 @@ out=target/bench
 mkdir -p "$out"
 
 cargo build --release -q -p signalbox-server --bin signalbox
-echo "== Signalbox (release, one core)"
+echo "== Signalbox templates (grouping key, codes as values; release, one core)"
 target/release/signalbox bench loghub "$dir" --out "$out/signalbox-pred" | grep -v '^predictions'
 python3 "$scorer" --all "$dir" "$out/signalbox-pred"
-echo "== Signalbox fingerprints (what the server stores: whole pipeline, no template merging)"
+echo "== Signalbox fingerprints (what the server stores: whole pipeline, grouping key with codes kept: 502 != 503)"
 python3 "$scorer" --all "$dir" "$out/signalbox-pred/fingerprints"
 
 if [ ! -x "$out/venv/bin/python" ]; then

@@ -51,8 +51,7 @@ pub fn loghub(dir: &Path, out: &Path) -> Result<Vec<SystemResult>, String> {
         let seconds = times[times.len() / 2];
         write_predictions(&out.join(format!("{system}.csv")), &ids, &assignment)?;
         // What the server stores: each line as an error event through the whole pipeline,
-        // one cluster per fingerprint (no merging: a fingerprint never depends on which lines
-        // came before it).
+        // one cluster per fingerprint (the same grouping key, with the kept codes kept).
         let mut fingerprints: HashMap<String, usize> = HashMap::new();
         let stored: Vec<usize> = contents
             .iter()
