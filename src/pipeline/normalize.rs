@@ -172,6 +172,10 @@ pub fn normalize_text(text: &str) -> String {
 pub fn normalize_into(out: &mut String, text: &str) {
     let mut last = 0;
     for token in super::tokens::tokens(text) {
+        if token.start < last {
+            // Taken with the token before it (a unit, a time zone, a year).
+            continue;
+        }
         out.push_str(&text[last..token.start]);
         last = push_replacement(out, text, token);
     }
@@ -201,6 +205,139 @@ fn push_number(out: &mut String, text: &str, token: Token) -> usize {
     }
     out.push_str(placeholder);
     end
+}
+
+/// Month names (abbreviated or whole, capitalised) and weekday names of written-out dates.
+const MONTHS: &[&str] = &[
+    "Jan",
+    "Feb",
+    "Mar",
+    "Apr",
+    "May",
+    "Jun",
+    "Jul",
+    "Aug",
+    "Sep",
+    "Sept",
+    "Oct",
+    "Nov",
+    "Dec",
+    "January",
+    "February",
+    "March",
+    "April",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+const WEEKDAYS: &[&str] = &[
+    "Mon",
+    "Tue",
+    "Wed",
+    "Thu",
+    "Fri",
+    "Sat",
+    "Sun",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+
+/// Appends `<ts>` for a time of day, taking the written-out date around it into the same
+/// placeholder — `Jul 1 08:16:53` (syslog), `Fri Jul 01 08:16:53 PDT 2005` (C, Java),
+/// `Fri, 01 Jul 2005 08:16:53 +0000` (RFC 2822) — so that a message does not change group
+/// with the month or the weekday. Returns where the text after it starts.
+fn push_clock(out: &mut String, text: &str, end: usize) -> usize {
+    let cut = date_before(out);
+    out.truncate(cut);
+    out.push_str("<ts>");
+    end + zone_and_year_after(&text[end..])
+}
+
+/// Where the date written before a time of day starts in `out` (already normalized: its day
+/// and year are `<num>`), or `out.len()` when there is none: `[Weekday[,]] Month <num>[,]` or
+/// `[Weekday[,]] <num> Month [<num>]`, then spaces.
+fn date_before(out: &str) -> usize {
+    if !out.ends_with(' ') {
+        return out.len();
+    }
+    let number = |w: &str| w.trim_end_matches(',') == "<num>";
+    let month = |w: &str| MONTHS.contains(&w.trim_end_matches(','));
+    let weekday = |w: &str| WEEKDAYS.contains(&w.trim_end_matches(','));
+    // The start of each of the last four words, and the word, nearest first.
+    let mut words: Vec<(usize, &str)> = Vec::with_capacity(4);
+    let mut end = out.len();
+    while words.len() < 4 {
+        let head = out[..end].trim_end_matches(' ');
+        let start = head.rfind(' ').map_or(0, |i| i + 1);
+        if start == head.len() {
+            break;
+        }
+        words.push((start, &head[start..]));
+        end = start;
+    }
+    let is = |i: usize, pattern: &dyn Fn(&str) -> bool| words.get(i).is_some_and(|w| pattern(w.1));
+    // How many words the date has, nearest first.
+    let date = if is(0, &number) && is(1, &month) {
+        if is(2, &number) {
+            3
+        } else {
+            2
+        }
+    } else if is(0, &month) && is(1, &number) {
+        2
+    } else {
+        return out.len();
+    };
+    let len = if is(date, &weekday) { date + 1 } else { date };
+    words[len - 1].0
+}
+
+/// The length of a time zone (`PDT`, `UTC`, `+0000`) and a year after a time of day, each
+/// after one space, when they are there.
+fn zone_and_year_after(rest: &str) -> usize {
+    let mut taken = 0;
+    let word = |rest: &str| -> Option<usize> {
+        let word = rest.strip_prefix(' ')?;
+        let len = word
+            .bytes()
+            .position(|b| !(b.is_ascii_alphanumeric() || b == b'+' || b == b'-'))
+            .unwrap_or(word.len());
+        Some(len).filter(|&len| len > 0)
+    };
+    if let Some(len) = word(rest) {
+        let w = &rest[1..=len];
+        // Abbreviations end in T (`PDT`, `CEST`; not `ERROR` or `OK`), or are `UTC` or `Z`.
+        let abbreviation = w == "UTC"
+            || w == "Z"
+            || ((3..=4).contains(&len)
+                && w.ends_with('T')
+                && w.bytes().all(|b| b.is_ascii_uppercase()));
+        let offset =
+            len == 5 && w.starts_with(['+', '-']) && w[1..].bytes().all(|b| b.is_ascii_digit());
+        let zone = abbreviation || offset;
+        if zone {
+            taken += 1 + len;
+        }
+    }
+    if let Some(len) = word(&rest[taken..]) {
+        let w = &rest[taken + 1..=taken + len];
+        if len == 4
+            && w.bytes().all(|b| b.is_ascii_digit())
+            && (w.starts_with("19") || w.starts_with("20"))
+        {
+            taken += 1 + len;
+        }
+    }
+    taken
 }
 
 /// Units that follow a number after a space. Single letters other than `B` are left out: after
@@ -341,7 +478,8 @@ fn push_replacement(out: &mut String, text: &str, token: Token) -> usize {
                 push_value(out, val);
             }
         }
-        Kind::Date | Kind::Clock => out.push_str("<ts>"),
+        Kind::Date => out.push_str("<ts>"),
+        Kind::Clock => return push_clock(out, text, token.end),
         Kind::Uuid => out.push_str("<uuid>"),
         Kind::Ip => out.push_str("<ip>"),
         Kind::Path => push_path(out, whole),
@@ -698,6 +836,20 @@ mod tests {
             ("took 300 ms to answer", "took <duration> to answer"),
             ("retried 3 times", "retried <num> times"),
             ("HTTP 502 ms later", "HTTP 502 ms later"),
+            // Written-out dates around a time of day are one timestamp.
+            (
+                "Ido chip status=M Fri Jul 01 08:16:53 PDT 2005 done",
+                "Ido chip status=M <ts> done",
+            ),
+            (
+                "Jul  1 08:16:53 host sshd[42]: fail",
+                "<ts> host sshd[<num>]: fail",
+            ),
+            ("Fri, 01 Jul 2005 08:16:53 +0000 x", "<ts> x"),
+            ("on 3 May 2024 10:00:00 UTC", "on <ts>"),
+            ("retry May 10:00:00 now", "retry May <ts> now"),
+            ("Mayday 5 10:00:00 ERROR x", "Mayday <num> <ts> ERROR x"),
+            ("Jul 5 10:00:00 CEST 1999", "<ts>"),
             ("", ""),
         ];
         for (input, expected) in cases {
