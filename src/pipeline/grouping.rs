@@ -40,7 +40,7 @@ pub fn key_into(out: &mut String, template: &str, codes: Codes) {
             continue;
         }
         // `key=value` and `key:value` keep their key: `user=<*>` and `order=<*>` differ.
-        // A drive (`C:\\`) or scheme (`s3://`) is no key. Variable words after it are its value.
+        // A drive (`C:\`) or scheme (`s3://`) is no key. Variable words after it are its value.
         match word.find(['=', ':']).map(|at| word.split_at(at)) {
             Some((key, rest))
                 if !key.is_empty()
