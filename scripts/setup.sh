@@ -2,7 +2,7 @@
 # Installs what building, running and testing Signalbox needs and a fresh machine lacks.
 # Idempotent: every step checks first. Usage: scripts/setup.sh [--test]
 #   (no flag)  Rust wasm target + wasm-bindgen CLI: enough to build and run.
-#   --test     also PostgreSQL, Chromium and promtool (Debian packages) and the browser-test
+#   --test     also PostgreSQL, Chromium, promtool and python3 (Debian packages) and the browser-test
 #              npm packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +32,8 @@ if [ "${1:-}" = "--test" ]; then
   [ -x /usr/bin/chromium ] || missing+=(chromium)
   command -v promtool >/dev/null || missing+=(prometheus)
   command -v node >/dev/null || missing+=(nodejs npm)
+  # The Loghub grouping test scores with ../shared/tools/loghub_score.py.
+  command -v python3 >/dev/null || missing+=(python3)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing Debian packages: ${missing[*]}"
     as_root apt-get update -qq
