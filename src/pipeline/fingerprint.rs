@@ -88,11 +88,9 @@ pub fn group_fingerprint(
     hasher.update("|");
     match signature {
         Some(signature) => hasher.update(signature),
-        None => {
-            let mut key = String::with_capacity(template.len());
-            grouping::key_into(&mut key, template, grouping::Codes::Kept);
-            hasher.update(key);
-        }
+        None => grouping::key_pieces(template, grouping::Codes::Kept, |piece| {
+            hasher.update(piece);
+        }),
     }
     lower_hex(&hasher.finalize())
 }

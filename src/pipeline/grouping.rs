@@ -32,10 +32,26 @@ pub enum Codes {
 
 /// The grouping key of `template`, appended to `out` (see the module documentation).
 pub fn key_into(out: &mut String, template: &str, codes: Codes) {
+    key_pieces(template, codes, |piece| out.push_str(piece));
+}
+
+/// The grouping key of `template`, handed piece by piece to `push` (a hasher takes it
+/// without the key being written out first).
+pub fn key_pieces(template: &str, codes: Codes, mut push: impl FnMut(&str)) {
+    // One word of the key, in pieces, after a space unless it is the first.
+    let mut first = true;
+    let mut word_out = |pieces: &[&str]| {
+        if !std::mem::take(&mut first) {
+            push(" ");
+        }
+        for piece in pieces {
+            push(piece);
+        }
+    };
     let mut after_wildcard = false;
     for word in template.split_whitespace() {
         if !is_variable_word(word, codes) {
-            push_word(out, word);
+            word_out(&[word]);
             after_wildcard = false;
             continue;
         }
@@ -47,15 +63,13 @@ pub fn key_into(out: &mut String, template: &str, codes: Codes) {
                     && !is_variable_word(key, codes)
                     && !rest[1..].starts_with(['/', '\\']) =>
             {
-                push_word(out, key);
-                out.push_str(&rest[..1]);
-                out.push_str(WILDCARD);
+                word_out(&[key, &rest[..1], WILDCARD]);
                 after_wildcard = true;
             }
             // A run of variable words (a list, a value with spaces) is one wildcard.
             _ if after_wildcard => {}
             _ => {
-                push_word(out, WILDCARD);
+                word_out(&[WILDCARD]);
                 after_wildcard = true;
             }
         }
@@ -67,13 +81,6 @@ pub fn key(template: &str, codes: Codes) -> String {
     let mut out = String::with_capacity(template.len());
     key_into(&mut out, template, codes);
     out
-}
-
-fn push_word(out: &mut String, word: &str) {
-    if !out.is_empty() {
-        out.push(' ');
-    }
-    out.push_str(word);
 }
 
 /// Whether a word of a template varies between the lines of one group: it holds a placeholder
