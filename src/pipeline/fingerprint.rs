@@ -88,9 +88,11 @@ pub fn group_fingerprint(
     hasher.update("|");
     match signature {
         Some(signature) => hasher.update(signature),
-        None => grouping::key_pieces(template, grouping::Codes::Kept, |piece| {
-            hasher.update(piece);
-        }),
+        None => {
+            let mut key = String::with_capacity(template.len());
+            grouping::key_into(&mut key, template, grouping::Codes::Kept);
+            hasher.update(key);
+        }
     }
     lower_hex(&hasher.finalize())
 }

@@ -35,9 +35,8 @@ pub fn key_into(out: &mut String, template: &str, codes: Codes) {
     key_pieces(template, codes, |piece| out.push_str(piece));
 }
 
-/// The grouping key of `template`, handed piece by piece to `push` (a hasher takes it
-/// without the key being written out first).
-pub fn key_pieces(template: &str, codes: Codes, mut push: impl FnMut(&str)) {
+/// The grouping key of `template`, handed piece by piece to `push`.
+fn key_pieces(template: &str, codes: Codes, mut push: impl FnMut(&str)) {
     // One word of the key, in pieces, after a space unless it is the first.
     let mut first = true;
     let mut word_out = |pieces: &[&str]| {
