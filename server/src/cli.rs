@@ -64,7 +64,8 @@ pub enum ProjectCommand {
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Group the Content column of every DIR/<System>/<System>_2k.log_structured.csv (Loghub-2k
-    /// layout) and write PREDDIR/<System>.csv for loghub_score.py --all DIR PREDDIR.
+    /// layout) and write PREDDIR/<System>.csv (templates) and PREDDIR/fingerprints/<System>.csv
+    /// (the server's fingerprints) for loghub_score.py --all DIR PREDDIR.
     Loghub {
         /// Folder of system folders.
         dir: std::path::PathBuf,
@@ -297,9 +298,10 @@ async fn run(command: Command, mut config: Config) -> Result<(), String> {
                 lines as f64 / seconds.max(1e-9)
             );
             println!(
-                "predictions in {}; score with: python3 loghub_score.py --all {} {}",
+                "predictions in {}; score with: python3 loghub_score.py --all {} {} (and {}/fingerprints)",
                 out.display(),
                 dir.display(),
+                out.display(),
                 out.display()
             );
             Ok(())
