@@ -438,43 +438,60 @@ fn print_alerts(results: &[crate::bench::AlertsResult]) {
 }
 
 async fn serve(config: Config) -> Result<(), String> {
-    let app = Application::build(config)
-        .await
-        .map_err(|e| e.to_string())?;
     let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    // Listening from before start-up: a stop while migrating or connecting ends cleanly (exit
+    // 0) instead of killing the process mid-way.
+    let stop = stop_signal();
+    tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            stop.await;
+            shutdown.cancel();
+        }
+    });
+    let app = tokio::select! {
+        app = Application::build(config) => app.map_err(|e| e.to_string())?,
+        () = shutdown.cancelled() => return Ok(()),
+    };
     app.run_until_stopped(shutdown)
         .await
         .map_err(|e| e.to_string())
 }
 
-/// Completes on SIGTERM (what Railway sends) or Ctrl-C.
-pub async fn stop_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Completes on SIGTERM (what Railway sends) or Ctrl-C; the signals are listened to from the
+/// call on, before the returned future is first polled.
+pub fn stop_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let signals = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+    async move {
+        #[cfg(unix)]
+        {
+            async fn received(signal: Option<tokio::signal::unix::Signal>) {
+                match signal {
+                    Some(mut signal) => {
+                        signal.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            }
+            let (terminate, interrupt) = signals;
+            tokio::select! {
+                () = received(terminate) => {},
+                () = received(interrupt) => {},
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("signal received");
     }
-    tracing::info!("signal received");
-}
-
-/// Cancels `token` on SIGTERM or Ctrl-C.
-async fn cancel_on_signal(token: CancellationToken) {
-    stop_signal().await;
-    token.cancel();
 }
 
 async fn ingest(config: &Config, args: IngestArgs) -> Result<(), String> {
