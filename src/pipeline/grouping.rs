@@ -48,7 +48,8 @@ fn key_pieces(template: &str, codes: Codes, mut push: impl FnMut(&str)) {
         }
     };
     let mut after_wildcard = false;
-    for word in template.split_whitespace() {
+    // ASCII whitespace only: a template's words are split by single spaces already.
+    for word in template.split_ascii_whitespace() {
         if !is_variable_word(word, codes) {
             word_out(&[word]);
             after_wildcard = false;
@@ -89,11 +90,16 @@ pub fn key(template: &str, codes: Codes) -> String {
 /// normalizer turns every other number into a placeholder — or a `key=value` whose value it
 /// kept (`status=503`, `code=E42`).
 pub fn is_variable_word(word: &str, codes: Codes) -> bool {
-    let b = word.as_bytes();
-    if b.iter().any(|&c| c == b'<' || c == b'/' || c == b'\\') {
-        return true;
+    // One pass: a separator or placeholder decides at once; otherwise, whether a digit came.
+    let mut digit = false;
+    for &c in word.as_bytes() {
+        match c {
+            b'<' | b'/' | b'\\' => return true,
+            b'0'..=b'9' => digit = true,
+            _ => {}
+        }
     }
-    if !b.iter().any(u8::is_ascii_digit) {
+    if !digit {
         return false;
     }
     match codes {
