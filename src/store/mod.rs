@@ -300,6 +300,20 @@ impl Store {
     }
 }
 
+/// Every SQLite connection's settings.
+const SQLITE_PRAGMAS: [&str; 5] = [
+    // WAL lets the UI read while ingest writes; NORMAL is durable in WAL mode.
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA foreign_keys = ON",
+    // A multi-row INSERT inside a transaction keeps the pages it changes in a statement journal
+    // (to undo just that statement); past 64 KiB SQLite writes that journal to a temporary
+    // file, which cost a twentieth of the Railway backlog's time in pwrite. In memory, it never
+    // touches disk.
+    "PRAGMA temp_store = MEMORY",
+];
+
 /// The pool options of `backend`, at most `max_connections` connections (SQLite's set up for
 /// WAL).
 fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
@@ -309,26 +323,9 @@ fn pool_options(backend: Backend, max_connections: u32) -> AnyPoolOptions {
         .after_connect(move |conn, _meta| {
             Box::pin(async move {
                 if backend == Backend::Sqlite {
-                    // WAL lets the UI read while ingest writes; NORMAL is durable in WAL mode.
-                    sqlx::query("PRAGMA journal_mode = WAL")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA synchronous = NORMAL")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA busy_timeout = 5000")
-                        .execute(&mut *conn)
-                        .await?;
-                    sqlx::query("PRAGMA foreign_keys = ON")
-                        .execute(&mut *conn)
-                        .await?;
-                    // A multi-row INSERT inside a transaction keeps the pages it changes in
-                    // a statement journal (to undo just that statement); past 64 KiB SQLite
-                    // writes that journal to a temporary file, which cost a twentieth of
-                    // the Railway backlog's time in pwrite. In memory, it never touches disk.
-                    sqlx::query("PRAGMA temp_store = MEMORY")
-                        .execute(&mut *conn)
-                        .await?;
+                    for pragma in SQLITE_PRAGMAS {
+                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
                 }
                 Ok(())
             })
