@@ -592,6 +592,31 @@ async fn duplicates_are_dropped_and_cursors_commit_with_events(store: Store) {
         .expect("stats");
     assert_eq!(stats.lines, 4);
     assert_eq!(store.cursor("other").await.expect("cursor"), None);
+
+    // Old and new ids mixed, over several statements' worth of ids: only the new ones count,
+    // and the old ones in later statements undo nothing written before them.
+    let mixed: Vec<_> = (0..700)
+        .map(|i| {
+            let mut e = event(at, Level::Info, "api", "hello");
+            e.source_id = Some(format!("mixed-{i:03}"));
+            e
+        })
+        .chain([1, 3].map(|i| {
+            let mut e = event(at, Level::Error, "api", "boom");
+            e.source_id = Some(format!("line-{i}"));
+            e
+        }))
+        .map(process)
+        .collect();
+    let seen_some = store.write_batch(&mixed[..350], None).await.expect("write");
+    assert_eq!((seen_some.accepted, seen_some.duplicates), (350, 0));
+    let rest = store.write_batch(&mixed, None).await.expect("write");
+    assert_eq!((rest.accepted, rest.duplicates), (350, 352));
+    let stats = store
+        .stats(at + Duration::minutes(1), Duration::hours(1))
+        .await
+        .expect("stats");
+    assert_eq!((stats.lines, stats.errors), (704, 4));
 }
 
 async fn group_lists_filter_sort_and_page(store: Store) {

@@ -204,6 +204,9 @@ pub(crate) struct State {
     pub services: Vec<ServiceRec>,
     pub deployments: Vec<DeploymentRec>,
     pub logs: HashMap<String, Vec<StoredLine>>,
+    /// Per line (`seq`): its JSON text in a `deploymentLogs` answer, and the selection (a hash
+    /// of it) that text was shaped to.
+    pub rendered: HashMap<u64, (u64, String)>,
     pub next_seq: u64,
     pub failures: VecDeque<Failure>,
     pub rate: RateWindow,
@@ -274,6 +277,7 @@ impl FakeRailway {
                 services: Vec::new(),
                 deployments: Vec::new(),
                 logs: HashMap::new(),
+                rendered: HashMap::new(),
                 next_seq: 0,
                 failures: VecDeque::new(),
                 rate: RateWindow {

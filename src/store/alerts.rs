@@ -464,7 +464,7 @@ async fn load_states(
                 "SELECT key, state FROM rule_state WHERE rule_id = $1 AND key IN ({})",
                 placeholders.join(", ")
             );
-            let mut query = sqlx::query(&sql).bind(*rule_id);
+            let mut query = super::write::multi_row_query(&sql, chunk.len(), 100).bind(*rule_id);
             for key in chunk {
                 query = query.bind(key.as_str());
             }
@@ -510,7 +510,7 @@ async fn save_states(
              ON CONFLICT (rule_id, key) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at",
             super::write::values_list(tx, chunk.len(), 4)
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = super::write::multi_row_query(&sql, chunk.len(), 100);
         for (rule_id, key, state) in chunk {
             query = query
                 .bind(*rule_id)

@@ -302,7 +302,7 @@ macro_rules! add_counts {
                 ),
                 values_list(&$tx, chunk.len(), $columns + 1)
             );
-            let mut $query = sqlx::query(&sql);
+            let mut $query = multi_row_query(&sql, chunk.len(), ROWS_PER_INSERT);
             for $row in chunk {
                 $query = $bind;
             }
@@ -311,6 +311,18 @@ macro_rules! add_counts {
     };
 }
 use add_counts;
+
+/// A statement of `rows` rows (or values) where a full one has `full`: only full ones are kept
+/// prepared for the next batch. The last statement of a list has a size of its own (a distinct
+/// SQL text every time); kept, these filled the connection's statement cache (a hundred
+/// statements, some of a thousand parameters) for nothing.
+pub(super) fn multi_row_query(
+    sql: &str,
+    rows: usize,
+    full: usize,
+) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
+    sqlx::query(sql).persistent(rows == full)
+}
 
 /// Rows per multi-row `INSERT`: few statements per batch (each statement is a round trip to
 /// the database, a thread hand-off with SQLite), well under both databases' parameter limits.
@@ -368,7 +380,7 @@ async fn claim_ids<'a>(
              ON CONFLICT (source, source_id) DO NOTHING RETURNING source, source_id",
             values_list(tx, chunk.len(), 3)
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = multi_row_query(&sql, chunk.len(), ROWS_PER_INSERT * 3);
         for (source, id) in chunk {
             query = query.bind(*source).bind(*id).bind(now);
         }
@@ -398,7 +410,7 @@ async fn insert_raw(tx: &mut Transaction<'_, Any>, items: &[&Processed]) -> Resu
             "INSERT INTO railway_logs (source, source_id, ts, level, service, deployment, environment, message, attributes, fingerprint) VALUES {}",
             values_list(tx, chunk.len(), 10)
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = multi_row_query(&sql, chunk.len(), ROWS_PER_INSERT);
         for item in chunk {
             let e = &item.event;
             query = query
@@ -432,7 +444,7 @@ async fn insert_occurrences(
             "INSERT INTO error_occurrences (fingerprint, ts, level, message, service, deployment, environment, stack_trace, attributes, source) VALUES {}",
             values_list(tx, chunk.len(), 10)
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = multi_row_query(&sql, chunk.len(), ROWS_PER_INSERT);
         for (item, fingerprint) in chunk {
             let e = &item.event;
             query = query
@@ -477,7 +489,7 @@ async fn groups_before(
             "SELECT fingerprint, status, occurrence_count, muted_until_count FROM error_fingerprints WHERE fingerprint IN {}",
             values_list(tx, 1, chunk.len())
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = multi_row_query(&sql, chunk.len(), GROUPS_PER_STATEMENT);
         for (fingerprint, _) in chunk {
             query = query.bind(*fingerprint);
         }
@@ -530,7 +542,7 @@ async fn upsert_groups(
                category = excluded.category, severity = excluded.severity, fixable = excluded.fixable",
             values_list(tx, chunk.len(), 15)
         );
-        let mut query = sqlx::query(&sql);
+        let mut query = multi_row_query(&sql, chunk.len(), GROUPS_PER_STATEMENT);
         for (fingerprint, delta, group) in chunk {
             let last = delta.last;
             let level = if delta.critical {

@@ -391,6 +391,11 @@ fn answer(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response {
         return bad_request(&errors);
     }
     let caller: Caller = resolve::authenticate(headers, shared);
-    let result = resolve::execute(shared, &mut shared.lock(), caller, &prepared.fields);
-    json_response(StatusCode::OK, &result)
+    let body = resolve::execute(shared, &mut shared.lock(), caller, &prepared.fields);
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }

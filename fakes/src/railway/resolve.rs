@@ -5,6 +5,7 @@ use axum::http::HeaderMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value as Json};
 
+use super::graphql::TypeRef;
 use super::logs::{self, Filter, StoredLine, Tags};
 use super::schema::{self, locations_json, RequestError, RootField, BAD_USER_INPUT};
 use super::{DeploymentRec, ServiceRec, Shared, State, TokenKind};
@@ -140,31 +141,169 @@ pub(crate) fn check_arguments(
     }
 }
 
-/// Runs the root fields of a query: `{"data": …}`, or `{"data": null, "errors": […]}` when any
-/// field failed (all Railway root fields are non-null, so one error nulls `data`).
+/// A resolved root field: a value still to be shaped to the selection, or the window of a
+/// deployment's log lines (positions in its stored lines), shaped and rendered line by line.
+enum Resolved {
+    Value(Json),
+    Logs {
+        deployment_id: String,
+        window: Vec<usize>,
+        tags: Tags,
+    },
+}
+
+/// Runs the root fields of a query; the answer's JSON text: `{"data": …}`, or
+/// `{"data": null, "errors": […]}` when any field failed (all Railway root fields are
+/// non-null, so one error nulls `data`).
 pub(crate) fn execute(
     shared: &Shared,
     st: &mut State,
     caller: Caller,
     fields: &[RootField],
-) -> Json {
-    let mut data = Map::new();
+) -> String {
+    // Keys in the order a JSON object of the answer has them; a repeated key keeps its last value.
+    let mut keys = Map::new();
+    let mut rendered: std::collections::HashMap<&str, String> = Default::default();
     let mut errors = Vec::new();
     for f in fields {
-        match resolve_field(shared, st, caller, f) {
-            Ok(value) => {
-                data.insert(
-                    f.key.clone(),
-                    schema::schema().complete(&value, &f.ty, &f.children),
-                );
+        let resolved = if f.name == "deploymentLogs" {
+            deployment_logs(shared, st, caller, f)
+        } else {
+            resolve_field(shared, st, caller, f).map(Resolved::Value)
+        };
+        match resolved {
+            Ok(Resolved::Value(value)) => {
+                let value = schema::schema().complete(&value, &f.ty, &f.children);
+                rendered.insert(&f.key, value.to_string());
+            }
+            Ok(Resolved::Logs {
+                deployment_id,
+                window,
+                tags,
+            }) => {
+                let text = render_logs(st, &deployment_id, &window, &tags, f);
+                rendered.insert(&f.key, text);
             }
             Err(e) => errors.push(error_json(st, &e.message, Some(f), e.auth)),
         }
+        keys.insert(f.key.clone(), Json::Null);
     }
-    if errors.is_empty() {
-        json!({ "data": data })
-    } else {
-        json!({ "errors": errors, "data": null })
+    if !errors.is_empty() {
+        return json!({ "errors": errors, "data": null }).to_string();
+    }
+    let mut out = String::from("{\"data\":{");
+    for (i, key) in keys.keys().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&Json::String(key.clone()).to_string());
+        out.push(':');
+        out.push_str(rendered.get(key.as_str()).map_or("null", String::as_str));
+    }
+    out.push_str("}}");
+    out
+}
+
+/// `deploymentLogs`: the window of the deployment's lines the arguments select.
+fn deployment_logs(
+    shared: &Shared,
+    st: &State,
+    caller: Caller,
+    f: &RootField,
+) -> Result<Resolved, FieldError> {
+    if let Caller::Rejected(message) = caller {
+        return Err(FieldError::auth(message));
+    }
+    let (deployment_id, filter, limit) = deployment_logs_args(shared, st, f)?;
+    let tags = tags_of(shared, st, &deployment_id);
+    let lines = st
+        .logs
+        .get(&deployment_id)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let start = arg_str(f, "startDate").and_then(parse_date);
+    let end = arg_str(f, "endDate").and_then(parse_date);
+    let matching = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| filter.matches(&l.line, &tags))
+        .map(|(i, l)| (l, i));
+    let window = logs::deployment_window(matching, start, end, limit)
+        .into_iter()
+        .map(|(_, i)| i)
+        .collect();
+    Ok(Resolved::Logs {
+        deployment_id,
+        window,
+        tags,
+    })
+}
+
+/// The JSON text of a window of log lines shaped to `f`'s selection. Each line's text is kept
+/// (per selection): a backlog is read in overlapping pages, and the fake should cost little
+/// next to the client it serves.
+fn render_logs(
+    st: &mut State,
+    deployment_id: &str,
+    window: &[usize],
+    tags: &Tags,
+    f: &RootField,
+) -> String {
+    let schema = schema::schema();
+    let lines = st
+        .logs
+        .get(deployment_id)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let Some(item) = list_item(&f.ty) else {
+        // Not a list (the schema says it is): shape the whole value at once.
+        let all = Json::Array(
+            window
+                .iter()
+                .filter_map(|&i| lines.get(i))
+                .map(|l| logs::log_json(l, tags))
+                .collect(),
+        );
+        return schema.complete(&all, &f.ty, &f.children).to_string();
+    };
+    let shape = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        format!("{:?}{:?}{:?}", f.ty, f.children, tags).hash(&mut h);
+        h.finish()
+    };
+    let mut out = String::with_capacity(window.len() * 512 + 2);
+    out.push('[');
+    for (n, line) in window.iter().filter_map(|&i| lines.get(i)).enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        let cached = st
+            .rendered
+            .get(&line.seq)
+            .filter(|(s, _)| *s == shape)
+            .map(|(_, text)| text.as_str());
+        match cached {
+            Some(text) => out.push_str(text),
+            None => {
+                let text = schema
+                    .complete(&logs::log_json(line, tags), item, &f.children)
+                    .to_string();
+                out.push_str(&text);
+                st.rendered.insert(line.seq, (shape, text));
+            }
+        }
+    }
+    out.push(']');
+    out
+}
+
+/// The item type of a (non-null) list type.
+fn list_item(ty: &TypeRef) -> Option<&TypeRef> {
+    match ty {
+        TypeRef::NonNull(inner) => list_item(inner),
+        TypeRef::List(item) => Some(item),
+        TypeRef::Named(_) => None,
     }
 }
 
@@ -258,28 +397,6 @@ fn resolve_field(
             Ok(deployment_json(shared, st, d))
         }
         "deployments" => deployments(shared, st, scoped, f),
-        "deploymentLogs" => {
-            let (deployment_id, filter, limit) = deployment_logs_args(shared, st, f)?;
-            let tags = tags_of(shared, st, &deployment_id);
-            let lines = st
-                .logs
-                .get(&deployment_id)
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            let start = arg_str(f, "startDate").and_then(parse_date);
-            let end = arg_str(f, "endDate").and_then(parse_date);
-            let matching = lines
-                .iter()
-                .filter(|l| filter.matches(&l.line, &tags))
-                .map(|l| (l, ()));
-            let window = logs::deployment_window(matching, start, end, limit);
-            Ok(Json::Array(
-                window
-                    .into_iter()
-                    .map(|(l, _)| logs::log_json(l, &tags))
-                    .collect(),
-            ))
-        }
         "environmentLogs" => {
             if arg_str(f, "environmentId") != Some(p.environment_id.as_str()) {
                 return Err(if scoped {

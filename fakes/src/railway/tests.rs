@@ -328,6 +328,39 @@ async fn deployment_logs_window_limit_plus_one_and_ties() {
 }
 
 #[tokio::test]
+async fn each_selection_gets_its_own_shape_when_lines_are_read_again() {
+    let fake = FakeRailway::start(Options::default()).await;
+    let service = fake.add_service("api");
+    let d = fake.add_deployment(&service, "SUCCESS");
+    fake.push_logs(&d, vec![line(0, "a", Some("error")), line(1, "b", None)]);
+    let (_, full) = query(&fake, LOGS, json!({ "id": d })).await;
+    assert_eq!(messages(&full), ["a", "b"]);
+    // The same lines again, shaped otherwise: two aliased root fields, the second with a
+    // fragment and `__typename`; a repeated key keeps its last value, as a JSON object does.
+    let other = "query($id: String!) {
+      b: deploymentLogs(deploymentId: $id) { t: timestamp }
+      a: deploymentLogs(deploymentId: $id, limit: 0) { ...L }
+      b: deploymentLogs(deploymentId: $id) { t: timestamp }
+    } fragment L on Log { __typename sev: severity }";
+    let (status, body) = query(&fake, other, json!({ "id": d })).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({ "data": {
+            "a": [{ "__typename": "Log", "sev": null }],
+            "b": [{ "t": "2027-01-15T08:00:00.000000000Z" }, { "t": "2027-01-15T08:00:00.001000000Z" }],
+        } })
+    );
+    // And the first shape again, unchanged.
+    let (_, again) = query(&fake, LOGS, json!({ "id": d })).await;
+    assert_eq!(again, full);
+    assert_eq!(
+        full["data"]["deploymentLogs"][0]["tags"],
+        json!({ "deploymentInstanceId": "replica-1", "serviceId": service })
+    );
+}
+
+#[tokio::test]
 async fn deployments_service_instance_and_project() {
     let fake = FakeRailway::start(Options::default()).await;
     let api = fake.add_service("api");

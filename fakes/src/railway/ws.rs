@@ -262,7 +262,10 @@ impl Connection {
         let complete = json!({ "id": id, "type": "complete" });
         if prepared.kind != OperationKind::Subscription {
             let result = resolve::execute(&shared, &mut st, self.caller, &prepared.fields);
-            self.send(json!({ "id": id, "type": "next", "payload": result }));
+            let _ = self.tx.send(format!(
+                r#"{{"id":{},"type":"next","payload":{result}}}"#,
+                Json::String(id.clone())
+            ));
             self.send(complete);
             return Ok(());
         }
