@@ -159,10 +159,13 @@ async fn counts(store: &Store) -> (i64, BTreeMap<String, i64>) {
     )
 }
 
-/// The same lines read without interruption, into a fresh store: the truth to compare with.
-async fn reference(fake: &FakeRailway) -> (i64, BTreeMap<String, i64>) {
-    let dir = tempfile::tempdir().expect("a temporary directory");
-    let store = Store::open(&format!("sqlite://{}/reference.db", dir.path().display()))
+/// The same lines read without interruption, into a fresh store: the truth to compare with
+/// (and the store, kept in `dir`, to show what differs).
+async fn reference(
+    fake: &FakeRailway,
+    dir: &std::path::Path,
+) -> ((i64, BTreeMap<String, i64>), Store) {
+    let store = Store::open(&format!("sqlite://{}/reference.db", dir.display()))
         .await
         .expect("a store");
     let source = RailwaySource::new(settings(fake, "test-token"));
@@ -181,7 +184,52 @@ async fn reference(fake: &FakeRailway) -> (i64, BTreeMap<String, i64>) {
             break;
         }
     }
-    counts(&store).await
+    (counts(&store).await, store)
+}
+
+/// The occurrences of a group as `timestamp message` lines, oldest first.
+async fn occurrence_lines(store: &Store, fingerprint_prefix: &str) -> Vec<String> {
+    let groups = store
+        .list_groups(&GroupQuery {
+            limit: 500,
+            ..GroupQuery::default()
+        })
+        .await
+        .expect("groups")
+        .items;
+    let Some(group) = groups
+        .iter()
+        .find(|g| g.fingerprint.starts_with(fingerprint_prefix))
+    else {
+        return Vec::new();
+    };
+    let mut lines = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .occurrences(&group.fingerprint, cursor.as_deref(), 500)
+            .await
+            .expect("occurrences");
+        lines.extend(page.items.iter().map(|o| {
+            format!(
+                "{} {} {}",
+                o.timestamp
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+                o.attributes
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                o.message
+            )
+        }));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    lines.sort();
+    lines
 }
 
 fn kill(child: &mut Child) {
@@ -271,7 +319,8 @@ async fn kill_9_mid_crawl_neither_loses_nor_doubles_an_event() {
     last_env.push(("PORT", port.to_string()));
     let mut child = spawn(&last_env);
     let store = Store::open(&database).await.expect("the store");
-    let want = reference(&fake).await;
+    let reference_dir = tempfile::tempdir().expect("a temporary directory");
+    let (want, reference_store) = reference(&fake, reference_dir.path()).await;
     assert_eq!(
         want.0 as usize, expected_events,
         "the reference read sees every event"
@@ -304,6 +353,25 @@ async fn kill_9_mid_crawl_neither_loses_nor_doubles_an_event() {
             let stored = got.1.get(fingerprint).copied().unwrap_or(0);
             if stored != *n {
                 eprintln!("group {fingerprint}: {stored} stored, {n} in the reference");
+                let prefix = fingerprint.split(' ').next().unwrap_or("");
+                let tally = |lines: Vec<String>| {
+                    let mut tally: BTreeMap<String, i64> = BTreeMap::new();
+                    for line in lines {
+                        *tally.entry(line).or_default() += 1;
+                    }
+                    tally
+                };
+                let ours = tally(occurrence_lines(&store, prefix).await);
+                let theirs = tally(occurrence_lines(&reference_store, prefix).await);
+                for (line, n) in &theirs {
+                    let stored = ours.get(line).copied().unwrap_or(0);
+                    if stored != *n {
+                        eprintln!("  {stored} stored, {n} in the reference: {line}");
+                    }
+                }
+                for (line, n) in ours.iter().filter(|(l, _)| !theirs.contains_key(*l)) {
+                    eprintln!("  {n} stored, absent from the reference: {line}");
+                }
             }
         }
         for (fingerprint, n) in got.1.iter().filter(|(f, _)| !want.1.contains_key(*f)) {
