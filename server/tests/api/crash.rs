@@ -128,6 +128,18 @@ fn spawn_child(env: &[(&str, String)]) -> Child {
         .expect("the signalbox binary starts")
 }
 
+/// Every group of a store (the tests make far fewer than 500).
+async fn all_groups(store: &Store) -> Vec<signalbox::model::Group> {
+    store
+        .list_groups(&GroupQuery {
+            limit: 500,
+            ..GroupQuery::default()
+        })
+        .await
+        .expect("groups")
+        .items
+}
+
 /// Every stored event and the per-group counts, read from a store.
 async fn counts(store: &Store) -> (i64, BTreeMap<String, i64>) {
     let stats = store
@@ -137,14 +149,7 @@ async fn counts(store: &Store) -> (i64, BTreeMap<String, i64>) {
         )
         .await
         .expect("stats");
-    let groups = store
-        .list_groups(&GroupQuery {
-            limit: 500,
-            ..GroupQuery::default()
-        })
-        .await
-        .expect("groups")
-        .items;
+    let groups = all_groups(store).await;
     (
         stats.lines,
         groups
@@ -189,14 +194,7 @@ async fn reference(
 
 /// The occurrences of a group as `timestamp message` lines, oldest first.
 async fn occurrence_lines(store: &Store, fingerprint_prefix: &str) -> Vec<String> {
-    let groups = store
-        .list_groups(&GroupQuery {
-            limit: 500,
-            ..GroupQuery::default()
-        })
-        .await
-        .expect("groups")
-        .items;
+    let groups = all_groups(store).await;
     let Some(group) = groups
         .iter()
         .find(|g| g.fingerprint.starts_with(fingerprint_prefix))
