@@ -272,7 +272,7 @@ impl Store {
         let mut aliases = crate::pipeline::upgrade::aliases(pipeline, &earlier);
         let candidates: Vec<String> = aliases.keys().cloned().collect();
         let mut conn = self.pool().acquire().await?;
-        for chunk in candidates.chunks(50) {
+        for chunk in candidates.chunks(super::write::GROUPS_PER_STATEMENT) {
             let sql = format!(
                 "SELECT fingerprint FROM error_fingerprints WHERE fingerprint IN {}",
                 super::write::values_list(&conn, 1, chunk.len())

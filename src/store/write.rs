@@ -474,7 +474,7 @@ enum Before {
 }
 
 /// Groups per statement when they are looked up or upserted (14 parameters a row).
-const GROUPS_PER_STATEMENT: usize = 50;
+pub(super) const GROUPS_PER_STATEMENT: usize = 50;
 
 /// What each of `groups` (distinct fingerprints) was before this batch, in their order: one
 /// lookup per fifty groups rather than one per group.
