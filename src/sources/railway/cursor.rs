@@ -42,8 +42,14 @@ pub struct Cursor {
 /// The position in one deployment's logs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeploymentCursor {
-    /// Where the next query starts: no line older than this is still to be consumed.
+    /// Where the next query starts: no line older than this is still to be consumed, and
+    /// none is still to arrive.
     pub floor: DateTime<Utc>,
+    /// How far reads have gone past the floor: every line before it that has arrived is
+    /// consumed, but lines between the floor and here may still arrive late (a poll reads
+    /// ahead of its lag where the stream starts). `None`: the floor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reached: Option<DateTime<Utc>>,
     /// Per replica: the last consumed line.
     #[serde(default)]
     pub instances: BTreeMap<String, Position>,
@@ -75,8 +81,14 @@ impl DeploymentCursor {
     pub fn starting_at(floor: DateTime<Utc>) -> DeploymentCursor {
         DeploymentCursor {
             floor,
+            reached: None,
             instances: BTreeMap::new(),
         }
+    }
+
+    /// How far reads have gone: every line before it that has arrived is consumed.
+    pub fn reached(&self) -> DateTime<Utc> {
+        self.reached.map_or(self.floor, |r| r.max(self.floor))
     }
 
     /// Whether a line (with its id) has not been consumed yet.
@@ -136,14 +148,40 @@ pub fn line_ids(deployment: &str, lines: &[RawLine]) -> Vec<String> {
         .collect()
 }
 
+/// The time bounds of one [`absorb`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reach {
+    /// A trace that lines at or after it could still continue is left unconsumed (the
+    /// caller reads it again next time); past it, a trace is emitted as it is.
+    pub horizon: DateTime<Utc>,
+    /// Every line before it is in the lines given or consumed already (a query's end; for
+    /// the stream, the time by which lines have arrived).
+    pub complete_until: DateTime<Utc>,
+    /// Every line before it has arrived (now minus the lag): the floor, where the next
+    /// query starts, never passes it, so a line that arrives late is still read.
+    pub arrived: DateTime<Utc>,
+}
+
+impl Reach {
+    /// A read of lines that have all arrived: up to `complete_until`, traces open at
+    /// `horizon` wait.
+    pub fn settled(horizon: DateTime<Utc>, complete_until: DateTime<Utc>) -> Reach {
+        Reach {
+            horizon,
+            complete_until,
+            arrived: complete_until,
+        }
+    }
+}
+
 /// Consumes the new lines of one deployment: `lines` are what a query (or the stream) returned,
 /// oldest first. Lines already consumed are skipped; complete events come back and the cursor
-/// moves past them. A trace that lines at or after `horizon` could still continue is left
-/// unconsumed (the caller reads it again next time); past the horizon it is emitted as it is.
+/// moves past them. A trace that lines at or after `reach.horizon` could still continue is
+/// left unconsumed.
 ///
-/// `complete_until`: every line before it is in `lines` or consumed already (a query's end;
-/// for the stream, the time by which lines have arrived). The floor moves up to it, or to the
-/// first line of a trace left unconsumed, and never back.
+/// The cursor's `reached` moves to `reach.complete_until`, or to the first line of a trace
+/// left unconsumed (back, when that trace arrived late). The floor moves up the same way,
+/// but never back and never past `reach.arrived`.
 ///
 /// `lines` must be, per replica, everything after what the cursor consumed: the assembler
 /// sees each replica's lines in order and whole, so where events begin and end depends on the
@@ -152,8 +190,7 @@ pub fn absorb(
     deployment: &str,
     cursor: &mut DeploymentCursor,
     lines: &[RawLine],
-    horizon: DateTime<Utc>,
-    complete_until: DateTime<Utc>,
+    reach: Reach,
     assembly: AssemblerConfig,
 ) -> Vec<LineEvent> {
     let ids = line_ids(deployment, lines);
@@ -172,7 +209,7 @@ pub fn absorb(
         for (line, _) in &new {
             emitted.extend(assembler.push(line.timestamp, &line.message));
         }
-        emitted.extend(assembler.flush_expired(horizon));
+        emitted.extend(assembler.flush_expired(reach.horizon));
         // Lines before the pending event's first line are consumed; the rest is read again.
         let consumed = assembler
             .pending_first_line()
@@ -215,8 +252,9 @@ pub fn absorb(
         }
     }
     let pending = pending_starts.iter().min().copied();
-    let floor = pending.map_or(complete_until, |p| p.min(complete_until));
-    cursor.floor = cursor.floor.max(floor);
+    let reached = pending.map_or(reach.complete_until, |p| p.min(reach.complete_until));
+    cursor.floor = cursor.floor.max(reached.min(reach.arrived));
+    cursor.reached = Some(reached).filter(|r| *r > cursor.floor);
     events.sort_by_key(|e| e.first.timestamp);
     events
 }
@@ -300,8 +338,7 @@ mod tests {
             "d",
             &mut cursor,
             &lines,
-            at(FAR),
-            at(5),
+            Reach::settled(at(FAR), at(5)),
             AssemblerConfig::default(),
         );
         assert_eq!(texts(&first), ["INFO one", "INFO two", "INFO three"]);
@@ -309,8 +346,7 @@ mod tests {
             "d",
             &mut cursor,
             &lines,
-            at(FAR),
-            at(5),
+            Reach::settled(at(FAR), at(5)),
             AssemblerConfig::default()
         )
         .is_empty());
@@ -324,8 +360,7 @@ mod tests {
             "d",
             &mut cursor,
             &later,
-            at(FAR),
-            at(9),
+            Reach::settled(at(FAR), at(9)),
             AssemblerConfig::default(),
         );
         assert_eq!(texts(&next), ["INFO tie", "INFO four"]);
@@ -345,8 +380,7 @@ mod tests {
             "d",
             &mut cursor,
             &head,
-            horizon,
-            horizon,
+            Reach::settled(horizon, horizon),
             AssemblerConfig::default(),
         );
         assert_eq!(texts(&first), ["INFO ok"]);
@@ -358,8 +392,7 @@ mod tests {
             "d",
             &mut cursor,
             &whole[1..],
-            at(FAR),
-            at(FAR),
+            Reach::settled(at(FAR), at(FAR)),
             AssemblerConfig::default(),
         );
         assert_eq!(
@@ -384,8 +417,7 @@ mod tests {
             "d",
             &mut cursor,
             &lines,
-            at(10_000),
-            at(10_000),
+            Reach::settled(at(10_000), at(10_000)),
             AssemblerConfig::default(),
         );
         assert_eq!(events.len(), 1);
@@ -393,8 +425,7 @@ mod tests {
             "d",
             &mut cursor,
             &lines,
-            at(FAR),
-            at(FAR),
+            Reach::settled(at(FAR), at(FAR)),
             AssemblerConfig::default()
         )
         .is_empty());
@@ -416,8 +447,7 @@ mod tests {
             "d",
             &mut cursor,
             &lines,
-            at(FAR),
-            at(FAR),
+            Reach::settled(at(FAR), at(FAR)),
             AssemblerConfig::default(),
         );
         assert_eq!(events.len(), 2);
@@ -429,8 +459,7 @@ mod tests {
             "d",
             &mut cursor,
             &late,
-            at(FAR),
-            at(FAR),
+            Reach::settled(at(FAR), at(FAR)),
             AssemblerConfig::default(),
         );
         assert_eq!(texts(&events), ["ERROR late replica"]);
@@ -447,8 +476,7 @@ mod tests {
             "d",
             &mut cursor,
             &lines,
-            at(100),
-            at(100),
+            Reach::settled(at(100), at(100)),
             AssemblerConfig::default(),
         );
         let (left, waiting) = unconsumed("d", &cursor, lines);
@@ -476,8 +504,7 @@ mod tests {
             "d",
             &mut cursor,
             &buffer,
-            at(100),
-            at(0),
+            Reach::settled(at(100), at(0)),
             AssemblerConfig::default(),
         );
         assert_eq!(first.len(), 2);
@@ -488,8 +515,7 @@ mod tests {
             "d",
             &mut cursor,
             &buffer,
-            at(FAR),
-            at(0),
+            Reach::settled(at(FAR), at(0)),
             AssemblerConfig::default(),
         );
         assert_eq!(
@@ -506,12 +532,84 @@ mod tests {
             "d",
             &mut polled,
             &whole,
-            at(FAR),
-            at(100),
+            Reach::settled(at(FAR), at(100)),
             AssemblerConfig::default(),
         );
         assert_eq!(all[2].id, second[0].id);
         assert_eq!(polled.instances, cursor.instances);
+    }
+
+    #[test]
+    fn a_trace_that_arrives_late_is_read_after_a_restart() {
+        let config = AssemblerConfig::default();
+        let mut cursor = DeploymentCursor::starting_at(at(0));
+        // A read ahead of the lag: everything up to 100 is consumed, but only lines before
+        // 50 have surely arrived.
+        let ahead = absorb(
+            "d",
+            &mut cursor,
+            &[line(0, "a", "INFO ok"), line(90, "a", "INFO later")],
+            Reach {
+                horizon: at(100),
+                complete_until: at(100),
+                arrived: at(50),
+            },
+            config,
+        );
+        assert_eq!(texts(&ahead), ["INFO ok", "INFO later"]);
+        assert_eq!((cursor.floor, cursor.reached()), (at(50), at(100)));
+        // Replica b's trace written at 60 arrives now, and may still grow.
+        let trace = vec![
+            line(60, "b", "Traceback (most recent call last):"),
+            line(60, "b", "  File \"/app/x.py\", line 3, in f"),
+            line(61, "b", "KeyError: 'b'"),
+        ];
+        let open = absorb(
+            "d",
+            &mut cursor,
+            &trace,
+            Reach {
+                horizon: at(70),
+                complete_until: at(120),
+                arrived: at(110),
+            },
+            config,
+        );
+        assert!(open.is_empty(), "the trace may still grow");
+        assert_eq!(
+            (cursor.floor, cursor.reached()),
+            (at(60), at(60)),
+            "the next read starts at the open trace"
+        );
+        // The process dies; a poll from the stored cursor reads the trace whole, once.
+        let mut restored = Cursor::decode(
+            &Cursor {
+                deployments: [("d".to_string(), cursor)].into(),
+            }
+            .encode(),
+        )
+        .expect("decodes")
+        .deployments
+        .remove("d")
+        .expect("the deployment");
+        let mut written = trace.clone();
+        written.extend([line(0, "a", "INFO ok"), line(90, "a", "INFO later")]);
+        written.sort_by_key(|l| l.timestamp);
+        let from_floor: Vec<RawLine> = written
+            .into_iter()
+            .filter(|l| l.timestamp >= restored.floor)
+            .collect();
+        let read = absorb(
+            "d",
+            &mut restored,
+            &from_floor,
+            Reach::settled(at(FAR), at(FAR)),
+            config,
+        );
+        assert_eq!(
+            texts(&read),
+            ["Traceback (most recent call last):\n  File \"/app/x.py\", line 3, in f\nKeyError: 'b'"]
+        );
     }
 
     #[test]
@@ -558,7 +656,7 @@ mod tests {
             };
 
             let mut whole = DeploymentCursor::starting_at(at(0));
-            let mut want = absorb("d", &mut whole, &lines, done, done, config);
+            let mut want = absorb("d", &mut whole, &lines, Reach::settled(done, done), config);
             want.sort_by(|x, y| x.id.cmp(&y.id));
 
             let mut cursor = DeploymentCursor::starting_at(at(0));
@@ -570,10 +668,10 @@ mod tests {
                 // One poll up to `end`, as the source runs it.
                 while cursor.floor < end {
                     let start = cursor.floor;
-                    got.extend(absorb("d", &mut cursor, &between(start, end), end, end, config));
+                    got.extend(absorb("d", &mut cursor, &between(start, end), Reach::settled(end, end), config));
                     if cursor.floor <= start && end < done {
                         let reach = (start + config.window + Duration::nanoseconds(1)).min(end);
-                        got.extend(absorb("d", &mut cursor, &between(start, reach), reach, reach, config));
+                        got.extend(absorb("d", &mut cursor, &between(start, reach), Reach::settled(reach, reach), config));
                     }
                     if cursor.floor <= start {
                         break;

@@ -32,7 +32,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use self::client::{Client, RailwayError, TokenKind};
-use self::cursor::{absorb, unconsumed, Cursor, DeploymentCursor, LineEvent, RawLine};
+use self::cursor::{absorb, unconsumed, Cursor, DeploymentCursor, LineEvent, RawLine, Reach};
 use self::wire::{Deployment, DeploymentsData, LogsData, Named, ProjectData, ProjectTokenData};
 use super::{Batch, PollFuture, PollSource, SourceError, StreamWake};
 use crate::model::{Event, Level};
@@ -509,12 +509,14 @@ impl RailwaySource {
                 }
                 _ => horizon,
             };
-            while dc.floor < horizon_of {
+            // Each poll starts again at the floor: a line that arrived late, before what the
+            // last poll reached, is read then (what was consumed is recognised and skipped).
+            let mut start = dc.floor;
+            while start < horizon_of {
                 if requests >= REQUESTS_PER_POLL || events.len() >= EVENTS_PER_POLL {
                     more = true;
                     break 'targets;
                 }
-                let start = dc.floor;
                 let Some((lines, end)) = self
                     .fetch_window(&id, start, horizon_of, &mut requests)
                     .await?
@@ -522,8 +524,13 @@ impl RailwaySource {
                     more = true;
                     break 'targets;
                 };
-                let mut absorbed = absorb(&id, dc, &lines, end, end, self.assembly);
-                if dc.floor <= start && end < horizon_of {
+                let read = |end| Reach {
+                    horizon: end,
+                    complete_until: end,
+                    arrived: horizon,
+                };
+                let mut absorbed = absorb(&id, dc, &lines, read(end), self.assembly);
+                if dc.reached() <= start && end < horizon_of {
                     // A burst so dense that a trace open at the page's end did not fit in it:
                     // read the trace's whole window (no later line can join it) in one larger
                     // page, so that the trace is cut where its lines end, not where a page did.
@@ -531,22 +538,20 @@ impl RailwaySource {
                         .min(horizon_of);
                     match self.fetch_whole(&id, start, reach, &mut requests).await? {
                         Some(whole) => {
-                            absorbed.extend(absorb(&id, dc, &whole, reach, reach, self.assembly));
+                            absorbed.extend(absorb(&id, dc, &whole, read(reach), self.assembly));
                         }
                         None => {
                             self.note_truncated(&id, start);
-                            absorbed.extend(absorb(
-                                &id,
-                                dc,
-                                &lines,
-                                DateTime::<Utc>::MAX_UTC,
-                                end,
-                                self.assembly,
-                            ));
+                            let flush = Reach {
+                                horizon: DateTime::<Utc>::MAX_UTC,
+                                ..read(end)
+                            };
+                            absorbed.extend(absorb(&id, dc, &lines, flush, self.assembly));
                         }
                     }
                 }
-                let stalled = dc.floor <= start;
+                let stalled = dc.reached() <= start;
+                start = dc.reached();
                 events.extend(absorbed.into_iter().filter_map(|e| to_event(e, target)));
                 if stalled {
                     // A trace at the horizon may still grow: read it next time.
@@ -610,13 +615,28 @@ impl RailwaySource {
                 gap = true;
                 continue;
             };
-            if since.get(deployment).is_none_or(|since| dc.floor <= *since) {
+            if since
+                .get(deployment)
+                .is_none_or(|since| dc.reached() <= *since)
+            {
                 gap = true;
                 continue;
             }
             let mut taken = std::mem::take(&mut buffer.lines);
             taken.sort_by_key(|l| l.timestamp);
-            let absorbed = absorb(deployment, dc, &taken, horizon, arrived, self.assembly);
+            let absorbed = absorb(
+                deployment,
+                dc,
+                &taken,
+                // Every line after `since` comes on the stream: what has arrived by now is
+                // in the buffer or consumed.
+                Reach {
+                    horizon,
+                    complete_until: now,
+                    arrived,
+                },
+                self.assembly,
+            );
             events.extend(absorbed.into_iter().filter_map(|e| to_event(e, target)));
             (buffer.lines, buffer.waiting) = unconsumed(deployment, dc, taken);
         }
