@@ -459,10 +459,10 @@ async fn load_states(
     for (rule_id, keys) in touched {
         let keys: Vec<&String> = keys.iter().collect();
         for chunk in keys.chunks(100) {
-            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+            let rule = super::write::values_list(tx, 1, 1);
             let sql = format!(
-                "SELECT key, state FROM rule_state WHERE rule_id = $1 AND key IN ({})",
-                placeholders.join(", ")
+                "SELECT key, state FROM rule_state WHERE rule_id IN {rule} AND key IN {}",
+                super::write::values_list_after(tx, 1, 1, chunk.len())
             );
             let mut query = super::write::multi_row_query(&sql, chunk.len(), 100).bind(*rule_id);
             for key in chunk {

@@ -332,6 +332,17 @@ const ROWS_PER_INSERT: usize = 100;
 /// the parameters are plain `?`: sqlx finds a `$n` by name, a linear search per bound value,
 /// which made a multi-row statement quadratic (a third of push ingest's time went there).
 pub(super) fn values_list(conn: &AnyConnection, rows: usize, columns: usize) -> String {
+    values_list_after(conn, 0, rows, columns)
+}
+
+/// [`values_list`] for a statement whose first `before` parameters come ahead of the list
+/// (on PostgreSQL the list's numbers start at `before + 1`; bind those first).
+pub(super) fn values_list_after(
+    conn: &AnyConnection,
+    before: usize,
+    rows: usize,
+    columns: usize,
+) -> String {
     let numbered = conn.backend_name() == "PostgreSQL";
     let mut out = String::with_capacity(rows * columns * 5);
     for r in 0..rows {
@@ -345,7 +356,7 @@ pub(super) fn values_list(conn: &AnyConnection, rows: usize, columns: usize) -> 
             }
             if numbered {
                 out.push('$');
-                out.push_str(&(r * columns + c + 1).to_string());
+                out.push_str(&(before + r * columns + c + 1).to_string());
             } else {
                 out.push('?');
             }
