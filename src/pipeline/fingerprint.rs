@@ -14,12 +14,13 @@ pub fn fingerprint(template: &str) -> String {
 /// `bytes` as lowercase hex digits.
 fn lower_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    let mut out = vec![0; bytes.len() * 2];
+    for (pair, byte) in out.chunks_exact_mut(2).zip(bytes) {
+        pair[0] = DIGITS[usize::from(byte >> 4)];
+        pair[1] = DIGITS[usize::from(byte & 0x0f)];
     }
-    out
+    // Only ASCII digits and letters were pushed.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// The in-app frames of an exception as `module-or-file:function` lines, without line numbers
@@ -88,13 +89,18 @@ pub fn group_fingerprint(
     hasher.update("|");
     match signature {
         Some(signature) => hasher.update(signature),
-        None => {
-            let mut key = String::with_capacity(template.len());
-            grouping::key_into(&mut key, template, grouping::Codes::Kept);
-            hasher.update(key);
-        }
+        None => KEY.with_borrow_mut(|key| {
+            key.clear();
+            grouping::key_into(key, template, grouping::Codes::Kept);
+            hasher.update(key.as_bytes());
+        }),
     }
     lower_hex(&hasher.finalize())
+}
+
+thread_local! {
+    /// The grouping key being hashed, reused from event to event (no allocation per event).
+    static KEY: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 /// `v{ALGORITHM_VERSION}|stack|` (a test checks it follows the version).

@@ -32,46 +32,90 @@ pub enum Codes {
 
 /// The grouping key of `template`, appended to `out` (see the module documentation).
 pub fn key_into(out: &mut String, template: &str, codes: Codes) {
-    key_pieces(template, codes, |piece| out.push_str(piece));
-}
-
-/// The grouping key of `template`, handed piece by piece to `push`.
-fn key_pieces(template: &str, codes: Codes, mut push: impl FnMut(&str)) {
-    // One word of the key, in pieces, after a space unless it is the first.
-    let mut first = true;
-    let mut word_out = |pieces: &[&str]| {
-        if !std::mem::take(&mut first) {
-            push(" ");
-        }
-        for piece in pieces {
-            push(piece);
-        }
+    let mut key = KeyWriter {
+        out,
+        template,
+        first: true,
+        run: 0..0,
     };
     let mut after_wildcard = false;
     // ASCII whitespace only: a template's words are split by single spaces already.
     for word in template.split_ascii_whitespace() {
         if !is_variable_word(word, codes) {
-            word_out(&[word]);
+            key.plain(word);
             after_wildcard = false;
             continue;
         }
         // `key=value` and `key:value` keep their key: `user=<*>` and `order=<*>` differ.
         // A drive (`C:\`) or scheme (`s3://`) is no key. Variable words after it are its value.
         match word.find(['=', ':']).map(|at| word.split_at(at)) {
-            Some((key, rest))
-                if !key.is_empty()
-                    && !is_variable_word(key, codes)
+            Some((name, rest))
+                if !name.is_empty()
+                    && !is_variable_word(name, codes)
                     && !rest[1..].starts_with(['/', '\\']) =>
             {
-                word_out(&[key, &rest[..1], WILDCARD]);
+                key.word(&[name, &rest[..1], WILDCARD]);
                 after_wildcard = true;
             }
             // A run of variable words (a list, a value with spaces) is one wildcard.
             _ if after_wildcard => {}
             _ => {
-                word_out(&[WILDCARD]);
+                key.word(&[WILDCARD]);
                 after_wildcard = true;
             }
+        }
+    }
+    key.flush();
+}
+
+/// Writes the words of a key, each after a space unless it is the first. Plain words that
+/// follow each other in the template one space apart are copied as one slice of it (most of a
+/// key is its template's words): fewer, longer copies.
+struct KeyWriter<'a> {
+    out: &'a mut String,
+    template: &'a str,
+    first: bool,
+    /// The plain words not written yet: a range of `template`.
+    run: std::ops::Range<usize>,
+}
+
+impl KeyWriter<'_> {
+    /// A plain word of the template, written as it is.
+    fn plain(&mut self, word: &str) {
+        let at = word.as_ptr() as usize - self.template.as_ptr() as usize;
+        let end = at + word.len();
+        let adjacent = !self.run.is_empty()
+            && self.run.end + 1 == at
+            && self.template.as_bytes()[self.run.end] == b' ';
+        if adjacent {
+            self.run.end = end;
+        } else {
+            self.flush();
+            self.run = at..end;
+        }
+    }
+
+    /// A word made of `pieces`.
+    fn word(&mut self, pieces: &[&str]) {
+        self.flush();
+        self.separate();
+        for piece in pieces {
+            self.out.push_str(piece);
+        }
+    }
+
+    /// Writes the pending plain words.
+    fn flush(&mut self) {
+        if !self.run.is_empty() {
+            let run = std::mem::replace(&mut self.run, 0..0);
+            self.separate();
+            self.out.push_str(&self.template[run]);
+        }
+    }
+
+    fn separate(&mut self) {
+        if !std::mem::take(&mut self.first) {
+            self.out.push(' ');
         }
     }
 }
@@ -238,6 +282,7 @@ impl LineGrouper {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn clusters(lines: &[&str]) -> Vec<usize> {
         let mut g = LineGrouper::default();
@@ -283,6 +328,82 @@ mod tests {
         let id = g.add("open /a/b/c1 failed");
         g.add("open /d/e/f2 failed");
         assert_eq!(g.template(id), Some("open <*> failed"));
+    }
+
+    /// The specification of [`key_into`]: word by word, each piece pushed on its own.
+    fn reference_key_into(out: &mut String, template: &str, codes: Codes) {
+        key_pieces(template, codes, |piece| out.push_str(piece));
+    }
+
+    /// The grouping key of `template`, handed piece by piece to `push`.
+    fn key_pieces(template: &str, codes: Codes, mut push: impl FnMut(&str)) {
+        // One word of the key, in pieces, after a space unless it is the first.
+        let mut first = true;
+        let mut word_out = |pieces: &[&str]| {
+            if !std::mem::take(&mut first) {
+                push(" ");
+            }
+            for piece in pieces {
+                push(piece);
+            }
+        };
+        let mut after_wildcard = false;
+        // ASCII whitespace only: a template's words are split by single spaces already.
+        for word in template.split_ascii_whitespace() {
+            if !is_variable_word(word, codes) {
+                word_out(&[word]);
+                after_wildcard = false;
+                continue;
+            }
+            // `key=value` and `key:value` keep their key: `user=<*>` and `order=<*>` differ.
+            // A drive (`C:\`) or scheme (`s3://`) is no key. Variable words after it are its value.
+            match word.find(['=', ':']).map(|at| word.split_at(at)) {
+                Some((key, rest))
+                    if !key.is_empty()
+                        && !is_variable_word(key, codes)
+                        && !rest[1..].starts_with(['/', '\\']) =>
+                {
+                    word_out(&[key, &rest[..1], WILDCARD]);
+                    after_wildcard = true;
+                }
+                // A run of variable words (a list, a value with spaces) is one wildcard.
+                _ if after_wildcard => {}
+                _ => {
+                    word_out(&[WILDCARD]);
+                    after_wildcard = true;
+                }
+            }
+        }
+    }
+
+    fn key_shaped() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            "[a-z]{1,6}",
+            "[0-9]{1,4}",
+            "[ \t]{1,3}",
+            Just("<num>".to_string()),
+            Just("<*>".to_string()),
+            Just("=".to_string()),
+            Just(":".to_string()),
+            Just("/".to_string()),
+            Just("\\".to_string()),
+            Just("(502)".to_string()),
+            "\\PC{1,2}",
+        ];
+        prop::collection::vec(piece, 0..30).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn keys_match_their_specification(template in key_shaped(), kept in any::<bool>()) {
+            let codes = if kept { Codes::Kept } else { Codes::Variable };
+            let (mut fast, mut reference) = ("x".to_string(), "x".to_string());
+            key_into(&mut fast, &template, codes);
+            reference_key_into(&mut reference, &template, codes);
+            prop_assert_eq!(fast, reference, "{:?}", template);
+        }
     }
 
     #[test]
