@@ -40,8 +40,8 @@ pub fn key_into(out: &mut String, template: &str, codes: Codes) {
     };
     let mut after_wildcard = false;
     // ASCII whitespace only: a template's words are split by single spaces already.
-    for word in template.split_ascii_whitespace() {
-        if !is_variable_word(word, codes) {
+    for (word, marks) in words(template) {
+        if !marks.variable(word, codes) {
             key.plain(word);
             after_wildcard = false;
             continue;
@@ -134,22 +134,79 @@ pub fn key(template: &str, codes: Codes) -> String {
 /// normalizer turns every other number into a placeholder — or a `key=value` whose value it
 /// kept (`status=503`, `code=E42`).
 pub fn is_variable_word(word: &str, codes: Codes) -> bool {
-    // One pass: a separator or placeholder decides at once; otherwise, whether a digit came.
-    let mut digit = false;
-    for &c in word.as_bytes() {
-        match c {
-            b'<' | b'/' | b'\\' => return true,
-            b'0'..=b'9' => digit = true,
-            _ => {}
+    let marks = word
+        .bytes()
+        .fold(0, |marks, c| marks | BYTE_MARKS[usize::from(c)]);
+    Marks(marks).variable(word, codes)
+}
+
+/// Bits of [`BYTE_MARKS`]: ASCII whitespace (`u8::is_ascii_whitespace`), a placeholder or
+/// path byte (`<`, `/`, `\`), a digit.
+const SPACE: u8 = 1;
+const SEPARATOR: u8 = 2;
+const DIGIT: u8 = 4;
+
+static BYTE_MARKS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_whitespace() {
+            table[b] = SPACE;
+        } else if c == b'<' || c == b'/' || c == b'\\' {
+            table[b] = SEPARATOR;
+        } else if c.is_ascii_digit() {
+            table[b] = DIGIT;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// The marks of a word's bytes, OR-ed together.
+#[derive(Clone, Copy)]
+struct Marks(u8);
+
+impl Marks {
+    /// [`is_variable_word`] of `word`, whose marks these are.
+    fn variable(self, word: &str, codes: Codes) -> bool {
+        if self.0 & SEPARATOR != 0 {
+            return true;
+        }
+        if self.0 & DIGIT == 0 {
+            return false;
+        }
+        match codes {
+            Codes::Variable => true,
+            Codes::Kept => !is_kept_code(word),
         }
     }
-    if !digit {
-        return false;
-    }
-    match codes {
-        Codes::Variable => true,
-        Codes::Kept => !is_kept_code(word),
-    }
+}
+
+/// The words of `text` (`split_ascii_whitespace`) with their marks, read in the same pass.
+fn words(text: &str) -> impl Iterator<Item = (&str, Marks)> {
+    let b = text.as_bytes();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < b.len() && BYTE_MARKS[usize::from(b[at])] == SPACE {
+            at += 1;
+        }
+        if at == b.len() {
+            return None;
+        }
+        let start = at;
+        let mut marks = 0;
+        while let Some(&c) = b.get(at) {
+            let mark = BYTE_MARKS[usize::from(c)];
+            if mark == SPACE {
+                break;
+            }
+            marks |= mark;
+            at += 1;
+        }
+        // Both ends are at ASCII bytes (or the ends of the text): character boundaries.
+        text.get(start..at).map(|word| (word, Marks(marks)))
+    })
 }
 
 /// A bare number between punctuation, or `key=value` with a key without digits.

@@ -89,11 +89,7 @@ const FILE_ROOTS: &[&str] = &[
 /// The template of a message: its first non-empty line with variable parts replaced by typed
 /// placeholders.
 pub fn template(message: &str) -> String {
-    let first_line = message
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("");
+    let first_line = first_line(message);
     let mut normalized = String::with_capacity(first_line.len() + 16);
     normalize_into(&mut normalized, first_line);
     let mut out = if is_tidy(&normalized) {
@@ -114,6 +110,26 @@ pub fn template(message: &str) -> String {
     out
 }
 
+/// The first line of `message` that is not blank, trimmed:
+/// `message.lines().map(str::trim).find(|l| !l.is_empty())`, with a SIMD search for each line
+/// end (most messages are one line: one search).
+fn first_line(message: &str) -> &str {
+    let mut rest = message;
+    loop {
+        // `lines` also drops a `\r` before the `\n`; `trim` drops it anyway.
+        let (line, next) = match memchr::memchr(b'\n', rest.as_bytes()) {
+            Some(end) => (&rest[..end], Some(&rest[end + 1..])),
+            None => (rest, None),
+        };
+        let line = line.trim();
+        match next {
+            _ if !line.is_empty() => return line,
+            Some(next) => rest = next,
+            None => return "",
+        }
+    }
+}
+
 /// True when collapsing repeats and squashing whitespace would leave `text` as it is: ASCII,
 /// single spaces between words, and no possible repeat. Most templates are; they skip the
 /// second pass. Each check is a pass without branches per byte (they vectorize), then a look
@@ -129,15 +145,10 @@ fn is_tidy(text: &str) -> bool {
     if untidy || text.contains("  ") {
         return false;
     }
-    // `find` looks for the `<` with memchr.
-    let mut from = 0;
-    while let Some(at) = text[from..].find('<').map(|i| from + i) {
-        if repeat_before(b, at) {
-            return false;
-        }
-        from = at + 1;
-    }
-    true
+    // A plain loop: templates are short, a search call per `<` costs more.
+    !b.iter()
+        .enumerate()
+        .any(|(at, &c)| c == b'<' && repeat_before(b, at))
 }
 
 /// Whether a `<` at `at` follows a `>` and separators: the only place where
@@ -718,6 +729,29 @@ mod tests {
         #[test]
         fn template_matches_its_specification(text in log_shaped()) {
             prop_assert_eq!(template(&text), reference(&text), "{:?}", text);
+        }
+    }
+
+    #[test]
+    fn first_lines_are_the_first_non_blank_lines() {
+        for text in [
+            "",
+            "a",
+            "  a  ",
+            "\n",
+            "\n\n b \n c",
+            "a\r\nb",
+            "\r\n\r\nx\r",
+            " \t\n\u{a0}\n y",
+            "\u{3000}\nz",
+            "a\rb\nc",
+        ] {
+            let expected = text
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or("");
+            assert_eq!(super::first_line(text), expected, "{text:?}");
         }
     }
 
