@@ -83,7 +83,7 @@ pub fn group_fingerprint(
 ) -> String {
     // The hash of `v{ALGORITHM_VERSION}|stack|{type}|{signature}` or
     // `v{ALGORITHM_VERSION}|text|{type}|{key}`, written into a buffer reused from event to
-    // event and hashed in one call (no allocation, no copy into the hasher's block buffer).
+    // event (no allocation) and hashed in one call.
     INPUT.with_borrow_mut(|input| {
         input.clear();
         input.push_str(match signature {
