@@ -427,6 +427,64 @@ static SERVICES: LazyLock<CompiledTable> = LazyLock::new(|| {
     )
 });
 
+/// The category a service's name says (a database, a cache), if any.
+fn service_category(service: &str) -> Option<Category> {
+    let scans = SERVICES.scan(&[service]);
+    SERVICES
+        .first_matching_row(scans.as_deref(), 0..SERVICE_HINTS.len())
+        .and_then(|row| SERVICE_HINTS.get(row))
+        .map(|rule| rule.category)
+}
+
+/// Services whose hint each thread remembers.
+const REMEMBERED_SERVICES: usize = 8;
+/// The longest service name remembered.
+const REMEMBERED_NAME_BYTES: usize = 64;
+
+/// The last few services' hints: a deployment has a handful of services, and a batch of
+/// events mostly one, so that most lines skip the hint set's scan (a search's fixed cost,
+/// some 150 instructions, that a short name does not amortize). Names longer than
+/// [`REMEMBERED_NAME_BYTES`] are not remembered: the memo stays a few hundred bytes.
+#[derive(Default)]
+struct ServiceMemo {
+    entries: Vec<(String, Option<Category>)>,
+    /// The entry replaced next once the memo is full (oldest first).
+    next: usize,
+}
+
+impl ServiceMemo {
+    fn get(
+        &mut self,
+        service: &str,
+        compute: impl FnOnce(&str) -> Option<Category>,
+    ) -> Option<Category> {
+        if let Some((_, category)) = self.entries.iter().find(|(s, _)| s == service) {
+            return *category;
+        }
+        let category = compute(service);
+        if service.len() > REMEMBERED_NAME_BYTES {
+            return category;
+        }
+        let entry = (service.to_string(), category);
+        if self.entries.len() < REMEMBERED_SERVICES {
+            self.entries.push(entry);
+        } else if let Some(slot) = self.entries.get_mut(self.next) {
+            *slot = entry;
+            self.next = (self.next + 1) % REMEMBERED_SERVICES;
+        }
+        category
+    }
+}
+
+thread_local! {
+    static SERVICE_MEMO: std::cell::RefCell<ServiceMemo> = std::cell::RefCell::default();
+}
+
+/// [`service_category`], remembered per thread for the last [`REMEMBERED_SERVICES`] services.
+fn remembered_service_category(service: &str) -> Option<Category> {
+    SERVICE_MEMO.with_borrow_mut(|memo| memo.get(service, service_category))
+}
+
 /// Classifies an error group by its category rules, severity rules and service hints.
 pub fn classify(input: &ClassifyInput) -> Classification {
     // The template is derived from the message and adds nothing, unless the message is gone.
@@ -449,14 +507,9 @@ pub fn classify(input: &ClassifyInput) -> Classification {
     let category = TEXT_RULES
         .first_matching_row(scans, 0..CATEGORY_RULES.len())
         .and_then(|row| CATEGORY_RULES.get(row))
-        .or_else(|| {
-            let service = input.service?;
-            let service_scans = SERVICES.scan(&[service]);
-            SERVICES
-                .first_matching_row(service_scans.as_deref(), 0..SERVICE_HINTS.len())
-                .and_then(|row| SERVICE_HINTS.get(row))
-        })
-        .map_or(Category::Internal, |rule| rule.category);
+        .map(|rule| rule.category)
+        .or_else(|| input.service.and_then(remembered_service_category))
+        .unwrap_or(Category::Internal);
 
     let severity = SEVERITY_RULES
         .iter()
@@ -671,6 +724,47 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn remembered_service_hints_are_the_hints() {
+        // More services than the memo holds, in an order that evicts and brings back.
+        let services = [
+            "postgres",
+            "api",
+            "redis",
+            "web",
+            "db-replica",
+            "worker",
+            "cache",
+            "mysql-main",
+            "billing",
+            "pg",
+            "api",
+            "postgres",
+            "valkey",
+            "web",
+            "Postgres",
+            "redis",
+            "",
+            "a-very-long-service-name-that-is-longer-than-any-name-the-memo-keeps-postgres",
+        ];
+        let mut memo = ServiceMemo::default();
+        for round in 0..3 {
+            for service in services {
+                let expected = service_category(service);
+                assert_eq!(
+                    memo.get(service, service_category),
+                    expected,
+                    "{service} (round {round})"
+                );
+                assert_eq!(remembered_service_category(service), expected, "{service}");
+            }
+        }
+        assert!(memo.entries.len() <= REMEMBERED_SERVICES);
+        assert_eq!(service_category("postgres"), Some(Database));
+        assert_eq!(service_category("redis"), Some(Cache));
+        assert_eq!(service_category("api"), None);
     }
 
     #[test]

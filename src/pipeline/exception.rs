@@ -28,7 +28,7 @@ pub fn extract(text: &str) -> Option<Exception> {
     // Most texts are one line: no list to allocate for them.
     let one;
     let many: Vec<&str>;
-    let lines: &[&str] = if text.contains('\n') {
+    let lines: &[&str] = if memchr::memchr(b'\n', text.as_bytes()).is_some() {
         many = text.lines().collect();
         &many
     } else if text.is_empty() {
@@ -258,10 +258,7 @@ fn kind_and_value(line: &str) -> (String, String) {
 /// regex pass.
 fn standalone_exception(line: &str) -> Option<(String, String)> {
     // Every header names an Error, Exception or Throwable: most lines skip the regex.
-    let named = ["Error", "Exception", "Throwable"]
-        .iter()
-        .any(|name| line.contains(name));
-    if !named {
+    if !names_a_throwable(line) {
         return None;
     }
     // A match has no leading whitespace (`^` then a name), so trimming the end alone is
@@ -595,6 +592,20 @@ fn node_frame(line: &str) -> Option<Frame> {
     Some(frame(file, function, line, None))
 }
 
+/// Whether `line` contains `Error`, `Exception` or `Throwable`: one SIMD search for their
+/// first letters rather than a search per name.
+fn names_a_throwable(line: &str) -> bool {
+    let b = line.as_bytes();
+    memchr::memchr2_iter(b'E', b'T', b).any(|at| {
+        let rest = &b[at + 1..];
+        if b[at] == b'E' {
+            rest.starts_with(b"rror") || rest.starts_with(b"xception")
+        } else {
+            rest.starts_with(b"hrowable")
+        }
+    })
+}
+
 fn lone_exception_line(lines: &[&str]) -> Option<Exception> {
     let line = lines.iter().find(|l| !l.trim().is_empty())?;
     let (kind, value) = standalone_exception(line)?;
@@ -610,6 +621,31 @@ mod tests {
     use super::super::multiline::fixtures;
     use super::*;
     use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn throwable_names_are_found_as_contains_finds_them(
+            line in prop::collection::vec(
+                prop_oneof![
+                    Just("Error".to_string()),
+                    Just("Exception".to_string()),
+                    Just("Throwable".to_string()),
+                    Just("Err".to_string()),
+                    Just("Exc".to_string()),
+                    Just("Thr".to_string()),
+                    "[ETa-z: .]{1,4}",
+                    "\\PC{1,2}",
+                ],
+                0..8,
+            )
+            .prop_map(|v| v.concat())
+        ) {
+            let expected = ["Error", "Exception", "Throwable"].iter().any(|n| line.contains(n));
+            prop_assert_eq!(names_a_throwable(&line), expected, "{:?}", line);
+        }
+    }
 
     /// Pieces of Java and Node frame lines.
     fn frame_shaped() -> impl Strategy<Value = String> {

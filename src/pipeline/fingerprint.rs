@@ -15,9 +15,15 @@ pub fn fingerprint(template: &str) -> String {
 fn lower_hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    // A digest at a time through a buffer on the stack: one allocation, no per-char push.
+    for chunk in bytes.chunks(32) {
+        let mut hex = [0u8; 64];
+        for (pair, byte) in hex.chunks_exact_mut(2).zip(chunk) {
+            pair[0] = DIGITS[usize::from(byte >> 4)];
+            pair[1] = DIGITS[usize::from(byte & 0x0f)];
+        }
+        // Only ASCII digits and letters were written.
+        out.push_str(std::str::from_utf8(&hex[..chunk.len() * 2]).unwrap_or_default());
     }
     out
 }
@@ -76,25 +82,29 @@ pub fn group_fingerprint(
     template: &str,
 ) -> String {
     // The hash of `v{ALGORITHM_VERSION}|stack|{type}|{signature}` or
-    // `v{ALGORITHM_VERSION}|text|{type}|{key}`, fed in pieces rather than formatted first.
-    let mut hasher = Sha256::new();
-    hasher.update(match signature {
-        Some(_) => STACK_PREFIX,
-        None => TEXT_PREFIX,
-    });
-    // The type is hashed whole: the key would take a class name with digits (`S3Error`) for
-    // a value.
-    hasher.update(error_type.unwrap_or(""));
-    hasher.update("|");
-    match signature {
-        Some(signature) => hasher.update(signature),
-        None => {
-            let mut key = String::with_capacity(template.len());
-            grouping::key_into(&mut key, template, grouping::Codes::Kept);
-            hasher.update(key);
+    // `v{ALGORITHM_VERSION}|text|{type}|{key}`, written into a buffer reused from event to
+    // event (no allocation) and hashed in one call.
+    INPUT.with_borrow_mut(|input| {
+        input.clear();
+        input.push_str(match signature {
+            Some(_) => STACK_PREFIX,
+            None => TEXT_PREFIX,
+        });
+        // The type is hashed whole: the key would take a class name with digits (`S3Error`)
+        // for a value.
+        input.push_str(error_type.unwrap_or(""));
+        input.push('|');
+        match signature {
+            Some(signature) => input.push_str(signature),
+            None => grouping::key_into(input, template, grouping::Codes::Kept),
         }
-    }
-    lower_hex(&hasher.finalize())
+        lower_hex(&Sha256::digest(input.as_bytes()))
+    })
+}
+
+thread_local! {
+    /// The text [`group_fingerprint`] hashes, reused from event to event.
+    static INPUT: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
 }
 
 /// `v{ALGORITHM_VERSION}|stack|` (a test checks it follows the version).

@@ -32,46 +32,90 @@ pub enum Codes {
 
 /// The grouping key of `template`, appended to `out` (see the module documentation).
 pub fn key_into(out: &mut String, template: &str, codes: Codes) {
-    key_pieces(template, codes, |piece| out.push_str(piece));
-}
-
-/// The grouping key of `template`, handed piece by piece to `push`.
-fn key_pieces(template: &str, codes: Codes, mut push: impl FnMut(&str)) {
-    // One word of the key, in pieces, after a space unless it is the first.
-    let mut first = true;
-    let mut word_out = |pieces: &[&str]| {
-        if !std::mem::take(&mut first) {
-            push(" ");
-        }
-        for piece in pieces {
-            push(piece);
-        }
+    let mut key = KeyWriter {
+        out,
+        template,
+        first: true,
+        run: 0..0,
     };
     let mut after_wildcard = false;
     // ASCII whitespace only: a template's words are split by single spaces already.
-    for word in template.split_ascii_whitespace() {
-        if !is_variable_word(word, codes) {
-            word_out(&[word]);
+    for (word, marks) in words(template) {
+        if !marks.variable(word, codes) {
+            key.plain(word);
             after_wildcard = false;
             continue;
         }
         // `key=value` and `key:value` keep their key: `user=<*>` and `order=<*>` differ.
         // A drive (`C:\`) or scheme (`s3://`) is no key. Variable words after it are its value.
         match word.find(['=', ':']).map(|at| word.split_at(at)) {
-            Some((key, rest))
-                if !key.is_empty()
-                    && !is_variable_word(key, codes)
+            Some((name, rest))
+                if !name.is_empty()
+                    && !is_variable_word(name, codes)
                     && !rest[1..].starts_with(['/', '\\']) =>
             {
-                word_out(&[key, &rest[..1], WILDCARD]);
+                key.word(&[name, &rest[..1], WILDCARD]);
                 after_wildcard = true;
             }
             // A run of variable words (a list, a value with spaces) is one wildcard.
             _ if after_wildcard => {}
             _ => {
-                word_out(&[WILDCARD]);
+                key.word(&[WILDCARD]);
                 after_wildcard = true;
             }
+        }
+    }
+    key.flush();
+}
+
+/// Writes the words of a key, each after a space unless it is the first. Plain words that
+/// follow each other in the template one space apart are copied as one slice of it (most of a
+/// key is its template's words): fewer, longer copies.
+struct KeyWriter<'a> {
+    out: &'a mut String,
+    template: &'a str,
+    first: bool,
+    /// The plain words not written yet: a range of `template`.
+    run: std::ops::Range<usize>,
+}
+
+impl KeyWriter<'_> {
+    /// A plain word of the template, written as it is.
+    fn plain(&mut self, word: &str) {
+        let at = word.as_ptr() as usize - self.template.as_ptr() as usize;
+        let end = at + word.len();
+        let adjacent = !self.run.is_empty()
+            && self.run.end + 1 == at
+            && self.template.as_bytes()[self.run.end] == b' ';
+        if adjacent {
+            self.run.end = end;
+        } else {
+            self.flush();
+            self.run = at..end;
+        }
+    }
+
+    /// A word made of `pieces`.
+    fn word(&mut self, pieces: &[&str]) {
+        self.flush();
+        self.separate();
+        for piece in pieces {
+            self.out.push_str(piece);
+        }
+    }
+
+    /// Writes the pending plain words.
+    fn flush(&mut self) {
+        if !self.run.is_empty() {
+            let run = std::mem::replace(&mut self.run, 0..0);
+            self.separate();
+            self.out.push_str(&self.template[run]);
+        }
+    }
+
+    fn separate(&mut self) {
+        if !std::mem::take(&mut self.first) {
+            self.out.push(' ');
         }
     }
 }
@@ -90,22 +134,79 @@ pub fn key(template: &str, codes: Codes) -> String {
 /// normalizer turns every other number into a placeholder — or a `key=value` whose value it
 /// kept (`status=503`, `code=E42`).
 pub fn is_variable_word(word: &str, codes: Codes) -> bool {
-    // One pass: a separator or placeholder decides at once; otherwise, whether a digit came.
-    let mut digit = false;
-    for &c in word.as_bytes() {
-        match c {
-            b'<' | b'/' | b'\\' => return true,
-            b'0'..=b'9' => digit = true,
-            _ => {}
+    let marks = word
+        .bytes()
+        .fold(0, |marks, c| marks | BYTE_MARKS[usize::from(c)]);
+    Marks(marks).variable(word, codes)
+}
+
+/// Bits of [`BYTE_MARKS`]: ASCII whitespace (`u8::is_ascii_whitespace`), a placeholder or
+/// path byte (`<`, `/`, `\`), a digit.
+const SPACE: u8 = 1;
+const SEPARATOR: u8 = 2;
+const DIGIT: u8 = 4;
+
+static BYTE_MARKS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_whitespace() {
+            table[b] = SPACE;
+        } else if c == b'<' || c == b'/' || c == b'\\' {
+            table[b] = SEPARATOR;
+        } else if c.is_ascii_digit() {
+            table[b] = DIGIT;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// The marks of a word's bytes, OR-ed together.
+#[derive(Clone, Copy)]
+struct Marks(u8);
+
+impl Marks {
+    /// [`is_variable_word`] of `word`, whose marks these are.
+    fn variable(self, word: &str, codes: Codes) -> bool {
+        if self.0 & SEPARATOR != 0 {
+            return true;
+        }
+        if self.0 & DIGIT == 0 {
+            return false;
+        }
+        match codes {
+            Codes::Variable => true,
+            Codes::Kept => !is_kept_code(word),
         }
     }
-    if !digit {
-        return false;
-    }
-    match codes {
-        Codes::Variable => true,
-        Codes::Kept => !is_kept_code(word),
-    }
+}
+
+/// The words of `text` (`split_ascii_whitespace`) with their marks, read in the same pass.
+fn words(text: &str) -> impl Iterator<Item = (&str, Marks)> {
+    let b = text.as_bytes();
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at < b.len() && BYTE_MARKS[usize::from(b[at])] == SPACE {
+            at += 1;
+        }
+        if at == b.len() {
+            return None;
+        }
+        let start = at;
+        let mut marks = 0;
+        while let Some(&c) = b.get(at) {
+            let mark = BYTE_MARKS[usize::from(c)];
+            if mark == SPACE {
+                break;
+            }
+            marks |= mark;
+            at += 1;
+        }
+        // Both ends are at ASCII bytes (or the ends of the text): character boundaries.
+        text.get(start..at).map(|word| (word, Marks(marks)))
+    })
 }
 
 /// A bare number between punctuation, or `key=value` with a key without digits.
@@ -238,6 +339,7 @@ impl LineGrouper {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn clusters(lines: &[&str]) -> Vec<usize> {
         let mut g = LineGrouper::default();
@@ -283,6 +385,82 @@ mod tests {
         let id = g.add("open /a/b/c1 failed");
         g.add("open /d/e/f2 failed");
         assert_eq!(g.template(id), Some("open <*> failed"));
+    }
+
+    /// The specification of [`key_into`]: word by word, each piece pushed on its own.
+    fn reference_key_into(out: &mut String, template: &str, codes: Codes) {
+        key_pieces(template, codes, |piece| out.push_str(piece));
+    }
+
+    /// The grouping key of `template`, handed piece by piece to `push`.
+    fn key_pieces(template: &str, codes: Codes, mut push: impl FnMut(&str)) {
+        // One word of the key, in pieces, after a space unless it is the first.
+        let mut first = true;
+        let mut word_out = |pieces: &[&str]| {
+            if !std::mem::take(&mut first) {
+                push(" ");
+            }
+            for piece in pieces {
+                push(piece);
+            }
+        };
+        let mut after_wildcard = false;
+        // ASCII whitespace only: a template's words are split by single spaces already.
+        for word in template.split_ascii_whitespace() {
+            if !is_variable_word(word, codes) {
+                word_out(&[word]);
+                after_wildcard = false;
+                continue;
+            }
+            // `key=value` and `key:value` keep their key: `user=<*>` and `order=<*>` differ.
+            // A drive (`C:\`) or scheme (`s3://`) is no key. Variable words after it are its value.
+            match word.find(['=', ':']).map(|at| word.split_at(at)) {
+                Some((key, rest))
+                    if !key.is_empty()
+                        && !is_variable_word(key, codes)
+                        && !rest[1..].starts_with(['/', '\\']) =>
+                {
+                    word_out(&[key, &rest[..1], WILDCARD]);
+                    after_wildcard = true;
+                }
+                // A run of variable words (a list, a value with spaces) is one wildcard.
+                _ if after_wildcard => {}
+                _ => {
+                    word_out(&[WILDCARD]);
+                    after_wildcard = true;
+                }
+            }
+        }
+    }
+
+    fn key_shaped() -> impl Strategy<Value = String> {
+        let piece = prop_oneof![
+            "[a-z]{1,6}",
+            "[0-9]{1,4}",
+            "[ \t]{1,3}",
+            Just("<num>".to_string()),
+            Just("<*>".to_string()),
+            Just("=".to_string()),
+            Just(":".to_string()),
+            Just("/".to_string()),
+            Just("\\".to_string()),
+            Just("(502)".to_string()),
+            "\\PC{1,2}",
+        ];
+        prop::collection::vec(piece, 0..30).prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn keys_match_their_specification(template in key_shaped(), kept in any::<bool>()) {
+            let codes = if kept { Codes::Kept } else { Codes::Variable };
+            let (mut fast, mut reference) = ("x".to_string(), "x".to_string());
+            key_into(&mut fast, &template, codes);
+            reference_key_into(&mut reference, &template, codes);
+            prop_assert_eq!(fast, reference, "{:?}", template);
+        }
     }
 
     #[test]

@@ -89,11 +89,7 @@ const FILE_ROOTS: &[&str] = &[
 /// The template of a message: its first non-empty line with variable parts replaced by typed
 /// placeholders.
 pub fn template(message: &str) -> String {
-    let first_line = message
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("");
+    let first_line = first_line(message);
     let mut normalized = String::with_capacity(first_line.len() + 16);
     normalize_into(&mut normalized, first_line);
     let mut out = if is_tidy(&normalized) {
@@ -114,51 +110,54 @@ pub fn template(message: &str) -> String {
     out
 }
 
+/// The first line of `message` that is not blank, trimmed:
+/// `message.lines().map(str::trim).find(|l| !l.is_empty())`, with a SIMD search for each line
+/// end (most messages are one line: one search).
+fn first_line(message: &str) -> &str {
+    let mut rest = message;
+    loop {
+        // `lines` also drops a `\r` before the `\n`; `trim` drops it anyway.
+        let (line, next) = match memchr::memchr(b'\n', rest.as_bytes()) {
+            Some(end) => (&rest[..end], Some(&rest[end + 1..])),
+            None => (rest, None),
+        };
+        let line = line.trim();
+        match next {
+            _ if !line.is_empty() => return line,
+            Some(next) => rest = next,
+            None => return "",
+        }
+    }
+}
+
 /// True when collapsing repeats and squashing whitespace would leave `text` as it is: ASCII,
 /// single spaces between words, and no possible repeat. Most templates are; they skip the
-/// second pass. One pass over the bytes.
+/// second pass. Each check is a pass without branches per byte (they vectorize), then a look
+/// behind each `<`.
 fn is_tidy(text: &str) -> bool {
     let b = text.as_bytes();
     if b.first() == Some(&b' ') || b.last() == Some(&b' ') {
         return false;
     }
-    let mut repeats = RepeatWatch::default();
-    let mut previous = 0;
-    for &c in b {
-        let untidy = match c {
-            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x80.. => true,
-            b' ' => previous == b' ',
-            _ => false,
-        };
-        if untidy || repeats.step(c) {
-            return false;
-        }
-        previous = c;
+    let untidy = b.iter().fold(false, |untidy, &c| {
+        untidy | matches!(c, b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | 0x80..)
+    });
+    if untidy || text.contains("  ") {
+        return false;
     }
-    true
+    // A plain loop: templates are short, a search call per `<` costs more.
+    !b.iter()
+        .enumerate()
+        .any(|(at, &c)| c == b'<' && repeat_before(b, at))
 }
 
-/// Watches ASCII bytes for a `>`, then separators, then a `<`: the only place where
+/// Whether a `<` at `at` follows a `>` and separators: the only place where
 /// [`collapse_repeats`] can remove anything.
-#[derive(Default)]
-struct RepeatWatch {
-    after_placeholder: bool,
-    separators: bool,
-}
-
-impl RepeatWatch {
-    /// Takes the next byte; true when it completes a possible repeat.
-    fn step(&mut self, c: u8) -> bool {
-        let separator = matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b',' | b';');
-        if separator {
-            self.separators = self.after_placeholder;
-            return false;
-        }
-        let repeat = c == b'<' && self.separators;
-        self.after_placeholder = c == b'>';
-        self.separators = false;
-        repeat
-    }
+fn repeat_before(b: &[u8], at: usize) -> bool {
+    let separator = |c: &u8| matches!(c, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b',' | b';');
+    let before = &b[..at];
+    let separators = before.iter().rev().take_while(|c| separator(c)).count();
+    separators > 0 && before.len() > separators && before[before.len() - separators - 1] == b'>'
 }
 
 /// Every variable part of `text` replaced (no line selection, no cut).
@@ -730,6 +729,53 @@ mod tests {
         #[test]
         fn template_matches_its_specification(text in log_shaped()) {
             prop_assert_eq!(template(&text), reference(&text), "{:?}", text);
+        }
+    }
+
+    #[test]
+    fn first_lines_are_the_first_non_blank_lines() {
+        for text in [
+            "",
+            "a",
+            "  a  ",
+            "\n",
+            "\n\n b \n c",
+            "a\r\nb",
+            "\r\n\r\nx\r",
+            " \t\n\u{a0}\n y",
+            "\u{3000}\nz",
+            "a\rb\nc",
+        ] {
+            let expected = text
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty())
+                .unwrap_or("");
+            assert_eq!(super::first_line(text), expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn tidy_texts() {
+        for (text, tidy) in [
+            ("", true),
+            ("a b <num>", true),
+            ("<num>x <num>", true),
+            ("<num> x <num>", true),
+            ("a <num> <num>", false),
+            ("a <num>, <num>", false),
+            ("a <num>;<id>", false),
+            ("a <num>x;<id>", true),
+            ("a  b", false),
+            (" a", false),
+            ("a ", false),
+            ("a\tb", false),
+            ("a\u{b}b", false),
+            ("é", false),
+            ("> <", false),
+            (",<", true),
+        ] {
+            assert_eq!(super::is_tidy(text), tidy, "{text:?}");
         }
     }
 

@@ -130,6 +130,11 @@ fn scrub_builtin(text: &str) -> Cow<'_, str> {
         let Some(replacement) = replacement(text, m) else {
             continue;
         };
+        if out.capacity() == 0 {
+            // Room for the text and a few placeholders longer than what they replace: one
+            // allocation instead of a growth per piece.
+            out.reserve(text.len() + 32);
+        }
         out.push_str(&text[last..m.start()]);
         out.push_str(&replacement);
         last = m.end();
