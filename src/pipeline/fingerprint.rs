@@ -98,9 +98,17 @@ pub fn group_fingerprint(
             Some(signature) => input.push_str(signature),
             None => grouping::key_into(input, template, grouping::Codes::Kept),
         }
-        lower_hex(&Sha256::digest(input.as_bytes()))
+        let digest = lower_hex(&Sha256::digest(input.as_bytes()));
+        if input.capacity() > KEPT_INPUT_BYTES {
+            // One huge message does not keep its buffer for the thread's life.
+            *input = String::new();
+        }
+        digest
     })
 }
+
+/// The largest hash input buffer kept from one event to the next.
+const KEPT_INPUT_BYTES: usize = 16 * 1024;
 
 thread_local! {
     /// The text [`group_fingerprint`] hashes, reused from event to event.
