@@ -40,9 +40,9 @@ pub fn key_into(out: &mut String, template: &str, codes: Codes) {
     };
     let mut after_wildcard = false;
     // ASCII whitespace only: a template's words are split by single spaces already.
-    for (word, marks) in words(template) {
+    for (at, word, marks) in words(template) {
         if !marks.variable(word, codes) {
-            key.plain(word);
+            key.plain(at..at + word.len());
             after_wildcard = false;
             continue;
         }
@@ -80,18 +80,16 @@ struct KeyWriter<'a> {
 }
 
 impl KeyWriter<'_> {
-    /// A plain word of the template, written as it is.
-    fn plain(&mut self, word: &str) {
-        let at = word.as_ptr() as usize - self.template.as_ptr() as usize;
-        let end = at + word.len();
+    /// A plain word of the template (its range there), written as it is.
+    fn plain(&mut self, word: std::ops::Range<usize>) {
         let adjacent = !self.run.is_empty()
-            && self.run.end + 1 == at
+            && self.run.end + 1 == word.start
             && self.template.as_bytes()[self.run.end] == b' ';
         if adjacent {
-            self.run.end = end;
+            self.run.end = word.end;
         } else {
             self.flush();
-            self.run = at..end;
+            self.run = word;
         }
     }
 
@@ -183,8 +181,9 @@ impl Marks {
     }
 }
 
-/// The words of `text` (`split_ascii_whitespace`) with their marks, read in the same pass.
-fn words(text: &str) -> impl Iterator<Item = (&str, Marks)> {
+/// The words of `text` (`split_ascii_whitespace`) with where each starts and its marks, read
+/// in the same pass.
+fn words(text: &str) -> impl Iterator<Item = (usize, &str, Marks)> {
     let b = text.as_bytes();
     let mut at = 0;
     std::iter::from_fn(move || {
@@ -205,7 +204,7 @@ fn words(text: &str) -> impl Iterator<Item = (&str, Marks)> {
             at += 1;
         }
         // Both ends are at ASCII bytes (or the ends of the text): character boundaries.
-        text.get(start..at).map(|word| (word, Marks(marks)))
+        text.get(start..at).map(|word| (start, word, Marks(marks)))
     })
 }
 
