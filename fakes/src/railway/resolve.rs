@@ -230,12 +230,11 @@ fn deployment_logs(
         lines.partition_point(|l| l.line.timestamp < e)
     });
     let matching = lines
+        .get(from..to)
+        .unwrap_or_default()
         .iter()
-        .enumerate()
-        .take(to.max(from))
-        .skip(from)
-        .filter(|(_, l)| filter.matches(&l.line, &tags))
-        .map(|(i, l)| (l, i));
+        .zip(from..)
+        .filter(|(l, _)| filter.matches(&l.line, &tags));
     let window = logs::deployment_window(matching, start, end, limit)
         .into_iter()
         .map(|(_, i)| i)

@@ -479,6 +479,12 @@ impl RailwaySource {
         let mut events = Vec::new();
         let mut requests = 0;
         let mut more = false;
+        // A query's lines up to `end`: the floor stops at the lag, where lines may still arrive.
+        let read = |end| Reach {
+            horizon: end,
+            complete_until: end,
+            arrived: horizon,
+        };
         // Forget deployments no longer followed.
         let followed: BTreeSet<&str> = targets.iter().map(|t| t.deployment.id.as_str()).collect();
         cursor
@@ -523,11 +529,6 @@ impl RailwaySource {
                 else {
                     more = true;
                     break 'targets;
-                };
-                let read = |end| Reach {
-                    horizon: end,
-                    complete_until: end,
-                    arrived: horizon,
                 };
                 let mut absorbed = absorb(&id, dc, &lines, read(end), self.assembly);
                 if dc.reached() <= start && end < horizon_of {
